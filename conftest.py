@@ -1,0 +1,1 @@
+"""Repository-local wiring: the plugin's own tests use pytester."""

@@ -1,0 +1,83 @@
+"""Discovery: every source yields `Resource`s plus a report of what it saw."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from regops.model import Discovery, Resource, SourceReport
+
+INVENTORY_SCHEMA = "regops.inventory/v1"
+
+
+class InventoryError(Exception):
+    """An inventory file cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The normalised resources of one stage and the reports of the sources they came from."""
+
+    stage: str
+    resources: tuple[Resource, ...]
+    sources: tuple[SourceReport, ...]
+
+    @classmethod
+    def merge(cls, stage: str, discoveries: Iterable[Discovery]) -> Inventory:
+        resources: dict[str, Resource] = {}
+        sources = []
+        for discovery in discoveries:
+            sources.append(discovery.report)
+            for resource in discovery.resources:
+                resources.setdefault(resource.id, resource)
+        return cls(stage, tuple(sorted(resources.values(), key=lambda r: r.id)), tuple(sources))
+
+    @property
+    def complete(self) -> bool:
+        return all(source.complete for source in self.sources)
+
+    def of_kinds(self, kinds: Sequence[str]) -> list[Resource]:
+        return [r for r in self.resources if r.kind in kinds]
+
+    def to_json(self) -> str:
+        document: dict[str, Any] = {
+            "schema": INVENTORY_SCHEMA,
+            "stage": self.stage,
+            "sources": [s.to_dict() for s in self.sources],
+            "resources": [r.to_dict() for r in self.resources],
+        }
+        return json.dumps(document, indent=1, sort_keys=True, default=str) + "\n"
+
+    def write(self, path: Path) -> str:
+        """Write the inventory; its sha256."""
+        data = self.to_json().encode("utf-8")
+        path.write_bytes(data)
+        return hashlib.sha256(data).hexdigest()
+
+    @classmethod
+    def read(cls, path: Path) -> Inventory:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InventoryError(f"{path}: cannot read the inventory: {exc}") from None
+        if not isinstance(document, dict) or document.get("schema") != INVENTORY_SCHEMA:
+            raise InventoryError(f"{path}: not a regops inventory (expected schema {INVENTORY_SCHEMA!r})")
+        try:
+            return cls(
+                stage=document["stage"],
+                resources=tuple(Resource.from_dict(r) for r in document["resources"]),
+                sources=tuple(SourceReport.from_dict(s) for s in document["sources"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise InventoryError(f"{path}: the inventory is truncated or malformed ({exc!r})") from None
+
+
+def discover(stage: str, plans: Sequence[Path]) -> Inventory:
+    """Run every configured source for a stage."""
+    from regops.discovery.terraform_plan import discover_plan
+
+    return Inventory.merge(stage, (discover_plan(path, stage) for path in plans))

@@ -1,0 +1,362 @@
+"""Planned resources from the JSON of `terraform show -json PLAN`.
+
+Every value the plan marks unknown ("known after apply") or sensitive reaches the
+normalisers as `UNKNOWN`, so no fact is ever derived from it, and reaches the inventory only
+as a placeholder text, so a secret cannot surface in evidence, messages or reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from regops.model import UNKNOWN, Discovery, Resource, SourceReport
+from regops.normalize.common import Join, PlannedType
+
+SENSITIVE_TEXT = "(sensitive value)"
+UNKNOWN_TEXT = "(known after apply)"
+
+_PREFIXES = (("aws_", "aws"), ("azurerm_", "azure"), ("google_", "gcp"))
+_INDEX = re.compile(r"\[[^\]]*\]$")
+
+
+class PlanError(Exception):
+    """The plan file cannot be read as Terraform plan JSON."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+def _cloud(provider: str) -> Any:
+    """The normaliser module of a cloud provider, None for other Terraform providers."""
+    if provider not in {"aws", "azure", "gcp"}:
+        return None
+    return importlib.import_module(f"regops.normalize.{provider}")
+
+
+def provider_of(native_type: str) -> str:
+    for prefix, provider in _PREFIXES:
+        if native_type.startswith(prefix):
+            return provider
+    return "terraform"
+
+
+def overlay(value: Any, unknown: Any, sensitive: Any) -> tuple[Any, Any]:
+    """(value for normalisers, value for display) with unknown and sensitive leaves masked.
+
+    `unknown` and `sensitive` mirror the shape of `value` (Terraform's after_unknown and
+    after_sensitive): `true` at a node masks the node and everything below it.
+    """
+    if sensitive is True:
+        return UNKNOWN, SENSITIVE_TEXT
+    if unknown is True:
+        return UNKNOWN, UNKNOWN_TEXT
+    if isinstance(value, Mapping) or isinstance(unknown, Mapping) or isinstance(sensitive, Mapping):
+        value = value if isinstance(value, Mapping) else {}
+        unknown = unknown if isinstance(unknown, Mapping) else {}
+        sensitive = sensitive if isinstance(sensitive, Mapping) else {}
+        view: dict[str, Any] = {}
+        display: dict[str, Any] = {}
+        for key in sorted(
+            {*value, *(k for k, v in unknown.items() if v), *(k for k, v in sensitive.items() if v)}
+        ):
+            view[str(key)], display[str(key)] = overlay(value.get(key), unknown.get(key), sensitive.get(key))
+        return view, display
+    if isinstance(value, list) or isinstance(unknown, list) or isinstance(sensitive, list):
+        value = value if isinstance(value, list) else []
+        unknown = unknown if isinstance(unknown, list) else []
+        sensitive = sensitive if isinstance(sensitive, list) else []
+        pairs = [
+            overlay(
+                value[i] if i < len(value) else None,
+                unknown[i] if i < len(unknown) else None,
+                sensitive[i] if i < len(sensitive) else None,
+            )
+            for i in range(max(len(value), len(unknown), len(sensitive)))
+        ]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+    return value, value
+
+
+@dataclass
+class _Block:
+    address: str
+    native_type: str
+    name: str
+    index: Any
+    module: str  # module instance prefix, "" at the root: "module.a[0].module.b"
+    view: Mapping[str, Any]
+    display: Mapping[str, Any]
+    expressions: Mapping[str, Any]
+    provider_key: str | None
+    related: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
+    components: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def local_name(self) -> str:
+        return f"{self.native_type}.{self.name}"
+
+
+def _module_path(module_address: str) -> tuple[str, ...]:
+    """'module.a[0].module.b["x"]' -> ('a', 'b'): the configuration path, instance keys dropped."""
+    names = []
+    for part in re.findall(r"module\.([A-Za-z0-9_-]+)(?:\[[^\]]*\])?", module_address):
+        names.append(part)
+    return tuple(names)
+
+
+class _Configuration:
+    """Expressions and provider settings from the plan's `configuration` section."""
+
+    def __init__(self, configuration: Mapping[str, Any]) -> None:
+        self.modules: dict[tuple[str, ...], dict[str, Mapping[str, Any]]] = {}
+        self.provider_regions: dict[str, str] = {}
+        providers = configuration.get("provider_config") or {}
+        for key, provider in providers.items() if isinstance(providers, Mapping) else ():
+            expressions = provider.get("expressions") if isinstance(provider, Mapping) else None
+            region = (expressions or {}).get("region") or (expressions or {}).get("location")
+            if isinstance(region, Mapping) and isinstance(region.get("constant_value"), str):
+                self.provider_regions[str(key)] = region["constant_value"]
+        self._walk(configuration.get("root_module") or {}, ())
+
+    def _walk(self, module: Mapping[str, Any], path: tuple[str, ...]) -> None:
+        resources = self.modules.setdefault(path, {})
+        for resource in module.get("resources") or ():
+            if isinstance(resource, Mapping) and resource.get("mode", "managed") == "managed":
+                resources[f"{resource.get('type')}.{resource.get('name')}"] = resource
+        for name, call in (module.get("module_calls") or {}).items():
+            if isinstance(call, Mapping):
+                self._walk(call.get("module") or {}, (*path, str(name)))
+
+    def resource(self, module: str, local_name: str) -> Mapping[str, Any]:
+        return self.modules.get(_module_path(module), {}).get(local_name, {})
+
+    def region(self, provider_key: str | None) -> str | None:
+        if not provider_key:
+            return None
+        if provider_key in self.provider_regions:
+            return self.provider_regions[provider_key]
+        # Inside modules the key reads "module_name:aws"; the provider is passed down.
+        return self.provider_regions.get(provider_key.rsplit(":", 1)[-1])
+
+
+def _references(expressions: Mapping[str, Any], attribute: str) -> list[str]:
+    expression = expressions.get(attribute)
+    if isinstance(expression, Mapping):
+        refs = expression.get("references") or []
+        return [str(r) for r in refs]
+    return []
+
+
+def _load(path: Path) -> tuple[Mapping[str, Any], str]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PlanError(path, f"cannot read the plan: {exc.strerror or exc}") from None
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        plan = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PlanError(path, f"not valid JSON ({exc}); expected `terraform show -json` output") from None
+    if not isinstance(plan, Mapping) or "format_version" not in plan:
+        raise PlanError(
+            path, "not a Terraform plan: no `format_version` (expected `terraform show -json` output)"
+        )
+    if not any(key in plan for key in ("resource_changes", "planned_values", "values")):
+        raise PlanError(path, "not a Terraform plan: no `resource_changes`, `planned_values` or `values`")
+    return plan, digest
+
+
+def _changes(plan: Mapping[str, Any], path: Path) -> Iterator[tuple[Mapping[str, Any], Any, Any, Any]]:
+    """(resource, after, after_unknown, after_sensitive) for each managed resource that stays."""
+    if "resource_changes" in plan:
+        changes = plan.get("resource_changes") or []
+        if not isinstance(changes, list):
+            raise PlanError(path, "`resource_changes` is not a list")
+        for position, entry in enumerate(changes):
+            change = entry.get("change") if isinstance(entry, Mapping) else None
+            if not isinstance(change, Mapping) or "address" not in entry or "type" not in entry:
+                raise PlanError(path, f"resource_changes[{position}] has no address, type or change")
+            if entry.get("mode", "managed") != "managed":
+                continue
+            actions = change.get("actions") or []
+            if ("create" not in actions and "delete" in actions) or change.get("after") is None:
+                continue
+            yield entry, change.get("after"), change.get("after_unknown"), change.get("after_sensitive")
+        return
+    # A plan without resource_changes (or state JSON): walk the module tree.
+    root = (plan.get("planned_values") or plan.get("values") or {}).get("root_module") or {}
+    stack = [root]
+    while stack:
+        module = stack.pop()
+        for resource in module.get("resources") or ():
+            if isinstance(resource, Mapping) and resource.get("mode", "managed") == "managed":
+                yield resource, resource.get("values"), None, resource.get("sensitive_values")
+        stack.extend(reversed(module.get("child_modules") or []))
+
+
+def _local_of(address: str, module: str) -> str:
+    local = address[len(module) + 1 :] if module else address
+    return _INDEX.sub("", local)
+
+
+def discover_plan(path: Path, stage: str) -> Discovery:
+    """The resources a plan will leave in place, normalised, with the source's report."""
+    plan, digest = _load(path)
+    configuration = _Configuration(plan.get("configuration") or {})
+    blocks: dict[str, _Block] = {}
+    notes: list[str] = []
+    errors: list[str] = []
+    if plan.get("errored") is True:
+        errors.append("the plan reports errored: true; it may not list every resource")
+    deletions = 0
+    for entry in plan.get("resource_changes") or []:
+        actions = (entry.get("change") or {}).get("actions") or [] if isinstance(entry, Mapping) else []
+        if actions == ["delete"]:
+            deletions += 1
+    for entry, after, after_unknown, after_sensitive in _changes(plan, path):
+        address = str(entry["address"])
+        module = str(entry.get("module_address") or "")
+        if not module and address.startswith("module."):
+            module = address.rsplit(".", 2)[0]
+        local = _local_of(address, module)
+        config = configuration.resource(module, local)
+        view, display = overlay(after, after_unknown, after_sensitive)
+        if not isinstance(view, Mapping):
+            view, display = {}, {}
+        blocks[address] = _Block(
+            address=address,
+            native_type=str(entry["type"]),
+            name=str(entry.get("name", local.split(".")[-1])),
+            index=entry.get("index"),
+            module=module,
+            view=view,
+            display=display,
+            expressions=config.get("expressions") or {},
+            provider_key=config.get("provider_config_key"),
+        )
+    absorbed = _join(blocks, notes)
+    resources = []
+    for block in blocks.values():
+        if block.address in absorbed:
+            continue
+        resource = _resource(block, stage, configuration, path, errors)
+        resources.append(resource)
+    if deletions:
+        notes.append(f"{deletions} planned deletion(s) left out of the inventory")
+    resources.sort(key=lambda r: r.id)
+    report = SourceReport(
+        kind="terraform_plan",
+        location=str(path),
+        sha256=digest,
+        resource_count=len(resources),
+        complete=not errors,
+        errors=tuple(errors),
+        notes=tuple(notes),
+    )
+    return Discovery(tuple(resources), report)
+
+
+def _joins_for(native_type: str) -> Join | None:
+    cloud = _cloud(provider_of(native_type))
+    return cloud.JOINS.get(native_type) if cloud else None
+
+
+def _join(blocks: Mapping[str, _Block], notes: list[str]) -> set[str]:
+    """Hand each joining block's values to its partner; the addresses folded away."""
+    absorbed: set[str] = set()
+    by_local: dict[tuple[str, str], list[_Block]] = {}
+    for block in blocks.values():
+        by_local.setdefault((block.module, block.local_name), []).append(block)
+    for block in blocks.values():
+        join = _joins_for(block.native_type)
+        if join is None:
+            continue
+        target = _find_target(block, join, by_local, blocks)
+        if target is None:
+            if join.absorb:
+                notes.append(
+                    f"{block.address}: the {join.target_type} it configures is not in this plan;"
+                    " kept as a resource of its own"
+                )
+            continue
+        if join.absorb:
+            target.related.setdefault(block.native_type, []).append(block.view)
+            target.components[block.address] = block.display
+            absorbed.add(block.address)
+        else:
+            block.related.setdefault(target.native_type, []).append(target.view)
+    return absorbed
+
+
+def _find_target(
+    block: _Block,
+    join: Join,
+    by_local: Mapping[tuple[str, str], list[_Block]],
+    blocks: Mapping[str, _Block],
+) -> _Block | None:
+    for reference in _references(block.expressions, join.attribute):
+        parts = reference.split(".")
+        if len(parts) < 2 or parts[0] != join.target_type:
+            continue
+        candidates = by_local.get((block.module, f"{parts[0]}.{_INDEX.sub('', parts[1])}"), [])
+        if len(candidates) == 1:
+            return candidates[0]
+        for candidate in candidates:
+            if candidate.index == block.index:
+                return candidate
+    # No usable reference (hand-written JSON, or a literal): match the referring value.
+    wanted = block.view.get(join.attribute)
+    if wanted is None or wanted is UNKNOWN:
+        return None
+    matches = [
+        other
+        for other in blocks.values()
+        if other.native_type == join.target_type
+        and any(other.view.get(key) == wanted for key in ("id", "arn", "bucket", "name"))
+    ]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _resource(
+    block: _Block, stage: str, configuration: _Configuration, path: Path, errors: list[str]
+) -> Resource:
+    provider = provider_of(block.native_type)
+    cloud = _cloud(provider)
+    planned: PlannedType | None = cloud.PLANNED.get(block.native_type) if cloud else None
+    facts: dict[str, Any] = {}
+    if planned is not None:
+        try:
+            facts = planned.facts(block.view, block.related)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            errors.append(f"{block.address}: values of an unexpected shape ({type(exc).__name__}: {exc})")
+    region = cloud.region_of(block.native_type, block.view) if cloud else None
+    region = region or configuration.region(block.provider_key)
+    tags = cloud.tags_of(block.native_type, block.view) if cloud else {}
+    return Resource(
+        id=block.address,
+        provider=provider,
+        native_type=block.native_type,
+        kind=planned.kind if planned else "other",
+        region=region,
+        stage=stage,
+        origin="planned",
+        address=block.address,
+        tags=tags,
+        attributes=block.display,
+        facts=facts,
+        components=block.components,
+        source=str(path),
+    )
+
+
+def discover_plans(paths: Sequence[Path], stage: str) -> list[Discovery]:
+    return [discover_plan(path, stage) for path in paths]

@@ -1,0 +1,247 @@
+"""The evidence bundle: one folder per run that an auditor can check with sha256sum."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import secrets
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources as package_files
+from pathlib import Path
+from typing import Any
+
+from regops.model import Control, Outcome, Result, SourceReport
+
+EVIDENCE_SCHEMA = "regops.evidence/v1"
+MANIFEST = "MANIFEST.sha256"
+
+# CI systems' own identifiers, recorded so a bundle can be traced to the pipeline run.
+CI_VARIABLES = (
+    "CI",
+    "GITHUB_RUN_ID",
+    "GITHUB_RUN_ATTEMPT",
+    "GITHUB_REPOSITORY",
+    "GITHUB_SHA",
+    "GITHUB_REF",
+    "GITHUB_WORKFLOW",
+    "CI_PIPELINE_ID",
+    "CI_JOB_ID",
+    "CI_PROJECT_PATH",
+    "CI_COMMIT_SHA",
+    "BUILD_BUILDID",
+    "BUILD_SOURCEVERSION",
+    "SYSTEM_TEAMPROJECT",
+    "JENKINS_URL",
+    "BUILD_NUMBER",
+    "BUILD_TAG",
+)
+
+
+def new_run_id(now: datetime) -> str:
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def git_commit(directory: Path) -> str | None:
+    try:
+        completed = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = completed.stdout.strip()
+    return commit if completed.returncode == 0 and commit else None
+
+
+def ci_identifiers(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    return {name: environ[name] for name in CI_VARIABLES if environ.get(name)}
+
+
+@dataclass
+class RunInfo:
+    id: str
+    stage: str
+    started_at: datetime
+    tool_version: str
+    pytest_version: str
+    command_line: list[str]
+    suite_commit: str | None = None
+    iac_commit: str | None = None
+    ci: dict[str, str] = field(default_factory=dict)
+    finished_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "stage": self.stage,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at) if self.finished_at else None,
+            "tool": {"name": "regops", "version": self.tool_version},
+            "python_version": platform.python_version(),
+            "pytest_version": self.pytest_version,
+            "suite_commit": self.suite_commit,
+            "iac_commit": self.iac_commit,
+            "ci": self.ci,
+            "command_line": self.command_line,
+        }
+
+
+@cache
+def evidence_schema() -> dict[str, Any]:
+    text = package_files.files("regops.evidence").joinpath("evidence.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def validate_evidence(document: Mapping[str, Any]) -> list[str]:
+    """Every way the document departs from the evidence schema; empty when it conforms."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(evidence_schema())
+    return [
+        f"{'/'.join(map(str, error.absolute_path)) or '(top)'}: {error.message}"
+        for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.path)))
+    ]
+
+
+def evidence_document(
+    *,
+    run: RunInfo,
+    settings: Mapping[str, Any],
+    sources: Sequence[SourceReport],
+    inventory_file: Mapping[str, Any],
+    controls: Mapping[str, Control],
+    results: Sequence[Result],
+    summary: Mapping[str, Any],
+    gate: Mapping[str, Any],
+) -> dict[str, Any]:
+    by_control: dict[str, list[Result]] = {control_id: [] for control_id in controls}
+    for result in results:
+        by_control.setdefault(result.control_id, []).append(result)
+    return {
+        "schema": EVIDENCE_SCHEMA,
+        "run": run.to_dict(),
+        "settings": dict(settings),
+        "sources": [source.to_dict() for source in sources],
+        "inventory": dict(inventory_file),
+        "controls": [
+            {
+                **controls[control_id].to_dict(),
+                "results": [
+                    r.to_dict() for r in sorted(found, key=lambda r: (r.resource_id or "", r.nodeid))
+                ],
+            }
+            for control_id, found in sorted(by_control.items())
+        ],
+        "summary": dict(summary),
+        "gate": dict(gate),
+        "waivers": {"applied": [], "expired": []},
+    }
+
+
+def junit_xml(stage: str, controls: Mapping[str, Control], results: Sequence[Result]) -> bytes:
+    """JUnit XML of the control results, for CI systems that render it."""
+    counts = {outcome: sum(1 for r in results if r.outcome is outcome) for outcome in Outcome}
+    suite = ET.Element(
+        "testsuite",
+        name=f"regops.{stage}",
+        tests=str(len(results)),
+        failures=str(counts[Outcome.FAILED]),
+        errors=str(counts[Outcome.ERROR]),
+        skipped=str(counts[Outcome.NOT_APPLICABLE]),
+    )
+    for result in sorted(results, key=lambda r: (r.control_id, r.resource_id or "")):
+        control = controls[result.control_id]
+        case = ET.SubElement(
+            suite, "testcase", classname=result.control_id, name=result.resource_id or "(no resource)"
+        )
+        properties = ET.SubElement(case, "properties")
+        ET.SubElement(properties, "property", name="severity", value=control.severity)
+        ET.SubElement(properties, "property", name="outcome", value=result.outcome.value)
+        for framework, refs in control.frameworks.items():
+            ET.SubElement(properties, "property", name=framework, value=", ".join(refs))
+        if result.outcome is Outcome.FAILED:
+            ET.SubElement(case, "failure", message=result.message).text = result.message
+        elif result.outcome is Outcome.ERROR:
+            ET.SubElement(case, "error", message=result.message).text = result.message
+        elif result.outcome is Outcome.NOT_APPLICABLE:
+            ET.SubElement(case, "skipped", message=result.message)
+        elif result.outcome is Outcome.WAIVED:
+            ET.SubElement(case, "system-out").text = f"waived: {result.message}"
+    ET.indent(suite)
+    document: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class EvidenceBundle:
+    """The run folder `<evidence_dir>/<stage>/<run_id>/` and the files in it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @classmethod
+    def create(cls, evidence_dir: Path, stage: str, run_id: str) -> EvidenceBundle:
+        directory = evidence_dir / stage / run_id
+        # exist_ok=False: a run never writes into another run's folder.
+        directory.mkdir(parents=True, exist_ok=False)
+        return cls(directory)
+
+    def discard(self) -> None:
+        """Remove this run's folder (only this run wrote there) and parents left empty."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+        for parent in (self.directory.parent, self.directory.parent.parent):
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+
+    def path(self, name: str) -> Path:
+        return self.directory / name
+
+    def write_json(self, name: str, document: Mapping[str, Any]) -> str:
+        data = (json.dumps(document, indent=1, sort_keys=False, default=str) + "\n").encode("utf-8")
+        self.path(name).write_bytes(data)
+        return hashlib.sha256(data).hexdigest()
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        self.path(name).write_bytes(data)
+
+    def write_manifest(self) -> Path:
+        """sha256sum-format lines for every other file, so `sha256sum -c` works in the folder."""
+        lines = []
+        for path in sorted(p for p in self.directory.rglob("*") if p.is_file()):
+            relative = path.relative_to(self.directory).as_posix()
+            if relative == MANIFEST or relative.startswith(MANIFEST + "."):
+                continue
+            lines.append(f"{sha256_file(path)}  {relative}\n")
+        manifest = self.path(MANIFEST)
+        manifest.write_text("".join(lines), encoding="utf-8")
+        return manifest

@@ -1,0 +1,250 @@
+"""The resource, control and outcome model: plain data, standard library only, no I/O."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+
+STAGES: Final = ("system", "acceptance", "production")
+LAYERS: Final = ("system", "acceptance", "production", "regulatory")
+SEVERITIES: Final = ("low", "medium", "high", "critical")
+PROVIDERS: Final = ("aws", "azure", "gcp", "host", "terraform")
+ORIGINS: Final = ("planned", "live")
+
+# The normalised kinds; a native type no normaliser knows is kept as "other" so that it still
+# counts in the inventory (and in the "no resources" check) without any control applying to it.
+KINDS: Final = (
+    "object_store",
+    "database",
+    "network_rule",
+    "key",
+    "secret_store",
+    "audit_trail",
+    "log_store",
+    "load_balancer",
+    "compute",
+    "disk",
+    "function",
+    "identity",
+    "other",
+)
+
+
+class _Unknown:
+    """A value the source could not establish: distinct from None, False and absence."""
+
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __bool__(self) -> bool:
+        raise TypeError("UNKNOWN has no truth value: check `is UNKNOWN` first")
+
+    def __reduce__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Final = _Unknown()
+
+
+class Outcome(enum.StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    WAIVED = "waived"
+    ERROR = "error"
+    NOT_APPLICABLE = "not_applicable"
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+class FactUnknown(Exception):
+    """A control needed a fact that the source could not establish for this resource."""
+
+    def __init__(self, resource_id: str, fact: str) -> None:
+        super().__init__(f"{resource_id}: fact {fact!r} could not be established from the source")
+        self.resource_id = resource_id
+        self.fact = fact
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One discovered resource, the same shape for every source."""
+
+    id: str
+    provider: str
+    native_type: str
+    kind: str
+    region: str | None
+    stage: str
+    origin: str
+    address: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    # Terraform blocks joined into this resource (an S3 bucket's versioning block, a security
+    # group's rule resources), address -> redacted attributes, so evidence shows every input.
+    components: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", _frozen(self.tags))
+        object.__setattr__(self, "attributes", _frozen(self.attributes))
+        object.__setattr__(self, "facts", _frozen(self.facts))
+        object.__setattr__(self, "components", _frozen(self.components))
+
+    def fact(self, name: str) -> Any:
+        """The fact's value; raises FactUnknown when the source could not establish it."""
+        value = self.facts.get(name, UNKNOWN)
+        if value is UNKNOWN:
+            raise FactUnknown(self.id, name)
+        return value
+
+    def has_fact(self, name: str) -> bool:
+        return self.facts.get(name, UNKNOWN) is not UNKNOWN
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "native_type": self.native_type,
+            "kind": self.kind,
+            "region": self.region,
+            "stage": self.stage,
+            "origin": self.origin,
+            "address": self.address,
+            "source": self.source,
+            "tags": dict(self.tags),
+            "facts": dict(self.facts),
+            "attributes": dict(self.attributes),
+            "components": {k: dict(v) for k, v in self.components.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Resource:
+        return cls(
+            id=data["id"],
+            provider=data["provider"],
+            native_type=data["native_type"],
+            kind=data["kind"],
+            region=data.get("region"),
+            stage=data["stage"],
+            origin=data["origin"],
+            address=data.get("address"),
+            source=data.get("source", ""),
+            tags=data.get("tags") or {},
+            attributes=data.get("attributes") or {},
+            facts=data.get("facts") or {},
+            components=data.get("components") or {},
+        )
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """What one discovery source looked at and whether it saw everything it should have."""
+
+    kind: str
+    location: str
+    sha256: str | None
+    resource_count: int
+    complete: bool
+    errors: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "location": self.location,
+            "sha256": self.sha256,
+            "resource_count": self.resource_count,
+            "complete": self.complete,
+            "errors": list(self.errors),
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SourceReport:
+        return cls(
+            kind=data["kind"],
+            location=data["location"],
+            sha256=data.get("sha256"),
+            resource_count=data["resource_count"],
+            complete=data["complete"],
+            errors=tuple(data.get("errors", ())),
+            notes=tuple(data.get("notes", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The resources of one source plus its report."""
+
+    resources: tuple[Resource, ...]
+    report: SourceReport
+
+
+@dataclass(frozen=True)
+class Control:
+    """A control's metadata, as declared on its pytest marker."""
+
+    id: str
+    title: str
+    layer: str
+    severity: str
+    stages: tuple[str, ...]
+    kinds: tuple[str, ...]
+    frameworks: Mapping[str, tuple[str, ...]]
+    facts: tuple[str, ...] = ()
+    rationale: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "layer": self.layer,
+            "severity": self.severity,
+            "stages": list(self.stages),
+            "kinds": list(self.kinds),
+            "facts": list(self.facts),
+            "frameworks": {k: list(v) for k, v in self.frameworks.items()},
+            "rationale": self.rationale,
+        }
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one control on one resource (resource_id None: the control had none)."""
+
+    control_id: str
+    resource_id: str | None
+    outcome: Outcome
+    message: str
+    nodeid: str
+    address: str | None = None
+    provider: str | None = None
+    origin: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "resource_id": self.resource_id,
+            "address": self.address,
+            "provider": self.provider,
+            "origin": self.origin,
+            "outcome": self.outcome.value,
+            "message": self.message,
+            "nodeid": self.nodeid,
+        }

@@ -1,0 +1,173 @@
+"""Helpers shared by the per-cloud normalisers.
+
+A normaliser is a pure function from one resource's native values (plus the values of the
+Terraform blocks joined to it) to facts. Native values may hold `UNKNOWN` where the plan says
+"known after apply" or the value is sensitive; any fact computed from such a value is left out,
+never guessed. `dig` raises `Unknown` on the way, and `Facts.derive` drops the fact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from regops.model import UNKNOWN
+
+_MISSING: Any = object()
+
+# Anything that lets the whole internet in, in the spellings of the three clouds.
+INTERNET_SOURCES = frozenset({"0.0.0.0/0", "::/0", "*", "internet", "any", "0.0.0.0"})
+
+
+class Unknown(Exception):
+    """Raised while deriving a fact from a value the source could not establish."""
+
+
+def known(value: Any) -> Any:
+    if value is UNKNOWN:
+        raise Unknown
+    return value
+
+
+def dig(values: Any, *path: str | int, default: Any = _MISSING) -> Any:
+    """Walk mapping keys and list indexes; `default` where the path ends early or is null.
+
+    A nested Terraform block is a list; an empty list means the block is absent, so an index
+    past the end gives `default`. An `UNKNOWN` anywhere on the path raises `Unknown`.
+    """
+    current = known(values)
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(current, Sequence) or isinstance(current, str) or step >= len(current):
+                current = None
+            else:
+                current = current[step]
+        elif isinstance(current, Mapping):
+            current = current.get(step)
+        else:
+            current = None
+        current = known(current)
+        if current is None:
+            break
+    if current is None:
+        if default is _MISSING:
+            return None
+        return default
+    return current
+
+
+def blocks(values: Any, key: str) -> list[Mapping[str, Any]]:
+    """The nested blocks under `key` (an absent block is an empty list)."""
+    found = dig(values, key, default=[])
+    if isinstance(found, Mapping):
+        return [found]
+    return [known(item) for item in found if item is not None]
+
+
+@dataclass
+class Facts:
+    """Collects facts; a fact whose computation met an unknown value is left out."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def derive(self, name: str, compute: Callable[[], Any]) -> None:
+        try:
+            value = compute()
+        except Unknown:
+            return
+        if value is not UNKNOWN:
+            self.values[name] = value
+
+
+def port_ranges(spans: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """Sort and merge overlapping or adjacent [low, high] port spans."""
+    merged: list[list[int]] = []
+    for low, high in sorted(spans):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], high)
+        else:
+            merged.append([low, high])
+    return merged
+
+
+def parse_port_span(text: Any) -> tuple[int, int]:
+    """'22', '80-443', '*' or an int as a (low, high) span; '*' is every port."""
+    text = known(text)
+    if isinstance(text, int):
+        return (text, text)
+    text = str(text).strip()
+    if text in {"*", ""}:
+        return (0, 65535)
+    if "-" in text:
+        low, high = text.split("-", 1)
+        return (int(low), int(high))
+    return (int(text), int(text))
+
+
+def is_internet(source: Any) -> bool:
+    return str(known(source)).strip().lower() in INTERNET_SOURCES
+
+
+def tls_version(text: Any) -> str | None:
+    """'TLS1_2', 'TLS_1_2', '1.2', 'TLSv1.2' -> '1.2'; anything else -> None."""
+    text = known(text)
+    if text is None:
+        return None
+    digits = "".join(ch for ch in str(text) if ch.isdigit())
+    if len(digits) == 2 and digits[0] == "1":
+        return f"1.{digits[1]}"
+    return None
+
+
+def days_from_duration(text: Any) -> int | None:
+    """'7776000s' (Google) or 'P90D' / 'P1Y' (ISO 8601, Azure) as whole days."""
+    text = known(text)
+    if text is None:
+        return None
+    text = str(text).strip().upper()
+    if text.endswith("S") and text[:-1].replace(".", "", 1).isdigit():
+        return int(float(text[:-1]) // 86400)
+    if text.startswith("P"):
+        units = {"Y": 365, "M": 30, "W": 7, "D": 1}
+        total, number = 0, ""
+        for ch in text[1:]:
+            if ch == "T":
+                break
+            if ch.isdigit():
+                number += ch
+            elif ch in units and number:
+                total += int(number) * units[ch]
+                number = ""
+            else:
+                return None
+        return total
+    return None
+
+
+Related = Mapping[str, Sequence[Mapping[str, Any]]]
+"""Values of the Terraform blocks joined to a resource, by their native type."""
+
+Normaliser = Callable[[Mapping[str, Any], Related], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PlannedType:
+    """How one Terraform resource type is normalised: its kind and its facts."""
+
+    kind: str
+    facts: Normaliser
+
+
+@dataclass(frozen=True)
+class Join:
+    """A Terraform block that refers to another through `attribute`.
+
+    With `absorb`, the block describes part of its target (an S3 bucket's versioning) and is
+    folded into it; otherwise it stays a resource and merely sees the target's values (a Key
+    Vault key sees its vault's purge protection).
+    """
+
+    attribute: str
+    target_type: str
+    absorb: bool = True

@@ -1,0 +1,36 @@
+"""From a pytest phase and its exception to a regops outcome and message."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from regops.model import FactUnknown, Outcome
+
+# When phases disagree the worst wins: a teardown error after a pass is an error.
+RANK: Final = {
+    Outcome.NOT_APPLICABLE: 0,
+    Outcome.PASSED: 1,
+    Outcome.WAIVED: 2,
+    Outcome.FAILED: 3,
+    Outcome.ERROR: 4,
+}
+
+
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def phase_outcome(when: str, pytest_outcome: str, error: BaseException | None) -> tuple[Outcome, str] | None:
+    """The outcome a phase decides, or None when the phase decides nothing (a passing setup)."""
+    if pytest_outcome == "skipped":
+        message = first_line(str(getattr(error, "msg", "") or error or ""))
+        return Outcome.NOT_APPLICABLE, message or "not applicable"
+    if pytest_outcome == "passed":
+        return (Outcome.PASSED, "") if when == "call" else None
+    if isinstance(error, FactUnknown):
+        return Outcome.ERROR, f"could not evaluate: {error}"
+    if when == "call" and isinstance(error, AssertionError):
+        return Outcome.FAILED, first_line(str(error)) or "assertion failed"
+    kind = type(error).__name__ if error is not None else "error"
+    detail = first_line(str(error)) if error is not None else ""
+    return Outcome.ERROR, f"could not evaluate ({kind} during {when}): {detail}".rstrip(": ")

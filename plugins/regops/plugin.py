@@ -1,0 +1,433 @@
+"""pytest hooks: options, discovery before collection, parametrisation, results and the gate."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from regops import __version__
+from regops.controls import control_from_marker
+from regops.discovery import Inventory, InventoryError
+from regops.discovery.terraform_plan import PlanError
+from regops.evidence.bundle import (
+    EvidenceBundle,
+    RunInfo,
+    ci_identifiers,
+    evidence_document,
+    git_commit,
+    junit_xml,
+    new_run_id,
+    utc_now,
+)
+from regops.gate import judge, summarise
+from regops.model import Control, Outcome, Resource, Result
+from regops.outcomes import RANK, phase_outcome
+from regops.stages import (
+    ConfigError,
+    Parameters,
+    Settings,
+    parse_framework,
+    parse_severity,
+    parse_stage,
+    resolve,
+)
+
+PROPERTY = "regops"
+settings_key = pytest.StashKey[Settings]()
+inventory_key = pytest.StashKey[Inventory]()
+control_key = pytest.StashKey[Control]()
+resource_key = pytest.StashKey[Resource | None]()
+problems_key = pytest.StashKey[list[str]]()
+
+
+def _option_type(parse: Any) -> Any:
+    def convert(value: str) -> str:
+        try:
+            return str(parse(value))
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+    return convert
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("regops", "regops compliance gate")
+    group.addoption(
+        "--stage",
+        type=_option_type(parse_stage),
+        help="Stage to gate: system, acceptance or production (also ini regops_stage, env REGOPS_STAGE)",
+    )
+    group.addoption(
+        "--plan",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="Terraform plan JSON (terraform show -json) to check; repeatable; overrides pyproject",
+    )
+    group.addoption("--evidence-dir", metavar="DIR", help="Where evidence bundles go (default: reports/)")
+    group.addoption(
+        "--fail-on",
+        type=_option_type(parse_severity),
+        metavar="SEVERITY",
+        help="Lowest severity whose failed or error results fail the gate (default: low)",
+    )
+    group.addoption(
+        "--control", action="append", default=[], metavar="ID", help="Run only this control; repeatable"
+    )
+    group.addoption(
+        "--framework",
+        action="append",
+        default=[],
+        type=_option_type(parse_framework),
+        metavar="NAME",
+        help="Run only controls mapped to this framework (pci-dss, dora, iso-27001, bsi-c5, cis, ...)",
+    )
+    parser.addini("regops_stage", "Stage to gate when --stage is not given", default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "control(id, layer, severity, kinds, frameworks, stages=None, facts=()): a regops control",
+    )
+    workerinput = getattr(config, "workerinput", None)
+    stage = config.getoption("stage") or None
+    ini_stage = config.getini("regops_stage") or None
+    if workerinput is not None and "regops_settings" in workerinput:
+        config.stash[settings_key] = Settings.from_dict(workerinput["regops_settings"])
+        config.stash[inventory_key] = Inventory.read(Path(workerinput["regops_inventory"]))
+        return
+    if stage is None and ini_stage is None and not os.environ.get("REGOPS_STAGE"):
+        return
+    try:
+        settings = resolve(
+            stage=stage,
+            ini_stage=ini_stage,
+            plans=config.getoption("plan"),
+            evidence_dir=config.getoption("evidence_dir"),
+            fail_on=config.getoption("fail_on"),
+            controls=config.getoption("control"),
+            frameworks=config.getoption("framework"),
+            rootdir=config.rootpath,
+            pyproject=_pyproject(config),
+        )
+        from regops.discovery import discover
+
+        inventory = discover(settings.stage, settings.plans)
+    except (ConfigError, PlanError, InventoryError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[settings_key] = settings
+    config.stash[inventory_key] = inventory
+    session = RegopsSession(config, settings, inventory)
+    config.pluginmanager.register(session, "regops-session")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistBridge(session), "regops-xdist")
+
+
+def _pyproject(config: pytest.Config) -> Path | None:
+    if config.inipath is not None and config.inipath.name == "pyproject.toml":
+        return config.inipath
+    candidate = config.rootpath / "pyproject.toml"
+    return candidate if candidate.is_file() else None
+
+
+class _XdistBridge:
+    """Hands the controller's settings and inventory to every worker."""
+
+    def __init__(self, session: RegopsSession) -> None:
+        self.session = session
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["regops_settings"] = self.session.settings.to_dict()
+        node.workerinput["regops_inventory"] = str(self.session.inventory_path)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    session = config.pluginmanager.get_plugin("regops-session")
+    if not isinstance(session, RegopsSession):
+        return None
+    inventory = session.inventory
+    sources = ", ".join(f"{s.kind} {Path(s.location).name} ({s.resource_count})" for s in inventory.sources)
+    return [
+        f"regops {__version__}: stage {session.settings.stage}, gate fails on {session.settings.fail_on}+",
+        f"regops sources: {sources}",
+        f"regops inventory: {len(inventory.resources)} resources, sha256 {session.inventory_sha256[:16]}",
+    ]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("control")
+    config = metafunc.config
+    if marker is None or settings_key not in config.stash:
+        return
+    control, problems = control_from_marker(marker.kwargs, metafunc.function)
+    config.stash.setdefault(problems_key, []).extend(problems)
+    if "resource" not in metafunc.fixturenames:
+        config.stash[problems_key].append(
+            f"{metafunc.definition.nodeid}: a control takes a `resource` argument"
+        )
+        return
+    resources = [] if control is None else config.stash[inventory_key].of_kinds(control.kinds)
+    metafunc.parametrize("resource", resources, ids=[r.id for r in resources], indirect=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    if settings_key not in config.stash:
+        for item in items:
+            if item.get_closest_marker("control") is not None:
+                item.add_marker(
+                    pytest.mark.skip(reason="regops is inactive: pass --stage to evaluate controls")
+                )
+        return
+    settings = config.stash[settings_key]
+    problems = config.stash.get(problems_key, [])
+    kept, dropped = [], []
+    seen: dict[str, str] = {}
+    for item in items:
+        marker = item.get_closest_marker("control")
+        if marker is None or not isinstance(item, pytest.Function):
+            kept.append(item)
+            continue
+        control, _ = control_from_marker(marker.kwargs, item.function)
+        if control is None:
+            continue
+        owner = f"{item.module.__name__ if item.module else ''}.{item.originalname}"
+        if seen.setdefault(control.id, owner) != owner:
+            problems.append(f"{control.id}: declared twice, by {seen[control.id]} and {owner}")
+        item.stash[control_key] = control
+        params = getattr(item, "callspec", None)
+        resource = params.params.get("resource") if params is not None else None
+        item.stash[resource_key] = resource if isinstance(resource, Resource) else None
+        if settings.stage in control.stages and settings.selects(control.id, control.frameworks):
+            kept.append(item)
+        else:
+            dropped.append(item)
+    if problems:
+        raise pytest.UsageError(
+            "regops: invalid control definitions:\n  " + "\n  ".join(dict.fromkeys(problems))
+        )
+    unknown = [c for c in settings.controls if c not in seen]
+    if unknown:
+        raise pytest.UsageError(f"unknown control id(s): {', '.join(unknown)}")
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture
+def resource(request: pytest.FixtureRequest) -> Resource:
+    """The resource this control is evaluated on; facts the control declares must be known."""
+    control = request.node.stash.get(control_key, None)
+    found = getattr(request, "param", None)
+    if control is None or not isinstance(found, Resource):
+        raise pytest.UsageError("the `resource` fixture is only for regops controls run with --stage")
+    for fact in control.facts:
+        found.fact(fact)
+    return found
+
+
+@pytest.fixture
+def parameters(request: pytest.FixtureRequest) -> Parameters:
+    """The stage's control parameters (allowed regions, retention, rotation, ...)."""
+    return request.config.stash[settings_key].parameters
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    control = item.stash.get(control_key, None)
+    if control is None:
+        return report
+    resource = item.stash.get(resource_key, None)
+    error = call.excinfo.value if call.excinfo is not None else None
+    decided = phase_outcome(report.when, report.outcome, error)
+    if decided is None:
+        return report
+    outcome, message = decided
+    if resource is None:
+        outcome = Outcome.NOT_APPLICABLE
+        message = f"no {', '.join(control.kinds)} resources in the inventory"
+    report.user_properties.append(
+        (
+            PROPERTY,
+            {
+                "control": control.to_dict(),
+                "resource_id": resource.id if resource else None,
+                "address": resource.address if resource else None,
+                "provider": resource.provider if resource else None,
+                "origin": resource.origin if resource else None,
+                "outcome": outcome.value,
+                "message": message,
+            },
+        )
+    )
+    return report
+
+
+def _regops_property(report: pytest.TestReport) -> dict[str, Any] | None:
+    for name, value in report.user_properties:
+        if name == PROPERTY and isinstance(value, dict):
+            return value
+    return None
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    found = _regops_property(report) if isinstance(report, pytest.TestReport) else None
+    if found is None:
+        return None
+    if found["outcome"] == Outcome.ERROR.value and report.failed and report.when == "call":
+        return "error", "E", ("ERROR", {"red": True})
+    return None
+
+
+class RegopsSession:
+    """Controller-side state of a run: collects results, judges the gate, writes the bundle."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, inventory: Inventory) -> None:
+        self.config = config
+        self.settings = settings
+        self.inventory = inventory
+        started = utc_now()
+        self.run = RunInfo(
+            id=new_run_id(started),
+            stage=settings.stage,
+            started_at=started,
+            tool_version=__version__,
+            pytest_version=pytest.__version__,
+            command_line=list(config.invocation_params.args),
+            suite_commit=git_commit(config.rootpath),
+            ci=ci_identifiers(),
+        )
+        self.bundle = EvidenceBundle.create(settings.evidence_dir, settings.stage, self.run.id)
+        self.inventory_path = self.bundle.path("inventory.json")
+        self.inventory_sha256 = inventory.write(self.inventory_path)
+        self.results: dict[str, Result] = {}
+        self.controls: dict[str, Control] = {}
+        self.other_failures = 0
+        self.gate_passed: bool | None = None
+        self.usage_error = False
+        self._configure_html(config)
+
+    def _configure_html(self, config: pytest.Config) -> None:
+        # pytest-html writes the report; pointing it into the bundle unless the user chose a path.
+        if config.pluginmanager.hasplugin("html") and not config.getoption("htmlpath", None):
+            config.option.htmlpath = str(self.bundle.path("report.html"))
+            config.option.self_contained_html = True
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        found = _regops_property(report)
+        if found is None:
+            if report.failed:
+                self.other_failures += 1
+            return
+        control = found["control"]
+        if control["id"] not in self.controls:
+            self.controls[control["id"]] = Control(
+                id=control["id"],
+                title=control["title"],
+                layer=control["layer"],
+                severity=control["severity"],
+                stages=tuple(control["stages"]),
+                kinds=tuple(control["kinds"]),
+                frameworks={k: tuple(v) for k, v in control["frameworks"].items()},
+                facts=tuple(control["facts"]),
+                rationale=control["rationale"],
+            )
+        result = Result(
+            control_id=control["id"],
+            resource_id=found["resource_id"],
+            outcome=Outcome(found["outcome"]),
+            message=found["message"],
+            nodeid=report.nodeid,
+            address=found["address"],
+            provider=found["provider"],
+            origin=found["origin"],
+        )
+        previous = self.results.get(report.nodeid)
+        if previous is None or RANK[result.outcome] > RANK[previous.outcome]:
+            self.results[report.nodeid] = result
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if exitstatus == pytest.ExitCode.USAGE_ERROR:
+            self.usage_error = True
+            return
+        results = list(self.results.values())
+        interrupted = ["the run was interrupted"] if exitstatus == pytest.ExitCode.INTERRUPTED else []
+        gate = judge(results, self.controls, self.inventory, self.settings.fail_on, interrupted)
+        summary = summarise(results, self.controls)
+        self.run.finished_at = utc_now()
+        by_kind: dict[str, int] = {}
+        by_provider: dict[str, int] = {}
+        for found in self.inventory.resources:
+            by_kind[found.kind] = by_kind.get(found.kind, 0) + 1
+            by_provider[found.provider] = by_provider.get(found.provider, 0) + 1
+        document = evidence_document(
+            run=self.run,
+            settings=self.settings.to_dict(),
+            sources=self.inventory.sources,
+            inventory_file={
+                "file": "inventory.json",
+                "sha256": self.inventory_sha256,
+                "count": len(self.inventory.resources),
+                "by_kind": dict(sorted(by_kind.items())),
+                "by_provider": dict(sorted(by_provider.items())),
+            },
+            controls=self.controls,
+            results=results,
+            summary=summary,
+            gate=gate.to_dict(),
+        )
+        self.bundle.write_json("evidence.json", document)
+        self.bundle.write_bytes("junit.xml", junit_xml(self.settings.stage, self.controls, results))
+        self.gate_passed = gate.passed
+        self._summary = (summary, gate)
+        if exitstatus in (
+            pytest.ExitCode.OK,
+            pytest.ExitCode.TESTS_FAILED,
+            pytest.ExitCode.NO_TESTS_COLLECTED,
+        ):
+            if not gate.passed:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            elif self.other_failures == 0:
+                session.exitstatus = pytest.ExitCode.OK
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.usage_error:
+            return
+        from regops.terminal import render_summary
+
+        summary, gate = self._summary
+        writer = terminalreporter._tw
+        terminalreporter.write_sep("=", f"regops {self.settings.stage} gate")
+        terminalreporter.write(
+            render_summary(
+                stage=self.settings.stage,
+                summary=summary,
+                gate=gate,
+                bundle=str(self.bundle.directory),
+                width=writer.fullwidth,
+                color=writer.hasmarkup,
+            )
+        )
+
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
+        verdict = "pending" if self.gate_passed is None else ("PASS" if self.gate_passed else "FAIL")
+        prefix.append(
+            f"<p>regops stage <b>{self.settings.stage}</b>, gate <b>{verdict}</b>, run {self.run.id}</p>"
+        )
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        # Last, after pytest-html has written report.html, so the manifest covers every file.
+        if self.usage_error:
+            # Nothing was evaluated: leave no half bundle that could pass for a run.
+            self.bundle.discard()
+        else:
+            self.bundle.write_manifest()

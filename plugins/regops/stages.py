@@ -1,0 +1,217 @@
+"""Stages, layers and the stage configuration in `[tool.regops]` of pyproject.toml."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from regops.frameworks import FRAMEWORK_GROUPS, FRAMEWORKS, expand_framework
+from regops.model import SEVERITIES, STAGES
+
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class ConfigError(Exception):
+    """The configuration or the options cannot be used; the message says where and why."""
+
+
+class Parameters(BaseModel):
+    """Values controls compare against, set for all stages and overridden per stage."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allowed_regions: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "aws": ["eu-central-1", "eu-west-1", "eu-west-3", "eu-south-1", "eu-south-2", "eu-north-1"],
+            "azure": [
+                "germanywestcentral",
+                "germanynorth",
+                "westeurope",
+                "northeurope",
+                "francecentral",
+                "swedencentral",
+            ],
+            "gcp": [
+                "europe-west3",
+                "europe-west10",
+                "europe-west1",
+                "europe-west4",
+                "europe-west9",
+                "europe-north1",
+                "eu",
+                "eur4",
+            ],
+        }
+    )
+    required_tags: list[str] = Field(
+        default_factory=lambda: ["owner", "stage", "data_classification", "service", "criticality"]
+    )
+    cmk_required_for: list[str] = Field(default_factory=lambda: ["confidential", "cde"])
+    classification_tag: str = "data_classification"
+    edge_tag: str = "tier"
+    edge_tag_value: str = "edge"
+    admin_ports: list[int] = Field(default_factory=lambda: [22, 3389, 5985, 5986])
+    edge_ports: list[int] = Field(default_factory=lambda: [80, 443])
+    audit_log_retention_days: int = 365
+    backup_retention_days: int = 35
+    key_rotation_max_days: dict[str, int] = Field(
+        default_factory=lambda: {"aws": 365, "azure": 365, "gcp": 90}
+    )
+    tls_min_version: str = "1.2"
+
+
+class StageConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    plans: list[str] = Field(default_factory=list)
+    fail_on: Severity | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    evidence_dir: str = "reports"
+    fail_on: Severity = "low"
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    stages: dict[Literal["system", "acceptance", "production"], StageConfig] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs, resolved once from options and pyproject; no pytest types."""
+
+    stage: str
+    plans: tuple[Path, ...]
+    evidence_dir: Path
+    fail_on: str
+    controls: tuple[str, ...] = ()
+    frameworks: tuple[str, ...] = ()
+    parameters: Parameters = field(default_factory=Parameters)
+    rootdir: Path = Path(".")
+
+    def selects(self, control_id: str, frameworks: Mapping[str, Any]) -> bool:
+        if self.controls and control_id not in self.controls:
+            return False
+        return not self.frameworks or bool(set(self.frameworks) & set(frameworks))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "plans": [str(p) for p in self.plans],
+            "evidence_dir": str(self.evidence_dir),
+            "fail_on": self.fail_on,
+            "controls": list(self.controls),
+            "frameworks": list(self.frameworks),
+            "parameters": self.parameters.model_dump(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Settings:
+        return cls(
+            stage=data["stage"],
+            plans=tuple(Path(p) for p in data["plans"]),
+            evidence_dir=Path(data["evidence_dir"]),
+            fail_on=data["fail_on"],
+            controls=tuple(data["controls"]),
+            frameworks=tuple(data["frameworks"]),
+            parameters=Parameters(**data["parameters"]),
+        )
+
+
+def parse_stage(value: str) -> str:
+    stage = value.strip().lower()
+    if stage not in STAGES:
+        raise ConfigError(f"unknown stage {value!r}; choose one of: {', '.join(STAGES)}")
+    return stage
+
+
+def parse_severity(value: str) -> str:
+    severity = value.strip().lower()
+    if severity not in SEVERITIES:
+        raise ConfigError(f"unknown severity {value!r}; choose one of: {', '.join(SEVERITIES)}")
+    return severity
+
+
+def parse_framework(value: str) -> str:
+    if not expand_framework(value):
+        known = ", ".join([*FRAMEWORKS, *FRAMEWORK_GROUPS])
+        raise ConfigError(f"unknown framework {value!r}; choose one of: {known}")
+    return value.strip().lower()
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"])
+        problems.append(f"{where}: {item['msg']}")
+    return "; ".join(problems)
+
+
+def load_tool_config(pyproject: Path | None) -> ToolConfig:
+    if pyproject is None or not pyproject.is_file():
+        return ToolConfig()
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{pyproject}: cannot read [tool.regops]: {exc}") from None
+    section = data.get("tool", {}).get("regops", {})
+    try:
+        return ToolConfig(**section)
+    except ValidationError as exc:
+        raise ConfigError(f"{pyproject}: invalid [tool.regops]: {_describe(exc)}") from None
+
+
+def resolve(
+    *,
+    stage: str | None,
+    ini_stage: str | None = None,
+    plans: Sequence[str],
+    evidence_dir: str | None,
+    fail_on: str | None,
+    controls: Sequence[str],
+    frameworks: Sequence[str],
+    rootdir: Path,
+    pyproject: Path | None,
+) -> Settings:
+    """Settings for a run: command line over environment over pyproject; raises ConfigError."""
+    stage = stage or os.environ.get("REGOPS_STAGE") or ini_stage or None
+    if stage is None:
+        raise ConfigError("no stage given: use --stage, ini regops_stage or REGOPS_STAGE")
+    stage = parse_stage(stage)
+    tool = load_tool_config(pyproject)
+    stage_config = tool.stages.get(stage, StageConfig())  # type: ignore[call-overload]
+    base = pyproject.parent if pyproject is not None else rootdir
+    if plans:
+        plan_paths = tuple(Path(p).expanduser().resolve() for p in plans)
+    else:
+        plan_paths = tuple((base / p).resolve() for p in stage_config.plans)
+    if not plan_paths:
+        raise ConfigError(
+            f"stage {stage!r} has no sources: pass --plan PATH or set plans in"
+            f" [tool.regops.stages.{stage}] of pyproject.toml"
+        )
+    for path in plan_paths:
+        if not path.is_file():
+            raise ConfigError(f"plan file not found: {path}")
+    try:
+        parameters = Parameters(**{**tool.parameters, **stage_config.parameters})
+    except ValidationError as exc:
+        raise ConfigError(f"{pyproject}: invalid regops parameters: {_describe(exc)}") from None
+    directory = Path(evidence_dir) if evidence_dir else base / tool.evidence_dir
+    return Settings(
+        stage=stage,
+        plans=plan_paths,
+        evidence_dir=directory.expanduser().resolve(),
+        fail_on=parse_severity(fail_on) if fail_on else (stage_config.fail_on or tool.fail_on),
+        controls=tuple(dict.fromkeys(c.strip() for c in controls)),
+        frameworks=tuple(dict.fromkeys(k for f in frameworks for k in expand_framework(f))),
+        parameters=parameters,
+        rootdir=rootdir,
+    )

@@ -1,0 +1,60 @@
+"""The terminal summary, rendered with rich into text pytest's terminal writer prints."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from regops.frameworks import FRAMEWORKS
+from regops.gate import Gate
+from regops.model import Outcome
+
+_STYLES = {
+    Outcome.PASSED.value: "green",
+    Outcome.FAILED.value: "red",
+    Outcome.ERROR.value: "red bold",
+    Outcome.WAIVED.value: "yellow",
+    Outcome.NOT_APPLICABLE.value: "dim",
+}
+
+
+def _counts_table(title: str, first: str, rows: Mapping[str, Mapping[str, int]]) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column(first)
+    for outcome in Outcome:
+        table.add_column(outcome.value, justify="right", style=_STYLES[outcome.value])
+    for name, counts in rows.items():
+        table.add_row(name, *(str(counts.get(o.value, 0)) for o in Outcome))
+    return table
+
+
+def render_summary(
+    *,
+    stage: str,
+    summary: Mapping[str, Any],
+    gate: Gate,
+    bundle: str,
+    width: int,
+    color: bool,
+) -> str:
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer, width=max(width, 60), force_terminal=color, no_color=not color, highlight=False
+    )
+    console.print(_counts_table("by outcome", "stage", {stage: summary["by_outcome"]}))
+    console.print(_counts_table("by severity", "severity", summary["by_severity"]))
+    if summary["by_framework"]:
+        frameworks = {FRAMEWORKS.get(k, k): v for k, v in summary["by_framework"].items()}
+        console.print(_counts_table("by framework", "framework", frameworks))
+    style = "bold green" if gate.passed else "bold red"
+    console.print(
+        f"gate: [{style}]{gate.verdict.upper()}[/{style}] (threshold: {gate.threshold})",
+    )
+    for reason in gate.reasons:
+        console.print(f"  - {reason}", markup=False)
+    console.print(f"evidence: {bundle}", markup=False)
+    return buffer.getvalue()

@@ -1,0 +1,70 @@
+"""System layer: every resource is inventoried and stays in the EU."""
+
+from __future__ import annotations
+
+import pytest
+from regops import FactUnknown, Parameters, Resource
+
+ALL_KINDS = (
+    "object_store",
+    "database",
+    "network_rule",
+    "key",
+    "secret_store",
+    "audit_trail",
+    "log_store",
+    "load_balancer",
+    "compute",
+    "disk",
+    "function",
+)
+
+
+@pytest.mark.control(
+    id="AST-001",
+    layer="system",
+    severity="high",
+    kinds=ALL_KINDS,
+    frameworks={
+        "pci-dss": ["12.5.1"],
+        "dora": ["Art. 8(1)", "Art. 8(4)"],
+        "rts-2024-1774": ["Art. 4(1)"],
+        "iso-27001": ["A.5.9", "A.5.12"],
+        "bsi-c5": ["AM-01", "AM-03"],
+    },
+)
+def test_mandatory_tags(resource: Resource, parameters: Parameters) -> None:
+    """Mandatory asset tags (owner, stage, data classification, service, criticality)
+
+    The asset register and the classification of information (and of critical or important
+    functions under DORA) are read from the resources themselves.
+    """
+    missing = [tag for tag in parameters.required_tags if not resource.tags.get(tag)]
+    assert not missing, f"{resource.id}: missing tag(s) {', '.join(missing)}"
+    assert resource.tags.get("stage") == resource.stage, (
+        f"{resource.id}: tagged stage={resource.tags.get('stage')} but found in stage {resource.stage}"
+    )
+
+
+@pytest.mark.control(
+    id="AST-002",
+    layer="system",
+    severity="critical",
+    kinds=ALL_KINDS,
+    frameworks={
+        "dora": ["Art. 28(2)"],
+        "iso-27001": ["A.5.34"],
+        "bsi-c5": ["PSS-12"],
+    },
+)
+def test_eu_data_residency(resource: Resource, parameters: Parameters) -> None:
+    """EU-only data residency for every resource
+
+    Data of EU payment customers stays in EU regions; the UK and Switzerland are outside.
+    """
+    if resource.region is None:
+        raise FactUnknown(resource.id, "region")
+    allowed = [r.lower() for r in parameters.allowed_regions.get(resource.provider, [])]
+    assert resource.region.lower() in allowed, (
+        f"{resource.id}: region {resource.region} is not an allowed EU region"
+    )

@@ -1,0 +1,122 @@
+"""System layer: the network exposure is what the platform defines."""
+
+from __future__ import annotations
+
+import pytest
+from regops import Parameters, Resource
+
+
+def _spans_hit(spans: list[list[int]], ports: list[int]) -> list[int]:
+    return sorted(port for port in ports if any(low <= port <= high for low, high in spans))
+
+
+@pytest.mark.control(
+    id="NET-001",
+    layer="system",
+    severity="critical",
+    kinds=("network_rule",),
+    facts=("internet_ingress_ports",),
+    frameworks={
+        "pci-dss": ["1.3.1", "1.4.2"],
+        "dora": ["Art. 9(2)"],
+        "rts-2024-1774": ["Art. 13(a)"],
+        "iso-27001": ["A.8.20", "A.8.22"],
+        "bsi-c5": ["KOS-01"],
+        "cis-aws": ["5.2", "5.3"],
+        "cis-azure": ["7.1", "7.2"],
+        "cis-gcp": ["3.6", "3.7"],
+    },
+)
+def test_no_internet_ingress_to_admin_ports(resource: Resource, parameters: Parameters) -> None:
+    """No internet ingress to administrative ports (SSH, RDP, WinRM)
+
+    Administrative access from the internet is the most common entry point for attacks on cloud
+    workloads; it goes through a bastion or a managed session service instead.
+    """
+    exposed = _spans_hit(resource.fact("internet_ingress_ports"), parameters.admin_ports)
+    assert not exposed, f"{resource.id}: administrative port(s) {exposed} open to the internet"
+
+
+@pytest.mark.control(
+    id="NET-002",
+    layer="system",
+    severity="high",
+    kinds=("network_rule",),
+    facts=("internet_ingress_ports",),
+    frameworks={
+        "pci-dss": ["1.3.1", "1.4.1"],
+        "dora": ["Art. 9(2)"],
+        "rts-2024-1774": ["Art. 13(a)"],
+        "iso-27001": ["A.8.20"],
+        "bsi-c5": ["KOS-02"],
+        "cis-aws": ["5.2"],
+    },
+)
+def test_internet_ingress_only_to_edge_ports(resource: Resource, parameters: Parameters) -> None:
+    """No internet ingress except HTTP(S) on designated edge components
+
+    Only the edge tier (load balancers, gateways) answers the internet, and only on 80/443.
+    """
+    spans = resource.fact("internet_ingress_ports")
+    if not spans:
+        return
+    is_edge = resource.tags.get(parameters.edge_tag) == parameters.edge_tag_value
+    assert is_edge, (
+        f"{resource.id}: open to the internet on {spans} but not tagged "
+        f"{parameters.edge_tag}={parameters.edge_tag_value}"
+    )
+    allowed = set(parameters.edge_ports)
+    beyond = [span for span in spans if not (span[0] == span[1] and span[0] in allowed)]
+    assert not beyond, (
+        f"{resource.id}: edge component open to the internet beyond {sorted(allowed)}: {beyond}"
+    )
+
+
+@pytest.mark.control(
+    id="NET-004",
+    layer="system",
+    severity="critical",
+    kinds=("object_store",),
+    facts=("public",),
+    frameworks={
+        "pci-dss": ["1.3.1", "1.4.4"],
+        "dora": ["Art. 9(4)(c)"],
+        "rts-2024-1774": ["Art. 13(a)"],
+        "iso-27001": ["A.8.3", "A.8.20"],
+        "bsi-c5": ["KOS-01"],
+        "cis-aws": ["2.1.4"],
+        "cis-azure": ["4.7"],
+        "cis-gcp": ["5.1"],
+    },
+)
+def test_object_store_not_public(resource: Resource) -> None:
+    """Object storage not publicly accessible
+
+    Publicly readable buckets are the most frequent cause of cloud data breaches.
+    """
+    assert resource.fact("public") is False, f"{resource.id}: can be read anonymously from the internet"
+
+
+@pytest.mark.control(
+    id="NET-005",
+    layer="system",
+    severity="critical",
+    kinds=("database",),
+    facts=("public",),
+    frameworks={
+        "pci-dss": ["1.3.1", "1.4.4"],
+        "dora": ["Art. 9(4)(c)"],
+        "rts-2024-1774": ["Art. 13(a)"],
+        "iso-27001": ["A.8.20"],
+        "bsi-c5": ["KOS-01"],
+        "cis-aws": ["2.3.3"],
+        "cis-azure": ["5.2.4"],
+        "cis-gcp": ["6.5", "6.6"],
+    },
+)
+def test_database_not_public(resource: Resource) -> None:
+    """Databases not publicly accessible
+
+    A database that holds card or ledger data is reached only from the application tier.
+    """
+    assert resource.fact("public") is False, f"{resource.id}: reachable from the internet"

@@ -1,0 +1,44 @@
+"""Shared by the plugin's tests: reading bundles back and checking them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from regops.evidence.bundle import validate_evidence
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITES = ROOT / "suites"
+DEMO = ROOT / "fixtures" / "demo"
+
+
+def bundles(evidence_dir: Path, stage: str) -> list[Path]:
+    return sorted(p for p in (evidence_dir / stage).iterdir() if p.is_dir())
+
+
+def only_bundle(evidence_dir: Path, stage: str) -> Path:
+    found = bundles(evidence_dir, stage)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def load_evidence(bundle: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((bundle / "evidence.json").read_text())
+    problems = validate_evidence(document)
+    assert not problems, problems
+    return document
+
+
+def results_by_control(document: dict[str, Any]) -> dict[str, dict[str | None, str]]:
+    return {
+        control["id"]: {r["resource_id"]: r["outcome"] for r in control["results"]}
+        for control in document["controls"]
+    }
+
+
+def sha256sum_check(bundle: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sha256sum", "-c", "MANIFEST.sha256"], cwd=bundle, capture_output=True, text=True, check=False
+    )

@@ -1,0 +1,335 @@
+"""The plugin end to end, through pytester: options, selection, outcomes, bundle, gate."""
+
+from __future__ import annotations
+
+import json
+import pytest
+
+from tests.helpers import load_evidence, only_bundle, results_by_control, sha256sum_check
+from tests.plans import TAGS, Change, compliant_bucket, write_plan
+
+CONTROLS = '''
+import pytest
+from regops import not_applicable
+
+@pytest.mark.control(id="T-001", layer="system", severity="high", kinds=("object_store",),
+                     facts=("public",), frameworks={"pci-dss": ["1.3.1"], "iso-27001": ["A.8.20"]})
+def test_not_public(resource):
+    """Buckets are not public"""
+    assert resource.fact("public") is False, f"{resource.id}: public"
+
+@pytest.mark.control(id="T-002", layer="production", severity="medium", kinds=("object_store",),
+                     frameworks={"dora": ["Art. 12(1)"]})
+def test_versioned(resource):
+    """Buckets are versioned"""
+    assert resource.fact("versioning") is True, f"{resource.id}: not versioned"
+
+@pytest.mark.control(id="T-003", layer="system", severity="low", kinds=("database",),
+                     frameworks={"bsi-c5": ["OPS-06"]})
+def test_databases(resource):
+    """Databases have backups"""
+    assert resource.fact("backup_days") > 0
+
+@pytest.mark.control(id="T-004", layer="system", severity="high", kinds=("object_store",),
+                     frameworks={"iso-27001": ["A.8.24"]})
+def test_cmk(resource):
+    """Buckets use a customer key"""
+    if resource.tags.get("data_classification") != "cde":
+        not_applicable("only CDE buckets need a customer key")
+    assert resource.fact("encryption_cmk") is True
+'''
+
+
+def public_bucket() -> list[Change]:
+    changes = compliant_bucket("open")
+    block = changes[2]
+    block.after = {**block.after, "restrict_public_buckets": False}  # type: ignore[dict-item]
+    return changes
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(test_controls=CONTROLS)
+    write_plan(pytester.path / "plan.json", *compliant_bucket("card"), *public_bucket())
+    return pytester
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest("-p", "no:cacheprovider", "--evidence-dir", "out", *args)
+
+
+def test_inert_without_stage(project: pytest.Pytester) -> None:
+    result = project.runpytest("-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(skipped=4)
+    result.stdout.fnmatch_lines(["*regops is inactive: pass --stage*"])
+    assert not (project.path / "reports").exists()
+    assert not (project.path / "out").exists()
+
+
+def test_inert_plugin_imports_no_sdk_and_writes_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain="def test_ok():\n    pass\n")
+    pytester.makeconftest(
+        "import sys\n"
+        "def pytest_sessionfinish(session):\n"
+        "    loaded = [m for m in ('boto3', 'azure', 'google.cloud', 'rich', 'jsonschema') if m in sys.modules]\n"
+        "    print('LOADED', loaded)\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*LOADED [[][]]"])
+    assert not (pytester.path / "reports").exists()
+
+
+def test_stage_runs_controls_over_resources(project: pytest.Pytester) -> None:
+    result = run(project, "--stage=acceptance", "--plan", "plan.json", "-v")
+    result.stdout.fnmatch_lines(
+        [
+            "*test_not_public?aws_s3_bucket.card? PASSED*",
+            "*test_not_public?aws_s3_bucket.open? FAILED*",
+            "*gate: FAIL (threshold: low)*",
+            "*T-001 (high): 1 failed result - Buckets are not public*",
+        ]
+    )
+    # T-002 is production-only: deselected at acceptance.
+    result.assert_outcomes(passed=1, failed=1, skipped=3, deselected=2)
+    assert result.ret == 1
+    document = load_evidence(only_bundle(project.path / "out", "acceptance"))
+    assert results_by_control(document) == {
+        "T-001": {"aws_s3_bucket.card": "passed", "aws_s3_bucket.open": "failed"},
+        "T-003": {None: "not_applicable"},
+        "T-004": {"aws_s3_bucket.card": "not_applicable", "aws_s3_bucket.open": "not_applicable"},
+    }
+    failed = next(c for c in document["controls"] if c["id"] == "T-001")
+    message = next(r["message"] for r in failed["results"] if r["outcome"] == "failed")
+    assert message == "aws_s3_bucket.open: public"
+
+
+def test_production_runs_production_layer(project: pytest.Pytester) -> None:
+    result = run(project, "--stage=production", "--plan", "plan.json")
+    result.assert_outcomes(passed=3, failed=1, skipped=3)
+    document = load_evidence(only_bundle(project.path / "out", "production"))
+    assert results_by_control(document)["T-002"] == {
+        "aws_s3_bucket.card": "passed",
+        "aws_s3_bucket.open": "passed",
+    }
+
+
+def test_missing_fact_is_an_error_not_a_pass(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_controls=CONTROLS)
+    changes = compliant_bucket("card")
+    del changes[2]  # no public access block: the plan cannot say whether the bucket is public
+    write_plan(pytester.path / "plan.json", *changes)
+    result = run(pytester, "--stage=acceptance", "--plan", "plan.json", "--control", "T-001")
+    result.assert_outcomes(errors=1, deselected=3)
+    result.stdout.fnmatch_lines(["*fact 'public' could not be established*", "*gate: FAIL*"])
+    assert result.ret == 1
+    document = load_evidence(only_bundle(pytester.path / "out", "acceptance"))
+    (control,) = document["controls"]
+    assert control["results"][0]["outcome"] == "error"
+    assert "could not evaluate" in control["results"][0]["message"]
+
+
+def test_unknown_fact_in_control_body_is_an_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_controls=CONTROLS)
+    changes = compliant_bucket("card")
+    del changes[3]
+    changes[0].unknown = {"versioning": True}
+    write_plan(pytester.path / "plan.json", *changes)
+    result = run(pytester, "--stage=production", "--plan", "plan.json", "--control", "T-002")
+    result.assert_outcomes(errors=1, deselected=3)
+    document = load_evidence(only_bundle(pytester.path / "out", "production"))
+    assert results_by_control(document) == {"T-002": {"aws_s3_bucket.card": "error"}}
+
+
+def test_gate_threshold_decides_the_exit_code(project: pytest.Pytester) -> None:
+    changes = compliant_bucket("card")
+    write_plan(project.path / "clean.json", *changes, *public_bucket())
+    result = run(project, "--stage=acceptance", "--plan", "clean.json", "--fail-on", "critical")
+    result.stdout.fnmatch_lines(["*gate: PASS (threshold: critical)*"])
+    assert result.ret == 0
+    result = run(project, "--stage=acceptance", "--plan", "clean.json", "--fail-on", "high")
+    assert result.ret == 1
+
+
+def test_no_resources_fails_closed(project: pytest.Pytester) -> None:
+    write_plan(project.path / "empty.json")
+    result = run(project, "--stage=acceptance", "--plan", "empty.json")
+    result.stdout.fnmatch_lines(["*no resources discovered for stage 'acceptance': nothing was checked*"])
+    assert result.ret == 1
+    document = load_evidence(only_bundle(project.path / "out", "acceptance"))
+    assert document["gate"]["verdict"] == "fail"
+
+
+def test_only_planned_deletions_fail_closed(project: pytest.Pytester) -> None:
+    write_plan(
+        project.path / "deletes.json",
+        Change("aws_s3_bucket.old", "aws_s3_bucket", None, actions=("delete",)),
+    )
+    result = run(project, "--stage=acceptance", "--plan", "deletes.json")
+    assert result.ret == 1
+    document = load_evidence(only_bundle(project.path / "out", "acceptance"))
+    assert document["inventory"]["count"] == 0
+    assert document["sources"][0]["notes"] == ["1 planned deletion(s) left out of the inventory"]
+
+
+def test_selection_by_control_and_framework(project: pytest.Pytester) -> None:
+    result = run(project, "--stage=acceptance", "--plan", "plan.json", "--framework", "pci-dss")
+    result.assert_outcomes(passed=1, failed=1, deselected=5)
+    result = run(project, "--stage=acceptance", "--plan", "plan.json", "--control", "T-004")
+    result.assert_outcomes(skipped=2, deselected=5)
+
+
+def test_marker_keywords_select_by_severity(project: pytest.Pytester) -> None:
+    result = run(project, "--stage=acceptance", "--plan", "plan.json", "-m", "control(severity='high')")
+    result.assert_outcomes(passed=1, failed=1, skipped=2, deselected=3)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--stage=staging"], "*unknown stage 'staging'; choose one of: system, acceptance, production*"),
+        (["--stage=acceptance", "--plan", "nope.json"], "*plan file not found: *nope.json*"),
+        (["--stage=acceptance"], "*stage 'acceptance' has no sources: pass --plan PATH or set plans in*"),
+        (["--stage=acceptance", "--plan", "plan.json", "--fail-on", "urgent"], "*unknown severity 'urgent'*"),
+        (["--stage=acceptance", "--plan", "plan.json", "--framework", "sox"], "*unknown framework 'sox'*"),
+        (
+            ["--stage=acceptance", "--plan", "plan.json", "--control", "T-999"],
+            "*unknown control id(s): T-999*",
+        ),
+        (["--stage=acceptance", "--plan", "bad.json"], "*bad.json: not valid JSON*"),
+    ],
+)
+def test_usage_errors(project: pytest.Pytester, args: list[str], message: str) -> None:
+    (project.path / "bad.json").write_text('{"format_version": "1.2", "resource_')
+    result = run(project, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str()
+    assert not (project.path / "out").exists()
+
+
+def test_invalid_control_definitions_are_reported_together(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_bad='''
+import pytest
+
+@pytest.mark.control(id="X-1", layer="system", severity="urgent", kinds=("object_store",),
+                     frameworks={"pci-dss": ["1.1"]})
+def test_a(resource):
+    """A"""
+
+@pytest.mark.control(id="X-2", layer="system", severity="low", kinds=("bucket",),
+                     frameworks={"sox": ["1"]})
+def test_b(resource):
+    """B"""
+
+@pytest.mark.control(id="X-3", layer="system", severity="low", kinds=("object_store",),
+                     frameworks={"dora": ["Art. 9"]})
+def test_c(resource):
+    """C"""
+
+@pytest.mark.control(id="X-3", layer="system", severity="low", kinds=("object_store",),
+                     frameworks={"dora": ["Art. 9"]})
+def test_d(resource):
+    """D"""
+'''
+    )
+    write_plan(pytester.path / "plan.json", *compliant_bucket())
+    result = run(pytester, "--stage=acceptance", "--plan", "plan.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*invalid control definitions:*",
+            "*X-1*severity 'urgent' is not one of*",
+            "*X-2*kinds must name known kinds*",
+            "*X-2*unknown framework 'sox'*",
+            "*X-3: declared twice*",
+        ]
+    )
+
+
+def test_stage_from_ini_and_environment(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    project.makeini("[pytest]\nregops_stage = production\n")
+    result = run(project, "--plan", "plan.json")
+    result.stdout.fnmatch_lines(["*regops 0.1.0: stage production*"])
+    monkeypatch.setenv("REGOPS_STAGE", "system")
+    result = run(project, "--plan", "plan.json")
+    result.stdout.fnmatch_lines(["*regops 0.1.0: stage system*"])
+    result = run(project, "--plan", "plan.json", "--stage", "acceptance")
+    result.stdout.fnmatch_lines(["*regops 0.1.0: stage acceptance*"])
+
+
+def test_stage_sources_from_pyproject(project: pytest.Pytester) -> None:
+    project.makepyprojecttoml(
+        '[tool.regops]\nevidence_dir = "evidence"\nfail_on = "critical"\n'
+        '[tool.regops.stages.acceptance]\nplans = ["plan.json"]\n'
+    )
+    result = project.runpytest("-p", "no:cacheprovider", "--stage=acceptance")
+    result.stdout.fnmatch_lines(["*gate: PASS (threshold: critical)*"])
+    assert only_bundle(project.path / "evidence", "acceptance").is_dir()
+    # the command line overrides pyproject
+    result = project.runpytest("-p", "no:cacheprovider", "--stage=acceptance", "--fail-on", "low")
+    result.stdout.fnmatch_lines(["*gate: FAIL (threshold: low)*"])
+
+
+def test_invalid_pyproject_names_file_and_key(project: pytest.Pytester) -> None:
+    project.makepyprojecttoml('[tool.regops.stages.acceptance]\nplanz = ["plan.json"]\n')
+    result = project.runpytest("-p", "no:cacheprovider", "--stage=acceptance")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pyproject.toml: invalid [[]tool.regops[]]: stages.acceptance.planz*"])
+
+
+def test_bundle_files_and_manifest(project: pytest.Pytester) -> None:
+    run(project, "--stage=acceptance", "--plan", "plan.json")
+    bundle = only_bundle(project.path / "out", "acceptance")
+    assert sorted(p.name for p in bundle.iterdir()) == [
+        "MANIFEST.sha256",
+        "evidence.json",
+        "inventory.json",
+        "junit.xml",
+        "report.html",
+    ]
+    checked = sha256sum_check(bundle)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.count(": OK") == 4
+    html = (bundle / "report.html").read_text()
+    assert "regops stage <b>acceptance</b>, gate <b>FAIL</b>" in html
+    assert '<link rel="stylesheet"' not in html  # self-contained
+    document = load_evidence(bundle)
+    inventory = json.loads((bundle / "inventory.json").read_text())
+    assert document["inventory"]["count"] == len(inventory["resources"]) == 2
+    assert document["summary"]["by_outcome"]["failed"] == 1
+    assert document["summary"]["by_framework"]["pci-dss"]["failed"] == 1
+    assert document["sources"][0]["resource_count"] == 2
+    junit = (bundle / "junit.xml").read_text()
+    assert 'classname="T-001" name="aws_s3_bucket.open"' in junit
+    assert '<failure message="aws_s3_bucket.open: public"' in junit
+
+
+def test_every_run_gets_its_own_bundle(project: pytest.Pytester) -> None:
+    run(project, "--stage=acceptance", "--plan", "plan.json")
+    run(project, "--stage=acceptance", "--plan", "plan.json")
+    assert len(list((project.path / "out" / "acceptance").iterdir())) == 2
+
+
+def test_xdist_gives_the_serial_results_in_one_bundle(project: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    serial = run(project, "--stage=acceptance", "--plan", "plan.json", "--evidence-dir", "serial")
+    assert serial.ret == 1
+    parallel = project.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "--stage=acceptance",
+        "--plan",
+        "plan.json",
+        "--evidence-dir",
+        "parallel",
+        "-n",
+        "2",
+    )
+    assert parallel.ret == 1
+    one = load_evidence(only_bundle(project.path / "serial", "acceptance"))
+    two = load_evidence(only_bundle(project.path / "parallel", "acceptance"))
+    assert results_by_control(one) == results_by_control(two)
+    assert one["summary"] == two["summary"]
+    assert one["gate"] == two["gate"]
