@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from tests.helpers import load_evidence, only_bundle, results_by_control, sha256sum_check
-from tests.plans import TAGS, Change, compliant_bucket, write_plan
+from tests.plans import Change, compliant_bucket, write_plan
 
 CONTROLS = '''
 import pytest
@@ -70,8 +71,9 @@ def test_inert_plugin_imports_no_sdk_and_writes_nothing(pytester: pytest.Pyteste
     pytester.makepyfile(test_plain="def test_ok():\n    pass\n")
     pytester.makeconftest(
         "import sys\n"
+        "HEAVY = ('boto3', 'azure', 'google.cloud', 'rich', 'jsonschema')\n"
         "def pytest_sessionfinish(session):\n"
-        "    loaded = [m for m in ('boto3', 'azure', 'google.cloud', 'rich', 'jsonschema') if m in sys.modules]\n"
+        "    loaded = [m for m in HEAVY if m in sys.modules]\n"
         "    print('LOADED', loaded)\n"
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")

@@ -172,16 +172,17 @@ def _load(path: Path) -> tuple[Mapping[str, Any], str]:
         )
     if not any(key in plan for key in ("resource_changes", "planned_values", "values")):
         raise PlanError(path, "not a Terraform plan: no `resource_changes`, `planned_values` or `values`")
+    if not isinstance(plan.get("resource_changes", []), list):
+        raise PlanError(path, "`resource_changes` is not a list")
+    if not isinstance(plan.get("configuration", {}), Mapping):
+        raise PlanError(path, "`configuration` is not an object")
     return plan, digest
 
 
 def _changes(plan: Mapping[str, Any], path: Path) -> Iterator[tuple[Mapping[str, Any], Any, Any, Any]]:
     """(resource, after, after_unknown, after_sensitive) for each managed resource that stays."""
     if "resource_changes" in plan:
-        changes = plan.get("resource_changes") or []
-        if not isinstance(changes, list):
-            raise PlanError(path, "`resource_changes` is not a list")
-        for position, entry in enumerate(changes):
+        for position, entry in enumerate(plan["resource_changes"]):
             change = entry.get("change") if isinstance(entry, Mapping) else None
             if not isinstance(change, Mapping) or "address" not in entry or "type" not in entry:
                 raise PlanError(path, f"resource_changes[{position}] has no address, type or change")
@@ -211,6 +212,14 @@ def _local_of(address: str, module: str) -> str:
 def discover_plan(path: Path, stage: str) -> Discovery:
     """The resources a plan will leave in place, normalised, with the source's report."""
     plan, digest = _load(path)
+    try:
+        return _discover(plan, digest, path, stage)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        # The parser's boundary: a plan of an unexpected shape is bad input, not a crash.
+        raise PlanError(path, f"unexpected plan structure ({type(exc).__name__}: {exc})") from None
+
+
+def _discover(plan: Mapping[str, Any], digest: str, path: Path, stage: str) -> Discovery:
     configuration = _Configuration(plan.get("configuration") or {})
     blocks: dict[str, _Block] = {}
     notes: list[str] = []

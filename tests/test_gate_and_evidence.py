@@ -1,0 +1,153 @@
+"""The gate, the summary and the bundle writer, without pytest in the way."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from regops.discovery import Inventory, InventoryError
+from regops.evidence.bundle import EvidenceBundle, validate_evidence
+from regops.gate import judge, summarise
+from regops.model import Control, Outcome, Resource, Result, SourceReport
+from regops.stages import ConfigError, resolve
+
+HIGH = Control(
+    "C-1", "High control", "system", "high", ("acceptance",), ("object_store",), {"pci-dss": ("3.5.1",)}
+)
+LOW = Control(
+    "C-2", "Low control", "system", "low", ("acceptance",), ("object_store",), {"dora": ("Art. 9",)}
+)
+CONTROLS = {c.id: c for c in (HIGH, LOW)}
+BUCKET = Resource("b", "aws", "aws_s3_bucket", "object_store", "eu-central-1", "acceptance", "planned")
+SOURCE = SourceReport("terraform_plan", "plan.json", "0" * 64, 1, True)
+
+
+def inventory(*sources: SourceReport, resources: tuple[Resource, ...] = (BUCKET,)) -> Inventory:
+    return Inventory("acceptance", resources, sources or (SOURCE,))
+
+
+def result(control: Control, outcome: Outcome) -> Result:
+    return Result(control.id, "b", outcome, "", f"t::{control.id}")
+
+
+def test_gate_passes_when_nothing_blocks() -> None:
+    gate = judge([result(HIGH, Outcome.PASSED), result(LOW, Outcome.FAILED)], CONTROLS, inventory(), "medium")
+    assert gate.passed
+    assert gate.reasons == ()
+
+
+def test_gate_fails_at_threshold_and_names_the_control() -> None:
+    gate = judge([result(HIGH, Outcome.ERROR), result(LOW, Outcome.FAILED)], CONTROLS, inventory(), "low")
+    assert not gate.passed
+    assert gate.reasons == (
+        "C-1 (high): 1 error result - High control",
+        "C-2 (low): 1 failed result - Low control",
+    )
+
+
+def test_gate_fails_closed_on_empty_or_incomplete_sources() -> None:
+    empty = judge([], CONTROLS, inventory(resources=()), "critical")
+    assert empty.reasons == ("no resources discovered for stage 'acceptance': nothing was checked",)
+    broken = SourceReport("aws", "eu-west-1", None, 1, False, ("eu-west-1 s3: AccessDenied",))
+    partial = judge([result(HIGH, Outcome.PASSED)], CONTROLS, inventory(broken), "critical")
+    assert partial.reasons == ("source aws eu-west-1 is incomplete: eu-west-1 s3: AccessDenied",)
+    nothing = judge([result(HIGH, Outcome.NOT_APPLICABLE)], CONTROLS, inventory(), "critical")
+    assert nothing.reasons == ("no control evaluated any resource",)
+
+
+def test_summary_counts_by_outcome_severity_and_framework() -> None:
+    summary = summarise([result(HIGH, Outcome.FAILED), result(LOW, Outcome.PASSED)], CONTROLS)
+    assert summary["total"] == 2
+    assert summary["by_outcome"]["failed"] == 1
+    assert summary["by_severity"]["high"]["failed"] == 1
+    assert summary["by_severity"]["low"]["passed"] == 1
+    assert summary["by_framework"] == {
+        "dora": {"passed": 1, "failed": 0, "waived": 0, "error": 0, "not_applicable": 0},
+        "pci-dss": {"passed": 0, "failed": 1, "waived": 0, "error": 0, "not_applicable": 0},
+    }
+
+
+def test_schema_rejects_a_document_that_breaks_the_contract() -> None:
+    problems = validate_evidence({"schema": "regops.evidence/v2", "run": {}})
+    assert any("regops.evidence/v1" in p for p in problems)
+    assert any("'controls' is a required property" in p for p in problems)
+
+
+def test_manifest_checks_with_sha256sum(tmp_path: Path) -> None:
+    bundle = EvidenceBundle.create(tmp_path, "system", "20260101T000000Z-abcdef")
+    bundle.write_json("evidence.json", {"a": 1})
+    bundle.write_bytes("junit.xml", b"<testsuite/>")
+    bundle.write_manifest()
+    checked = subprocess.run(
+        ["sha256sum", "-c", "MANIFEST.sha256"], cwd=bundle.directory, capture_output=True
+    )
+    assert checked.returncode == 0
+    (bundle.directory / "junit.xml").write_bytes(b"<testsuite tampered/>")
+    checked = subprocess.run(
+        ["sha256sum", "-c", "MANIFEST.sha256"], cwd=bundle.directory, capture_output=True
+    )
+    assert checked.returncode != 0
+
+
+def test_a_run_folder_is_never_reused(tmp_path: Path) -> None:
+    EvidenceBundle.create(tmp_path, "system", "20260101T000000Z-abcdef")
+    with pytest.raises(FileExistsError):
+        EvidenceBundle.create(tmp_path, "system", "20260101T000000Z-abcdef")
+
+
+def test_inventory_round_trip_and_truncation(tmp_path: Path) -> None:
+    original = inventory()
+    path = tmp_path / "inventory.json"
+    original.write(path)
+    assert Inventory.read(path) == original
+    path.write_text(path.read_text()[:-40])
+    with pytest.raises(InventoryError, match=r"inventory.json: cannot read the inventory"):
+        Inventory.read(path)
+    path.write_text(json.dumps({"schema": "regops.inventory/v1", "stage": "system"}))
+    with pytest.raises(InventoryError, match="truncated or malformed"):
+        Inventory.read(path)
+
+
+def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "p.json").write_text("{}")
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[tool.regops]\nfail_on = "high"\n[tool.regops.parameters]\nbackup_retention_days = 14\n'
+        '[tool.regops.stages.production]\nplans = ["p.json"]\nfail_on = "critical"\n'
+        "[tool.regops.stages.production.parameters]\nbackup_retention_days = 35\n"
+    )
+    common = {"plans": [], "evidence_dir": None, "controls": [], "frameworks": [], "rootdir": tmp_path}
+    monkeypatch.delenv("REGOPS_STAGE", raising=False)
+    production = resolve(stage="production", fail_on=None, pyproject=pyproject, **common)  # type: ignore[arg-type]
+    assert production.fail_on == "critical"
+    assert production.parameters.backup_retention_days == 35
+    assert production.plans == ((tmp_path / "p.json").resolve(),)
+    assert production.evidence_dir == (tmp_path / "reports").resolve()
+    overridden = resolve(stage="production", fail_on="low", pyproject=pyproject, **common)  # type: ignore[arg-type]
+    assert overridden.fail_on == "low"
+    with pytest.raises(ConfigError, match="stage 'system' has no sources"):
+        resolve(stage="system", fail_on=None, pyproject=pyproject, **common)  # type: ignore[arg-type]
+    monkeypatch.setenv("REGOPS_STAGE", "production")
+    assert (
+        resolve(stage=None, ini_stage="system", fail_on=None, pyproject=pyproject, **common).stage
+        == "production"
+    )  # type: ignore[arg-type]
+
+
+def test_invalid_parameters_are_a_config_error(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.regops.parameters]\nbackup_retention_days = "a month"\n')
+    (tmp_path / "p.json").write_text("{}")
+    with pytest.raises(ConfigError, match="backup_retention_days"):
+        resolve(
+            stage="system",
+            plans=[str(tmp_path / "p.json")],
+            evidence_dir=None,
+            fail_on=None,
+            controls=[],
+            frameworks=[],
+            rootdir=tmp_path,
+            pyproject=pyproject,
+        )
