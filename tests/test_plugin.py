@@ -191,7 +191,7 @@ def test_marker_keywords_select_by_severity(project: pytest.Pytester) -> None:
     [
         (["--stage=staging"], "*unknown stage 'staging'; choose one of: system, acceptance, production*"),
         (["--stage=acceptance", "--plan", "nope.json"], "*plan file not found: *nope.json*"),
-        (["--stage=acceptance"], "*stage 'acceptance' has no sources: pass --plan PATH or set plans in*"),
+        (["--stage=acceptance"], "*stage 'acceptance' has no sources: pass --plan PATH or set plans (or aws) in*"),
         (["--stage=acceptance", "--plan", "plan.json", "--fail-on", "urgent"], "*unknown severity 'urgent'*"),
         (["--stage=acceptance", "--plan", "plan.json", "--framework", "sox"], "*unknown framework 'sox'*"),
         (

@@ -93,13 +93,15 @@ class Resource:
     stage: str
     origin: str
     address: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-    attributes: Mapping[str, Any] = field(default_factory=dict)
-    facts: Mapping[str, Any] = field(default_factory=dict)
+    # Kept out of repr: pytest's assertion explanations print the resource, and a page of
+    # attributes there hides the message.
+    tags: Mapping[str, str] = field(default_factory=dict, repr=False)
+    attributes: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    facts: Mapping[str, Any] = field(default_factory=dict, repr=False)
     # Terraform blocks joined into this resource (an S3 bucket's versioning block, a security
     # group's rule resources), address -> redacted attributes, so evidence shows every input.
-    components: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    source: str = ""
+    components: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
+    source: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tags", _frozen(self.tags))

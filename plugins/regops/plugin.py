@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Generator
 from pathlib import Path
@@ -190,12 +191,15 @@ def pytest_collection_modifyitems(
     problems = config.stash.get(problems_key, [])
     kept, dropped = [], []
     seen: dict[str, str] = {}
+    parsed: dict[Any, Control | None] = {}
     for item in items:
         marker = item.get_closest_marker("control")
         if marker is None or not isinstance(item, pytest.Function):
             kept.append(item)
             continue
-        control, _ = control_from_marker(marker.kwargs, item.function)
+        if item.function not in parsed:
+            parsed[item.function] = control_from_marker(marker.kwargs, item.function)[0]
+        control = parsed[item.function]
         if control is None:
             continue
         owner = f"{item.module.__name__ if item.module else ''}.{item.originalname}"
@@ -418,6 +422,20 @@ class RegopsSession:
             )
         )
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        cells[2:2] = ['<th class="sortable" data-column-type="control">Control</th>', "<th>Severity</th>"]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
+        found = _regops_property(report)
+        control = found["control"] if found else {"id": "", "severity": ""}
+        cells[2:2] = [
+            f'<td class="col-control">{html.escape(control["id"])}</td>',
+            f"<td>{html.escape(control['severity'])}</td>",
+        ]
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
         verdict = "pending" if self.gate_passed is None else ("PASS" if self.gate_passed else "FAIL")
         prefix.append(

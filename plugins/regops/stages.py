@@ -66,10 +66,25 @@ class Parameters(BaseModel):
     tls_min_version: str = "1.2"
 
 
+class AwsConfig(BaseModel):
+    """Live AWS discovery for a stage: `[tool.regops.stages.<stage>.aws]`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    regions: list[str] = Field(min_length=1)
+    tag_key: str = "stage"
+    account_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
+    profile: str | None = None
+    role_arn: str | None = None
+    endpoint_url: str | None = None
+    max_workers: int = Field(default=8, ge=1, le=64)
+
+
 class StageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     plans: list[str] = Field(default_factory=list)
+    aws: AwsConfig | None = None
     fail_on: Severity | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
 
@@ -91,6 +106,7 @@ class Settings:
     plans: tuple[Path, ...]
     evidence_dir: Path
     fail_on: str
+    aws: AwsConfig | None = None
     controls: tuple[str, ...] = ()
     frameworks: tuple[str, ...] = ()
     parameters: Parameters = field(default_factory=Parameters)
@@ -105,6 +121,7 @@ class Settings:
         return {
             "stage": self.stage,
             "plans": [str(p) for p in self.plans],
+            "aws": self.aws.model_dump() if self.aws else None,
             "evidence_dir": str(self.evidence_dir),
             "fail_on": self.fail_on,
             "controls": list(self.controls),
@@ -117,6 +134,7 @@ class Settings:
         return cls(
             stage=data["stage"],
             plans=tuple(Path(p) for p in data["plans"]),
+            aws=AwsConfig(**data["aws"]) if data.get("aws") else None,
             evidence_dir=Path(data["evidence_dir"]),
             fail_on=data["fail_on"],
             controls=tuple(data["controls"]),
@@ -173,6 +191,7 @@ def resolve(
     stage: str | None,
     ini_stage: str | None = None,
     plans: Sequence[str],
+    aws_endpoint: str | None = None,
     evidence_dir: str | None,
     fail_on: str | None,
     controls: Sequence[str],
@@ -192,9 +211,13 @@ def resolve(
         plan_paths = tuple(Path(p).expanduser().resolve() for p in plans)
     else:
         plan_paths = tuple((base / p).resolve() for p in stage_config.plans)
-    if not plan_paths:
+    aws = stage_config.aws
+    aws_endpoint = aws_endpoint or os.environ.get("REGOPS_AWS_ENDPOINT") or None
+    if aws is not None and aws_endpoint:
+        aws = aws.model_copy(update={"endpoint_url": aws_endpoint})
+    if not plan_paths and aws is None:
         raise ConfigError(
-            f"stage {stage!r} has no sources: pass --plan PATH or set plans in"
+            f"stage {stage!r} has no sources: pass --plan PATH or set plans (or aws) in"
             f" [tool.regops.stages.{stage}] of pyproject.toml"
         )
     for path in plan_paths:
@@ -208,6 +231,7 @@ def resolve(
     return Settings(
         stage=stage,
         plans=plan_paths,
+        aws=aws,
         evidence_dir=directory.expanduser().resolve(),
         fail_on=parse_severity(fail_on) if fail_on else (stage_config.fail_on or tool.fail_on),
         controls=tuple(dict.fromkeys(c.strip() for c in controls)),
