@@ -191,7 +191,7 @@ def test_marker_keywords_select_by_severity(project: pytest.Pytester) -> None:
     [
         (["--stage=staging"], "*unknown stage 'staging'; choose one of: system, acceptance, production*"),
         (["--stage=acceptance", "--plan", "nope.json"], "*plan file not found: *nope.json*"),
-        (["--stage=acceptance"], "*stage 'acceptance' has no sources: pass --plan PATH or set plans (or aws) in*"),
+        (["--stage=acceptance"], "*stage 'acceptance' has no sources: pass --plan PATH*"),
         (["--stage=acceptance", "--plan", "plan.json", "--fail-on", "urgent"], "*unknown severity 'urgent'*"),
         (["--stage=acceptance", "--plan", "plan.json", "--framework", "sox"], "*unknown framework 'sox'*"),
         (
@@ -335,3 +335,10 @@ def test_xdist_gives_the_serial_results_in_one_bundle(project: pytest.Pytester) 
     assert results_by_control(one) == results_by_control(two)
     assert one["summary"] == two["summary"]
     assert one["gate"] == two["gate"]
+
+
+def test_bad_signing_key_is_a_usage_error(project: pytest.Pytester) -> None:
+    (project.path / "key.pem").write_text("not a key")
+    result = run(project, "--stage=acceptance", "--plan", "plan.json", "--signing-key", "key.pem")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*key.pem: cannot load an unencrypted PEM private key*"])

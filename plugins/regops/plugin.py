@@ -24,6 +24,7 @@ from regops.evidence.bundle import (
     new_run_id,
     utc_now,
 )
+from regops.evidence.signing import SigningError, load_private_key, sign_manifest
 from regops.gate import judge, summarise
 from regops.model import Control, Outcome, Resource, Result
 from regops.outcomes import RANK, phase_outcome
@@ -77,6 +78,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Lowest severity whose failed or error results fail the gate (default: low)",
     )
     group.addoption(
+        "--signing-key",
+        metavar="PEM",
+        help="Ed25519 private key that signs MANIFEST.sha256 (also env REGOPS_SIGNING_KEY)",
+    )
+    group.addoption(
         "--control", action="append", default=[], metavar="ID", help="Run only this control; repeatable"
     )
     group.addoption(
@@ -109,6 +115,7 @@ def pytest_configure(config: pytest.Config) -> None:
             stage=stage,
             ini_stage=ini_stage,
             plans=config.getoption("plan"),
+            signing_key=config.getoption("signing_key"),
             evidence_dir=config.getoption("evidence_dir"),
             fail_on=config.getoption("fail_on"),
             controls=config.getoption("control"),
@@ -116,14 +123,15 @@ def pytest_configure(config: pytest.Config) -> None:
             rootdir=config.rootpath,
             pyproject=_pyproject(config),
         )
+        signing_key = load_private_key(settings.signing_key) if settings.signing_key else None
         from regops.discovery import discover
 
         inventory = discover(settings.stage, settings.plans)
-    except (ConfigError, PlanError, InventoryError) as exc:
+    except (ConfigError, PlanError, InventoryError, SigningError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[settings_key] = settings
     config.stash[inventory_key] = inventory
-    session = RegopsSession(config, settings, inventory)
+    session = RegopsSession(config, settings, inventory, signing_key)
     config.pluginmanager.register(session, "regops-session")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(session), "regops-xdist")
@@ -294,8 +302,11 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 class RegopsSession:
     """Controller-side state of a run: collects results, judges the gate, writes the bundle."""
 
-    def __init__(self, config: pytest.Config, settings: Settings, inventory: Inventory) -> None:
+    def __init__(
+        self, config: pytest.Config, settings: Settings, inventory: Inventory, signing_key: object | None
+    ) -> None:
         self.config = config
+        self.signing_key = signing_key
         self.settings = settings
         self.inventory = inventory
         started = utc_now()
@@ -449,3 +460,5 @@ class RegopsSession:
             self.bundle.discard()
         else:
             self.bundle.write_manifest()
+            if self.signing_key is not None:
+                sign_manifest(self.bundle.directory, self.signing_key)

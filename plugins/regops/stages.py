@@ -94,6 +94,7 @@ class ToolConfig(BaseModel):
 
     evidence_dir: str = "reports"
     fail_on: Severity = "low"
+    signing_key: str | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     stages: dict[Literal["system", "acceptance", "production"], StageConfig] = Field(default_factory=dict)
 
@@ -107,6 +108,7 @@ class Settings:
     evidence_dir: Path
     fail_on: str
     aws: AwsConfig | None = None
+    signing_key: Path | None = None
     controls: tuple[str, ...] = ()
     frameworks: tuple[str, ...] = ()
     parameters: Parameters = field(default_factory=Parameters)
@@ -122,6 +124,7 @@ class Settings:
             "stage": self.stage,
             "plans": [str(p) for p in self.plans],
             "aws": self.aws.model_dump() if self.aws else None,
+            "signing_key": str(self.signing_key) if self.signing_key else None,
             "evidence_dir": str(self.evidence_dir),
             "fail_on": self.fail_on,
             "controls": list(self.controls),
@@ -135,6 +138,7 @@ class Settings:
             stage=data["stage"],
             plans=tuple(Path(p) for p in data["plans"]),
             aws=AwsConfig(**data["aws"]) if data.get("aws") else None,
+            signing_key=Path(data["signing_key"]) if data.get("signing_key") else None,
             evidence_dir=Path(data["evidence_dir"]),
             fail_on=data["fail_on"],
             controls=tuple(data["controls"]),
@@ -192,6 +196,7 @@ def resolve(
     ini_stage: str | None = None,
     plans: Sequence[str],
     aws_endpoint: str | None = None,
+    signing_key: str | None = None,
     evidence_dir: str | None,
     fail_on: str | None,
     controls: Sequence[str],
@@ -228,10 +233,15 @@ def resolve(
     except ValidationError as exc:
         raise ConfigError(f"{pyproject}: invalid regops parameters: {_describe(exc)}") from None
     directory = Path(evidence_dir) if evidence_dir else base / tool.evidence_dir
+    key_text = signing_key or os.environ.get("REGOPS_SIGNING_KEY") or tool.signing_key
+    key_path = (base / key_text).expanduser().resolve() if key_text else None
+    if key_path is not None and not key_path.is_file():
+        raise ConfigError(f"signing key not found: {key_path}")
     return Settings(
         stage=stage,
         plans=plan_paths,
         aws=aws,
+        signing_key=key_path,
         evidence_dir=directory.expanduser().resolve(),
         fail_on=parse_severity(fail_on) if fail_on else (stage_config.fail_on or tool.fail_on),
         controls=tuple(dict.fromkeys(c.strip() for c in controls)),

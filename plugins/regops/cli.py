@@ -1,0 +1,74 @@
+"""The `regops` command: work with evidence bundles outside pytest."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from regops import __version__
+
+
+def _verify(arguments: argparse.Namespace) -> int:
+    from regops.evidence.signing import verify_bundle
+
+    status = 0
+    for bundle in arguments.bundles:
+        result = verify_bundle(Path(bundle), Path(arguments.public_key) if arguments.public_key else None)
+        if result.ok:
+            signed = "signature valid" if result.signed else "not signed"
+            pinned = " (pinned key)" if arguments.public_key and result.signed else ""
+            print(f"{bundle}: OK, {result.checked_files} files, {signed}{pinned}")
+        else:
+            status = 1
+            print(f"{bundle}: FAILED", file=sys.stderr)
+            for problem in result.problems:
+                print(f"  {problem}", file=sys.stderr)
+    return status
+
+
+def _keygen(arguments: argparse.Namespace) -> int:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
+
+    private = Path(arguments.output)
+    if private.exists():
+        print(f"{private}: exists; not overwriting a key", file=sys.stderr)
+        return 2
+    key = Ed25519PrivateKey.generate()
+    private.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    private.chmod(0o600)
+    public = private.with_name(private.name + ".pub")
+    public.write_bytes(key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    print(f"private key: {private}\npublic key: {public}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="regops", description="regops evidence tools")
+    parser.add_argument("--version", action="version", version=f"regops {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    verify = commands.add_parser("verify", help="Check a bundle's schema, every hash and its signature")
+    verify.add_argument("bundles", nargs="+", metavar="BUNDLE", help="reports/<stage>/<run_id> folder")
+    verify.add_argument(
+        "--public-key", metavar="PEM", help="Trusted Ed25519 public key the bundle must be signed with"
+    )
+    verify.set_defaults(handler=_verify)
+    keygen = commands.add_parser("keygen", help="Create an Ed25519 signing key (PEM) and its public key")
+    keygen.add_argument(
+        "output", metavar="PATH", help="Where to write the private key; PATH.pub gets the public key"
+    )
+    keygen.set_defaults(handler=_keygen)
+    arguments = parser.parse_args(argv)
+    status: int = arguments.handler(arguments)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
