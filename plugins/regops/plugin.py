@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Generator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from regops.evidence.bundle import (
 )
 from regops.evidence.signing import SigningError, load_private_key, sign_manifest
 from regops.gate import judge, summarise
+from regops.waivers import WAIVER_CONTROL, Waiver, WaiverBook, WaiverFileError, load_waivers
 from regops.model import Control, Outcome, Resource, Result
 from regops.outcomes import RANK, phase_outcome
 from regops.stages import (
@@ -78,6 +80,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Lowest severity whose failed or error results fail the gate (default: low)",
     )
     group.addoption(
+        "--waivers",
+        action="append",
+        default=[],
+        metavar="YAML",
+        help="Waiver file for the stage; repeatable; replaces the stage's configured waivers",
+    )
+    group.addoption(
         "--signing-key",
         metavar="PEM",
         help="Ed25519 private key that signs MANIFEST.sha256 (also env REGOPS_SIGNING_KEY)",
@@ -116,6 +125,7 @@ def pytest_configure(config: pytest.Config) -> None:
             ini_stage=ini_stage,
             plans=config.getoption("plan"),
             signing_key=config.getoption("signing_key"),
+            waivers=config.getoption("waivers"),
             evidence_dir=config.getoption("evidence_dir"),
             fail_on=config.getoption("fail_on"),
             controls=config.getoption("control"),
@@ -124,14 +134,22 @@ def pytest_configure(config: pytest.Config) -> None:
             pyproject=_pyproject(config),
         )
         signing_key = load_private_key(settings.signing_key) if settings.signing_key else None
+        today = utc_now().date()
+        book = WaiverBook(
+            [
+                waiver
+                for path in settings.waivers
+                for waiver in load_waivers(path, today=today, max_days=settings.waiver_max_days)
+            ]
+        )
         from regops.discovery import discover
 
         inventory = discover(settings.stage, settings.plans)
-    except (ConfigError, PlanError, InventoryError, SigningError) as exc:
+    except (ConfigError, PlanError, InventoryError, SigningError, WaiverFileError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[settings_key] = settings
     config.stash[inventory_key] = inventory
-    session = RegopsSession(config, settings, inventory, signing_key)
+    session = RegopsSession(config, settings, inventory, book, signing_key)
     config.pluginmanager.register(session, "regops-session")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(session), "regops-xdist")
@@ -303,9 +321,17 @@ class RegopsSession:
     """Controller-side state of a run: collects results, judges the gate, writes the bundle."""
 
     def __init__(
-        self, config: pytest.Config, settings: Settings, inventory: Inventory, signing_key: object | None
+        self,
+        config: pytest.Config,
+        settings: Settings,
+        inventory: Inventory,
+        waivers: WaiverBook,
+        signing_key: object | None,
     ) -> None:
         self.config = config
+        self.waivers = waivers
+        self.applied: dict[str, list[dict[str, str | None]]] = {}
+        self.resources = {resource.id: resource for resource in inventory.resources}
         self.signing_key = signing_key
         self.settings = settings
         self.inventory = inventory
@@ -365,16 +391,44 @@ class RegopsSession:
             provider=found["provider"],
             origin=found["origin"],
         )
+        waiver = self._waiver_for(result)
+        if waiver is not None:
+            result = replace(
+                result,
+                outcome=Outcome.WAIVED,
+                message=f"waived by {waiver.id} ({waiver.entry.ticket}, until {waiver.entry.expires}): "
+                f"{result.message}",
+            )
+            self.applied.setdefault(waiver.id, []).append(
+                {"control": result.control_id, "resource_id": result.resource_id}
+            )
         previous = self.results.get(report.nodeid)
         if previous is None or RANK[result.outcome] > RANK[previous.outcome]:
             self.results[report.nodeid] = result
+
+    def _waiver_for(self, result: Result) -> Waiver | None:
+        if result.outcome is not Outcome.FAILED:
+            return None
+        found = self.resources.get(result.resource_id or "")
+        return self.waivers.match(result.control_id, result.resource_id, found.tags if found else {})
+
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> Any:
+        found = _regops_property(report) if isinstance(report, pytest.TestReport) else None
+        if found is None or found["outcome"] != Outcome.FAILED.value:
+            return None
+        result = Result(found["control"]["id"], found["resource_id"], Outcome.FAILED, "", report.nodeid)
+        if self._waiver_for(result) is not None:
+            return "waived", "w", ("WAIVED", {"yellow": True})
+        return None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if exitstatus == pytest.ExitCode.USAGE_ERROR:
             self.usage_error = True
             return
-        results = list(self.results.values())
+        results = [*self.results.values(), *self.waivers.results()]
+        if self.waivers.waivers:
+            self.controls[WAIVER_CONTROL.id] = WAIVER_CONTROL
         interrupted = ["the run was interrupted"] if exitstatus == pytest.ExitCode.INTERRUPTED else []
         gate = judge(results, self.controls, self.inventory, self.settings.fail_on, interrupted)
         summary = summarise(results, self.controls)
@@ -399,6 +453,17 @@ class RegopsSession:
             results=results,
             summary=summary,
             gate=gate.to_dict(),
+            waivers={
+                "applied": [
+                    {**w.to_dict(), "results": self.applied[w.id]}
+                    for w in self.waivers.waivers
+                    if w.id in self.applied
+                ],
+                "expired": [
+                    w.to_dict() for w in self.waivers.waivers if any("expired" in p for p in w.problems)
+                ],
+                "rejected": [w.to_dict() for w in self.waivers.waivers if not w.valid],
+            },
         )
         self.bundle.write_json("evidence.json", document)
         self.bundle.write_bytes("junit.xml", junit_xml(self.settings.stage, self.controls, results))

@@ -84,6 +84,7 @@ class StageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     plans: list[str] = Field(default_factory=list)
+    waivers: list[str] = Field(default_factory=list)
     aws: AwsConfig | None = None
     fail_on: Severity | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
@@ -95,6 +96,7 @@ class ToolConfig(BaseModel):
     evidence_dir: str = "reports"
     fail_on: Severity = "low"
     signing_key: str | None = None
+    waiver_max_days: int = Field(default=90, ge=1)
     parameters: dict[str, Any] = Field(default_factory=dict)
     stages: dict[Literal["system", "acceptance", "production"], StageConfig] = Field(default_factory=dict)
 
@@ -109,6 +111,8 @@ class Settings:
     fail_on: str
     aws: AwsConfig | None = None
     signing_key: Path | None = None
+    waivers: tuple[Path, ...] = ()
+    waiver_max_days: int = 90
     controls: tuple[str, ...] = ()
     frameworks: tuple[str, ...] = ()
     parameters: Parameters = field(default_factory=Parameters)
@@ -125,6 +129,8 @@ class Settings:
             "plans": [str(p) for p in self.plans],
             "aws": self.aws.model_dump() if self.aws else None,
             "signing_key": str(self.signing_key) if self.signing_key else None,
+            "waivers": [str(p) for p in self.waivers],
+            "waiver_max_days": self.waiver_max_days,
             "evidence_dir": str(self.evidence_dir),
             "fail_on": self.fail_on,
             "controls": list(self.controls),
@@ -139,6 +145,8 @@ class Settings:
             plans=tuple(Path(p) for p in data["plans"]),
             aws=AwsConfig(**data["aws"]) if data.get("aws") else None,
             signing_key=Path(data["signing_key"]) if data.get("signing_key") else None,
+            waivers=tuple(Path(p) for p in data["waivers"]),
+            waiver_max_days=data["waiver_max_days"],
             evidence_dir=Path(data["evidence_dir"]),
             fail_on=data["fail_on"],
             controls=tuple(data["controls"]),
@@ -197,6 +205,7 @@ def resolve(
     plans: Sequence[str],
     aws_endpoint: str | None = None,
     signing_key: str | None = None,
+    waivers: Sequence[str] = (),
     evidence_dir: str | None,
     fail_on: str | None,
     controls: Sequence[str],
@@ -233,6 +242,12 @@ def resolve(
     except ValidationError as exc:
         raise ConfigError(f"{pyproject}: invalid regops parameters: {_describe(exc)}") from None
     directory = Path(evidence_dir) if evidence_dir else base / tool.evidence_dir
+    waiver_paths = tuple(Path(p).expanduser().resolve() for p in waivers) or tuple(
+        (base / p).resolve() for p in stage_config.waivers
+    )
+    for path in waiver_paths:
+        if not path.is_file():
+            raise ConfigError(f"waiver file not found: {path}")
     key_text = signing_key or os.environ.get("REGOPS_SIGNING_KEY") or tool.signing_key
     key_path = (base / key_text).expanduser().resolve() if key_text else None
     if key_path is not None and not key_path.is_file():
@@ -242,6 +257,8 @@ def resolve(
         plans=plan_paths,
         aws=aws,
         signing_key=key_path,
+        waivers=waiver_paths,
+        waiver_max_days=tool.waiver_max_days,
         evidence_dir=directory.expanduser().resolve(),
         fail_on=parse_severity(fail_on) if fail_on else (stage_config.fail_on or tool.fail_on),
         controls=tuple(dict.fromkeys(c.strip() for c in controls)),

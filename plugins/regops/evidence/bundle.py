@@ -134,6 +134,7 @@ def evidence_document(
     results: Sequence[Result],
     summary: Mapping[str, Any],
     gate: Mapping[str, Any],
+    waivers: Mapping[str, Any],
 ) -> dict[str, Any]:
     by_control: dict[str, list[Result]] = {control_id: [] for control_id in controls}
     for result in results:
@@ -155,7 +156,7 @@ def evidence_document(
         ],
         "summary": dict(summary),
         "gate": dict(gate),
-        "waivers": {"applied": [], "expired": []},
+        "waivers": dict(waivers),
     }
 
 

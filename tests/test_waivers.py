@@ -1,0 +1,133 @@
+"""Waivers: file validation with line numbers, four-eyes and expiry rules, application."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from regops.waivers import WaiverFileError, load_waivers
+from tests.helpers import load_evidence, only_bundle, results_by_control
+from tests.plans import compliant_bucket, write_plan
+from tests.test_plugin import CONTROLS, public_bucket
+
+TODAY = date(2026, 11, 25)
+
+GOOD = """\
+waivers:
+  - control: T-001
+    resources: ["aws_s3_bucket.open"]
+    justification: Public website assets, approved by the CISO
+    requested_by: alice@example.com
+    approved_by: bob@example.com
+    ticket: CHG-1234
+    approved_on: 2026-11-01
+    expires: 2027-01-15
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "waivers.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_valid_waiver_has_no_problems(tmp_path: Path) -> None:
+    (waiver,) = load_waivers(write(tmp_path, GOOD), today=TODAY, max_days=90)
+    assert waiver.valid
+    assert waiver.line == 2
+    assert waiver.matches("T-001", "aws_s3_bucket.open", {})
+    assert not waiver.matches("T-001", "aws_s3_bucket.card", {})
+    assert not waiver.matches("T-002", "aws_s3_bucket.open", {})
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (("approved_by: bob@example.com", "approved_by: Alice@Example.com"), "approved by its own requester"),
+        (("    approved_by: bob@example.com\n", ""), "not approved"),
+        (("    expires: 2027-01-15\n", ""), "has no expiry date"),
+        (("expires: 2027-01-15", "expires: 2026-11-24"), "expired on 2026-11-24"),
+        (("expires: 2027-01-15", "expires: 2027-06-01"), "runs 212 days from 2026-11-01; at most 90 allowed"),
+    ],
+)
+def test_rule_breaking_waivers_are_rejected(tmp_path: Path, change: tuple[str, str], problem: str) -> None:
+    (waiver,) = load_waivers(write(tmp_path, GOOD.replace(*change)), today=TODAY, max_days=90)
+    assert not waiver.valid
+    assert any(problem in p for p in waiver.problems), waiver.problems
+    assert not waiver.matches("T-001", "aws_s3_bucket.open", {})
+
+
+def test_tag_selectors_must_all_match(tmp_path: Path) -> None:
+    text = GOOD.replace('resources: ["aws_s3_bucket.open"]', 'resources: ["*"]\n    tags: {service: web}')
+    (waiver,) = load_waivers(write(tmp_path, text), today=TODAY, max_days=90)
+    assert waiver.matches("T-001", "anything", {"service": "web", "owner": "x"})
+    assert not waiver.matches("T-001", "anything", {"service": "payments"})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("waivers:\n  - control: T-001\n    ticket: a: b\n", ":3: not valid YAML"),
+        ("- just a list\n", ":1: expected a mapping with a `waivers` list"),
+        (GOOD.replace("    ticket: CHG-1234\n", ""), ":2: ticket: Field required"),
+        (
+            GOOD.replace("justification: Public website assets, approved by the CISO", "justification: ok"),
+            ":4: justification",
+        ),
+        (GOOD.replace("expires: 2027-01-15", "expires: soon"), ":9: expires: Input should be a valid date"),
+        (GOOD + "    colour: red\n", ":10: colour: Extra inputs are not permitted"),
+    ],
+)
+def test_invalid_files_name_the_line(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(WaiverFileError) as raised:
+        load_waivers(path, today=TODAY, max_days=90)
+    assert str(raised.value).startswith(f"{path}:")
+    assert message in str(raised.value)
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(test_controls=CONTROLS)
+    write_plan(pytester.path / "plan.json", *compliant_bucket("card"), *public_bucket())
+    return pytester
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest(
+        "-p", "no:cacheprovider", "--stage=acceptance", "--plan", "plan.json", "--evidence-dir", "out", *args
+    )
+
+
+def test_a_waiver_turns_the_failure_into_waived(project: pytest.Pytester) -> None:
+    (project.path / "w.yaml").write_text(GOOD.replace("2027-01-15", "2026-12-20"))
+    result = run(project, "--waivers", "w.yaml", "--control", "T-001", "-v")
+    result.stdout.fnmatch_lines(["*test_not_public?aws_s3_bucket.open? WAIVED*", "*gate: PASS*"])
+    assert result.ret == 0
+    document = load_evidence(only_bundle(project.path / "out", "acceptance"))
+    assert results_by_control(document)["T-001"]["aws_s3_bucket.open"] == "waived"
+    assert results_by_control(document)["GOV-001"] == {f"waiver:{project.path / 'w.yaml'}:2": "passed"}
+    (applied,) = document["waivers"]["applied"]
+    assert applied["ticket"] == "CHG-1234"
+    assert applied["results"] == [{"control": "T-001", "resource_id": "aws_s3_bucket.open"}]
+
+
+def test_a_self_approved_waiver_is_an_error_and_waives_nothing(project: pytest.Pytester) -> None:
+    (project.path / "w.yaml").write_text(GOOD.replace("bob@example.com", "alice@example.com"))
+    result = run(project, "--waivers", "w.yaml", "--control", "T-001")
+    result.stdout.fnmatch_lines(["*GOV-001 (high): 1 error result*", "*T-001 (high): 1 failed result*"])
+    assert result.ret == 1
+    document = load_evidence(only_bundle(project.path / "out", "acceptance"))
+    assert results_by_control(document)["T-001"]["aws_s3_bucket.open"] == "failed"
+    (rejected,) = document["waivers"]["rejected"]
+    assert rejected["problems"] == ["approved by its own requester alice@example.com"]
+
+
+def test_an_invalid_waiver_file_is_a_usage_error(project: pytest.Pytester) -> None:
+    (project.path / "w.yaml").write_text(GOOD.replace("expires: 2027-01-15", "expires: soon"))
+    result = run(project, "--waivers", "w.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*w.yaml:9: expires: Input should be a valid date*"])
+    assert not (project.path / "out").exists()
