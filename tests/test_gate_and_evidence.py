@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from regops.discovery import Inventory, InventoryError
 from regops.evidence.bundle import EvidenceBundle, validate_evidence
 from regops.gate import judge, summarise

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from regops.model import UNKNOWN
 from regops.normalize.aws import PLANNED
 

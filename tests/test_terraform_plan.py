@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from regops.discovery.terraform_plan import SENSITIVE_TEXT, UNKNOWN_TEXT, PlanError, discover_plan, overlay
 from regops.model import UNKNOWN
-
 from tests.plans import TAGS, Change, compliant_bucket, refer, write_plan
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from regops.cli import main
 from regops.evidence.signing import SIGNATURE, verify_bundle
-
 from tests.helpers import only_bundle
 from tests.plans import compliant_bucket, write_plan
 

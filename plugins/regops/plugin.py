@@ -27,7 +27,6 @@ from regops.evidence.bundle import (
 )
 from regops.evidence.signing import SigningError, load_private_key, sign_manifest
 from regops.gate import judge, summarise
-from regops.waivers import WAIVER_CONTROL, Waiver, WaiverBook, WaiverFileError, load_waivers
 from regops.model import Control, Outcome, Resource, Result
 from regops.outcomes import RANK, phase_outcome
 from regops.stages import (
@@ -39,6 +38,7 @@ from regops.stages import (
     parse_stage,
     resolve,
 )
+from regops.waivers import WAIVER_CONTROL, Waiver, WaiverBook, WaiverFileError, load_waivers
 
 PROPERTY = "regops"
 settings_key = pytest.StashKey[Settings]()

@@ -91,10 +91,9 @@ def _problems(entry: WaiverEntry, today: date, max_days: int) -> tuple[str, ...]
         problems.append(f"expired on {entry.expires.isoformat()}")
     else:
         start = entry.approved_on or today
-        if (entry.expires - start).days > max_days:
-            problems.append(
-                f"runs {(entry.expires - start).days} days from {start.isoformat()}; at most {max_days} allowed"
-            )
+        days = (entry.expires - start).days
+        if days > max_days:
+            problems.append(f"runs {days} days from {start.isoformat()}; at most {max_days} allowed")
     return tuple(problems)
 
 

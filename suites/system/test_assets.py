@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from regops import FactUnknown, Parameters, Resource
 
 ALL_KINDS = (
