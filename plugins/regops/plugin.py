@@ -12,6 +12,13 @@ from typing import Any
 import pytest
 
 from regops import __version__
+from regops.changes import (
+    FOUR_EYES_CONTROL,
+    ChangeHistoryError,
+    default_range,
+    four_eyes_results,
+    load_review_export,
+)
 from regops.controls import control_from_marker
 from regops.discovery import Inventory, InventoryError
 from regops.discovery.terraform_plan import PlanError
@@ -87,6 +94,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Waiver file for the stage; repeatable; replaces the stage's configured waivers",
     )
     group.addoption(
+        "--iac-repo", metavar="PATH", help="Git repository of the infrastructure code (four-eyes)"
+    )
+    group.addoption(
+        "--iac-range",
+        metavar="RANGE",
+        help="Commits to check for four-eyes approval (default: since the last production release tag)",
+    )
+    group.addoption("--review-export", metavar="JSON", help="Approvals exported from the Git host, by commit")
+    group.addoption(
         "--signing-key",
         metavar="PEM",
         help="Ed25519 private key that signs MANIFEST.sha256 (also env REGOPS_SIGNING_KEY)",
@@ -126,6 +142,9 @@ def pytest_configure(config: pytest.Config) -> None:
             plans=config.getoption("plan"),
             signing_key=config.getoption("signing_key"),
             waivers=config.getoption("waivers"),
+            iac_repo=config.getoption("iac_repo"),
+            iac_range=config.getoption("iac_range"),
+            review_export=config.getoption("review_export"),
             evidence_dir=config.getoption("evidence_dir"),
             fail_on=config.getoption("fail_on"),
             controls=config.getoption("control"),
@@ -142,17 +161,28 @@ def pytest_configure(config: pytest.Config) -> None:
                 for waiver in load_waivers(path, today=today, max_days=settings.waiver_max_days)
             ]
         )
+        governance = list(book.results()) + _change_results(settings)
         from regops.discovery import discover
 
         inventory = discover(settings.stage, settings.plans)
-    except (ConfigError, PlanError, InventoryError, SigningError, WaiverFileError) as exc:
+    except (ConfigError, PlanError, InventoryError, SigningError, WaiverFileError, ChangeHistoryError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[settings_key] = settings
     config.stash[inventory_key] = inventory
-    session = RegopsSession(config, settings, inventory, book, signing_key)
+    session = RegopsSession(config, settings, inventory, book, governance, signing_key)
     config.pluginmanager.register(session, "regops-session")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(session), "regops-xdist")
+
+
+def _change_results(settings: Settings) -> list[Result]:
+    if settings.iac_repo is None or settings.stage not in FOUR_EYES_CONTROL.stages:
+        return []
+    export = load_review_export(settings.review_export) if settings.review_export else None
+    revision_range = settings.iac_range or default_range(settings.iac_repo, settings.release_tag_pattern)
+    return four_eyes_results(
+        settings.iac_repo, revision_range, iac_paths=settings.iac_paths, review_export=export
+    )
 
 
 def _pyproject(config: pytest.Config) -> Path | None:
@@ -326,9 +356,11 @@ class RegopsSession:
         settings: Settings,
         inventory: Inventory,
         waivers: WaiverBook,
+        governance: list[Result],
         signing_key: object | None,
     ) -> None:
         self.config = config
+        self.governance = governance
         self.waivers = waivers
         self.applied: dict[str, list[dict[str, str | None]]] = {}
         self.resources = {resource.id: resource for resource in inventory.resources}
@@ -344,6 +376,7 @@ class RegopsSession:
             pytest_version=pytest.__version__,
             command_line=list(config.invocation_params.args),
             suite_commit=git_commit(config.rootpath),
+            iac_commit=git_commit(settings.iac_repo) if settings.iac_repo else None,
             ci=ci_identifiers(),
         )
         self.bundle = EvidenceBundle.create(settings.evidence_dir, settings.stage, self.run.id)
@@ -426,9 +459,10 @@ class RegopsSession:
         if exitstatus == pytest.ExitCode.USAGE_ERROR:
             self.usage_error = True
             return
-        results = [*self.results.values(), *self.waivers.results()]
-        if self.waivers.waivers:
-            self.controls[WAIVER_CONTROL.id] = WAIVER_CONTROL
+        results = [*self.results.values(), *self.governance]
+        for control in (WAIVER_CONTROL, FOUR_EYES_CONTROL):
+            if any(r.control_id == control.id for r in self.governance):
+                self.controls[control.id] = control
         interrupted = ["the run was interrupted"] if exitstatus == pytest.ExitCode.INTERRUPTED else []
         gate = judge(results, self.controls, self.inventory, self.settings.fail_on, interrupted)
         summary = summarise(results, self.controls)

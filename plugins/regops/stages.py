@@ -97,6 +97,9 @@ class ToolConfig(BaseModel):
     fail_on: Severity = "low"
     signing_key: str | None = None
     waiver_max_days: int = Field(default=90, ge=1)
+    iac_repo: str | None = None
+    iac_paths: list[str] = Field(default_factory=lambda: ["*.tf", "*.tfvars", "*.tf.json", "*.hcl"])
+    release_tag_pattern: str = "release-production-*"
     parameters: dict[str, Any] = Field(default_factory=dict)
     stages: dict[Literal["system", "acceptance", "production"], StageConfig] = Field(default_factory=dict)
 
@@ -113,6 +116,11 @@ class Settings:
     signing_key: Path | None = None
     waivers: tuple[Path, ...] = ()
     waiver_max_days: int = 90
+    iac_repo: Path | None = None
+    iac_range: str | None = None
+    iac_paths: tuple[str, ...] = ("*.tf", "*.tfvars", "*.tf.json", "*.hcl")
+    release_tag_pattern: str = "release-production-*"
+    review_export: Path | None = None
     controls: tuple[str, ...] = ()
     frameworks: tuple[str, ...] = ()
     parameters: Parameters = field(default_factory=Parameters)
@@ -131,6 +139,11 @@ class Settings:
             "signing_key": str(self.signing_key) if self.signing_key else None,
             "waivers": [str(p) for p in self.waivers],
             "waiver_max_days": self.waiver_max_days,
+            "iac_repo": str(self.iac_repo) if self.iac_repo else None,
+            "iac_range": self.iac_range,
+            "iac_paths": list(self.iac_paths),
+            "release_tag_pattern": self.release_tag_pattern,
+            "review_export": str(self.review_export) if self.review_export else None,
             "evidence_dir": str(self.evidence_dir),
             "fail_on": self.fail_on,
             "controls": list(self.controls),
@@ -147,6 +160,11 @@ class Settings:
             signing_key=Path(data["signing_key"]) if data.get("signing_key") else None,
             waivers=tuple(Path(p) for p in data["waivers"]),
             waiver_max_days=data["waiver_max_days"],
+            iac_repo=Path(data["iac_repo"]) if data.get("iac_repo") else None,
+            iac_range=data.get("iac_range"),
+            iac_paths=tuple(data["iac_paths"]),
+            release_tag_pattern=data["release_tag_pattern"],
+            review_export=Path(data["review_export"]) if data.get("review_export") else None,
             evidence_dir=Path(data["evidence_dir"]),
             fail_on=data["fail_on"],
             controls=tuple(data["controls"]),
@@ -206,6 +224,9 @@ def resolve(
     aws_endpoint: str | None = None,
     signing_key: str | None = None,
     waivers: Sequence[str] = (),
+    iac_repo: str | None = None,
+    iac_range: str | None = None,
+    review_export: str | None = None,
     evidence_dir: str | None,
     fail_on: str | None,
     controls: Sequence[str],
@@ -248,6 +269,13 @@ def resolve(
     for path in waiver_paths:
         if not path.is_file():
             raise ConfigError(f"waiver file not found: {path}")
+    repo_text = iac_repo or tool.iac_repo
+    repo_path = (base / repo_text).expanduser().resolve() if repo_text else None
+    if repo_path is not None and not (repo_path / ".git").exists():
+        raise ConfigError(f"--iac-repo is not a git repository: {repo_path}")
+    export_path = Path(review_export).expanduser().resolve() if review_export else None
+    if export_path is not None and not export_path.is_file():
+        raise ConfigError(f"review export not found: {export_path}")
     key_text = signing_key or os.environ.get("REGOPS_SIGNING_KEY") or tool.signing_key
     key_path = (base / key_text).expanduser().resolve() if key_text else None
     if key_path is not None and not key_path.is_file():
@@ -259,6 +287,11 @@ def resolve(
         signing_key=key_path,
         waivers=waiver_paths,
         waiver_max_days=tool.waiver_max_days,
+        iac_repo=repo_path,
+        iac_range=iac_range,
+        iac_paths=tuple(tool.iac_paths),
+        release_tag_pattern=tool.release_tag_pattern,
+        review_export=export_path,
         evidence_dir=directory.expanduser().resolve(),
         fail_on=parse_severity(fail_on) if fail_on else (stage_config.fail_on or tool.fail_on),
         controls=tuple(dict.fromkeys(c.strip() for c in controls)),
