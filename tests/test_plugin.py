@@ -114,6 +114,11 @@ def test_production_runs_production_layer(project: pytest.Pytester) -> None:
         "aws_s3_bucket.card": "passed",
         "aws_s3_bucket.open": "passed",
     }
+    # Production requires the earlier stages' bundles; without an IaC commit it cannot tell.
+    assert results_by_control(document)["CHG-004"] == {
+        "promotion:system": "error",
+        "promotion:acceptance": "error",
+    }
 
 
 def test_missing_fact_is_an_error_not_a_pass(pytester: pytest.Pytester) -> None:
@@ -140,7 +145,7 @@ def test_unknown_fact_in_control_body_is_an_error(pytester: pytest.Pytester) -> 
     result = run(pytester, "--stage=production", "--plan", "plan.json", "--control", "T-002")
     result.assert_outcomes(errors=1, deselected=3)
     document = load_evidence(only_bundle(pytester.path / "out", "production"))
-    assert results_by_control(document) == {"T-002": {"aws_s3_bucket.card": "error"}}
+    assert results_by_control(document)["T-002"] == {"aws_s3_bucket.card": "error"}
 
 
 def test_gate_threshold_decides_the_exit_code(project: pytest.Pytester) -> None:

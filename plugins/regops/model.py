@@ -166,12 +166,16 @@ class SourceReport:
     complete: bool
     errors: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    # For plans: the digest of the Terraform configuration (the code, not the variable values),
+    # which stays the same when one commit is planned for different stages.
+    configuration_sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "location": self.location,
             "sha256": self.sha256,
+            "configuration_sha256": self.configuration_sha256,
             "resource_count": self.resource_count,
             "complete": self.complete,
             "errors": list(self.errors),
@@ -188,6 +192,7 @@ class SourceReport:
             complete=data["complete"],
             errors=tuple(data.get("errors", ())),
             notes=tuple(data.get("notes", ())),
+            configuration_sha256=data.get("configuration_sha256"),
         )
 
 

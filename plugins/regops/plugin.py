@@ -36,6 +36,7 @@ from regops.evidence.signing import SigningError, load_private_key, sign_manifes
 from regops.gate import judge, summarise
 from regops.model import Control, Outcome, Resource, Result
 from regops.outcomes import RANK, phase_outcome
+from regops.promotion import PROMOTION_CONTROL, promotion_results
 from regops.stages import (
     ConfigError,
     Parameters,
@@ -103,6 +104,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--review-export", metavar="JSON", help="Approvals exported from the Git host, by commit")
     group.addoption(
+        "--promotion-from",
+        metavar="DIR",
+        help="Evidence archive holding the earlier stages' bundles (default: the evidence dir)",
+    )
+    group.addoption(
         "--signing-key",
         metavar="PEM",
         help="Ed25519 private key that signs MANIFEST.sha256 (also env REGOPS_SIGNING_KEY)",
@@ -145,6 +151,7 @@ def pytest_configure(config: pytest.Config) -> None:
             iac_repo=config.getoption("iac_repo"),
             iac_range=config.getoption("iac_range"),
             review_export=config.getoption("review_export"),
+            promotion_archive=config.getoption("promotion_from"),
             evidence_dir=config.getoption("evidence_dir"),
             fail_on=config.getoption("fail_on"),
             controls=config.getoption("control"),
@@ -161,10 +168,10 @@ def pytest_configure(config: pytest.Config) -> None:
                 for waiver in load_waivers(path, today=today, max_days=settings.waiver_max_days)
             ]
         )
-        governance = list(book.results()) + _change_results(settings)
         from regops.discovery import discover
 
         inventory = discover(settings.stage, settings.plans)
+        governance = [*book.results(), *_change_results(settings), *_promotion_results(settings, inventory)]
     except (ConfigError, PlanError, InventoryError, SigningError, WaiverFileError, ChangeHistoryError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[settings_key] = settings
@@ -182,6 +189,18 @@ def _change_results(settings: Settings) -> list[Result]:
     revision_range = settings.iac_range or default_range(settings.iac_repo, settings.release_tag_pattern)
     return four_eyes_results(
         settings.iac_repo, revision_range, iac_paths=settings.iac_paths, review_export=export
+    )
+
+
+def _promotion_results(settings: Settings, inventory: Inventory) -> list[Result]:
+    if not settings.promotion_from:
+        return []
+    digests = {s.configuration_sha256 for s in inventory.sources if s.configuration_sha256}
+    return promotion_results(
+        settings.promotion_archive or settings.evidence_dir,
+        settings.promotion_from,
+        git_commit(settings.iac_repo) if settings.iac_repo else None,
+        digests,
     )
 
 
@@ -460,7 +479,7 @@ class RegopsSession:
             self.usage_error = True
             return
         results = [*self.results.values(), *self.governance]
-        for control in (WAIVER_CONTROL, FOUR_EYES_CONTROL):
+        for control in (WAIVER_CONTROL, FOUR_EYES_CONTROL, PROMOTION_CONTROL):
             if any(r.control_id == control.id for r in self.governance):
                 self.controls[control.id] = control
         interrupted = ["the run was interrupted"] if exitstatus == pytest.ExitCode.INTERRUPTED else []

@@ -85,6 +85,7 @@ class StageConfig(BaseModel):
 
     plans: list[str] = Field(default_factory=list)
     waivers: list[str] = Field(default_factory=list)
+    promotion_from: list[Literal["system", "acceptance"]] | None = None
     aws: AwsConfig | None = None
     fail_on: Severity | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
@@ -121,6 +122,8 @@ class Settings:
     iac_paths: tuple[str, ...] = ("*.tf", "*.tfvars", "*.tf.json", "*.hcl")
     release_tag_pattern: str = "release-production-*"
     review_export: Path | None = None
+    promotion_from: tuple[str, ...] = ()
+    promotion_archive: Path | None = None
     controls: tuple[str, ...] = ()
     frameworks: tuple[str, ...] = ()
     parameters: Parameters = field(default_factory=Parameters)
@@ -144,6 +147,8 @@ class Settings:
             "iac_paths": list(self.iac_paths),
             "release_tag_pattern": self.release_tag_pattern,
             "review_export": str(self.review_export) if self.review_export else None,
+            "promotion_from": list(self.promotion_from),
+            "promotion_archive": str(self.promotion_archive) if self.promotion_archive else None,
             "evidence_dir": str(self.evidence_dir),
             "fail_on": self.fail_on,
             "controls": list(self.controls),
@@ -165,6 +170,8 @@ class Settings:
             iac_paths=tuple(data["iac_paths"]),
             release_tag_pattern=data["release_tag_pattern"],
             review_export=Path(data["review_export"]) if data.get("review_export") else None,
+            promotion_from=tuple(data["promotion_from"]),
+            promotion_archive=Path(data["promotion_archive"]) if data.get("promotion_archive") else None,
             evidence_dir=Path(data["evidence_dir"]),
             fail_on=data["fail_on"],
             controls=tuple(data["controls"]),
@@ -227,6 +234,7 @@ def resolve(
     iac_repo: str | None = None,
     iac_range: str | None = None,
     review_export: str | None = None,
+    promotion_archive: str | None = None,
     evidence_dir: str | None,
     fail_on: str | None,
     controls: Sequence[str],
@@ -276,6 +284,11 @@ def resolve(
     export_path = Path(review_export).expanduser().resolve() if review_export else None
     if export_path is not None and not export_path.is_file():
         raise ConfigError(f"review export not found: {export_path}")
+    # Production takes only what passed system and acceptance, unless the stage says otherwise.
+    if stage_config.promotion_from is not None:
+        promotion_from = tuple(stage_config.promotion_from)
+    else:
+        promotion_from = ("system", "acceptance") if stage == "production" else ()
     key_text = signing_key or os.environ.get("REGOPS_SIGNING_KEY") or tool.signing_key
     key_path = (base / key_text).expanduser().resolve() if key_text else None
     if key_path is not None and not key_path.is_file():
@@ -292,6 +305,8 @@ def resolve(
         iac_paths=tuple(tool.iac_paths),
         release_tag_pattern=tool.release_tag_pattern,
         review_export=export_path,
+        promotion_from=promotion_from,
+        promotion_archive=Path(promotion_archive).expanduser().resolve() if promotion_archive else None,
         evidence_dir=directory.expanduser().resolve(),
         fail_on=parse_severity(fail_on) if fail_on else (stage_config.fail_on or tool.fail_on),
         controls=tuple(dict.fromkeys(c.strip() for c in controls)),

@@ -270,6 +270,9 @@ def _discover(plan: Mapping[str, Any], digest: str, path: Path, stage: str) -> D
         complete=not errors,
         errors=tuple(errors),
         notes=tuple(notes),
+        configuration_sha256=hashlib.sha256(
+            json.dumps(plan.get("configuration") or {}, sort_keys=True).encode("utf-8")
+        ).hexdigest(),
     )
     return Discovery(tuple(resources), report)
 

@@ -1,0 +1,95 @@
+"""Promotion lineage: production only takes what system and acceptance already passed.
+
+An earlier stage counts when the archive holds a bundle of it whose manifest verifies, whose
+gate passed, that was made from the same IaC commit, and whose plans have the same Terraform
+configuration digest (the code, independent of the stage's variable values).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from regops.evidence.signing import verify_bundle
+from regops.model import Control, Outcome, Result
+
+PROMOTION_CONTROL = Control(
+    id="CHG-004",
+    title="Stage promotion gate: the same code and plan passed system and acceptance first",
+    layer="regulatory",
+    severity="high",
+    stages=("production",),
+    kinds=("promotion",),
+    frameworks={
+        "pci-dss": ("6.5.1", "6.5.3"),
+        "dora": ("Art. 8(4)", "Art. 9(4)(e)"),
+        "rts-2024-1774": ("Art. 17(1)",),
+        "iso-27001": ("A.8.31", "A.8.32"),
+        "bsi-c5": ("DEV-09",),
+    },
+    rationale="A change reaches production only after the same change passed the earlier stages' gates.",
+)
+
+
+def _configuration_digests(document: dict[str, Any]) -> set[str]:
+    return {s["configuration_sha256"] for s in document.get("sources", []) if s.get("configuration_sha256")}
+
+
+def _read(bundle: Path) -> dict[str, Any] | None:
+    try:
+        document = json.loads((bundle / "evidence.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _judge_stage(
+    archive: Path, stage: str, iac_commit: str, digests: set[str], trusted_key: Path | None
+) -> tuple[Outcome, str]:
+    folder = archive / stage
+    candidates = sorted((p for p in folder.iterdir() if p.is_dir()), reverse=True) if folder.is_dir() else []
+    rejected: list[str] = []
+    for bundle in candidates:
+        document = _read(bundle)
+        if document is None or document.get("run", {}).get("iac_commit") != iac_commit:
+            continue
+        if document.get("gate", {}).get("verdict") != "pass":
+            rejected.append(f"{bundle.name}: gate failed")
+            continue
+        if digests and _configuration_digests(document) != digests:
+            rejected.append(f"{bundle.name}: planned a different Terraform configuration")
+            continue
+        verification = verify_bundle(bundle, trusted_key)
+        if not verification.ok:
+            rejected.append(f"{bundle.name}: invalid bundle ({verification.problems[0]})")
+            continue
+        return Outcome.PASSED, f"{stage} passed in {bundle}"
+    detail = f" ({'; '.join(rejected)})" if rejected else ""
+    return Outcome.FAILED, f"no passed {stage} bundle for IaC commit {iac_commit[:12]} in {folder}{detail}"
+
+
+def promotion_results(
+    archive: Path,
+    required_stages: Sequence[str],
+    iac_commit: str | None,
+    configuration_digests: set[str],
+    trusted_key: Path | None = None,
+) -> list[Result]:
+    """One CHG-004 result per earlier stage the promotion requires."""
+    results = []
+    for stage in required_stages:
+        if iac_commit is None:
+            outcome, message = (
+                Outcome.ERROR,
+                "could not evaluate: the IaC commit is unknown (pass --iac-repo)",
+            )
+        else:
+            outcome, message = _judge_stage(archive, stage, iac_commit, configuration_digests, trusted_key)
+        results.append(
+            Result(
+                PROMOTION_CONTROL.id, f"promotion:{stage}", outcome, message, f"regops::promotion::{stage}"
+            )
+        )
+    return results

@@ -1,0 +1,104 @@
+"""Promotion lineage: production needs passed system and acceptance bundles of the same change."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import load_evidence, only_bundle, results_by_control
+from tests.plans import compliant_bucket, write_plan
+from tests.test_changes import Repo
+from tests.test_plugin import CONTROLS, public_bucket
+
+
+@pytest.fixture
+def pipeline(pytester: pytest.Pytester, tmp_path: Path) -> tuple[pytest.Pytester, Repo]:
+    repo = Repo(tmp_path / "iac")
+    repo.commit("main.tf", "Change\n\nReviewed-by: bob@example.com")
+    pytester.makepyfile(test_controls=CONTROLS)
+    for stage in ("system", "acceptance", "production"):
+        write_plan(pytester.path / f"{stage}.json", *compliant_bucket("card", stage=stage))
+    return pytester, repo
+
+
+def gate(pytester: pytest.Pytester, repo: Repo, stage: str, *args: str) -> pytest.RunResult:
+    return pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        f"--stage={stage}",
+        "--plan",
+        f"{stage}.json",
+        "--evidence-dir",
+        "archive",
+        "--iac-repo",
+        str(repo.path),
+        *args,
+    )
+
+
+def promotion(pytester: pytest.Pytester) -> dict[str | None, str]:
+    bundles = sorted((pytester.path / "archive" / "production").iterdir())
+    return results_by_control(load_evidence(bundles[-1]))["CHG-004"]
+
+
+def test_production_passes_after_system_and_acceptance(pipeline: tuple[pytest.Pytester, Repo]) -> None:
+    pytester, repo = pipeline
+    assert gate(pytester, repo, "system").ret == 0
+    assert gate(pytester, repo, "acceptance").ret == 0
+    result = gate(pytester, repo, "production")
+    assert result.ret == 0, result.stdout.str()
+    assert promotion(pytester) == {"promotion:system": "passed", "promotion:acceptance": "passed"}
+
+
+def test_production_fails_without_acceptance(pipeline: tuple[pytest.Pytester, Repo]) -> None:
+    pytester, repo = pipeline
+    gate(pytester, repo, "system")
+    result = gate(pytester, repo, "production")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*CHG-004 (high): 1 failed result*"])
+    assert promotion(pytester) == {"promotion:system": "passed", "promotion:acceptance": "failed"}
+
+
+def test_failed_gate_new_commit_and_tampering_do_not_count(pipeline: tuple[pytest.Pytester, Repo]) -> None:
+    pytester, repo = pipeline
+    gate(pytester, repo, "system")
+    # acceptance of a failing plan does not count
+    write_plan(pytester.path / "acceptance.json", *compliant_bucket("card"), *public_bucket())
+    assert gate(pytester, repo, "acceptance").ret == 1
+    gate(pytester, repo, "production")
+    production = sorted((pytester.path / "archive" / "production").iterdir())[-1]
+    message = next(
+        r["message"]
+        for c in load_evidence(production)["controls"]
+        if c["id"] == "CHG-004"
+        for r in c["results"]
+        if r["resource_id"] == "promotion:acceptance"
+    )
+    assert "gate failed" in message
+    # a tampered system bundle does not count
+    system = only_bundle(pytester.path / "archive", "system")
+    evidence = json.loads((system / "evidence.json").read_text())
+    evidence["run"]["command_line"].append("--edited")
+    (system / "evidence.json").write_text(json.dumps(evidence))
+    gate(pytester, repo, "production")
+    assert promotion(pytester)["promotion:system"] == "failed"
+    # a new commit needs its own passes
+    shutil.rmtree(system)
+    gate(pytester, repo, "system")
+    repo.commit("main.tf", "Another\n\nReviewed-by: bob@example.com")
+    gate(pytester, repo, "production")
+    assert promotion(pytester)["promotion:system"] == "failed"
+
+
+def test_a_different_configuration_does_not_count(pipeline: tuple[pytest.Pytester, Repo]) -> None:
+    pytester, repo = pipeline
+    gate(pytester, repo, "system")
+    gate(pytester, repo, "acceptance")
+    changes = compliant_bucket("card", stage="production")
+    changes[0].expressions = {"bucket": {"constant_value": "other"}}
+    write_plan(pytester.path / "production.json", *changes)
+    gate(pytester, repo, "production")
+    assert promotion(pytester) == {"promotion:system": "failed", "promotion:acceptance": "failed"}
