@@ -25,6 +25,8 @@ def pipeline(pytester: pytest.Pytester, tmp_path: Path) -> tuple[pytest.Pytester
 
 
 def gate(pytester: pytest.Pytester, repo: Repo, stage: str, *args: str) -> pytest.RunResult:
+    # Keep one production bundle, so the one read back is the run just made.
+    shutil.rmtree(pytester.path / "archive" / "production", ignore_errors=True)
     return pytester.runpytest(
         "-p",
         "no:cacheprovider",
@@ -40,8 +42,7 @@ def gate(pytester: pytest.Pytester, repo: Repo, stage: str, *args: str) -> pytes
 
 
 def promotion(pytester: pytest.Pytester) -> dict[str | None, str]:
-    bundles = sorted((pytester.path / "archive" / "production").iterdir())
-    return results_by_control(load_evidence(bundles[-1]))["CHG-004"]
+    return results_by_control(load_evidence(only_bundle(pytester.path / "archive", "production")))["CHG-004"]
 
 
 def test_production_passes_after_system_and_acceptance(pipeline: tuple[pytest.Pytester, Repo]) -> None:
@@ -69,7 +70,7 @@ def test_failed_gate_new_commit_and_tampering_do_not_count(pipeline: tuple[pytes
     write_plan(pytester.path / "acceptance.json", *compliant_bucket("card"), *public_bucket())
     assert gate(pytester, repo, "acceptance").ret == 1
     gate(pytester, repo, "production")
-    production = sorted((pytester.path / "archive" / "production").iterdir())[-1]
+    production = only_bundle(pytester.path / "archive", "production")
     message = next(
         r["message"]
         for c in load_evidence(production)["controls"]

@@ -6,6 +6,7 @@ import html
 import os
 from collections.abc import Generator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from regops.changes import (
 from regops.controls import control_from_marker
 from regops.discovery import Inventory, InventoryError
 from regops.discovery.terraform_plan import PlanError
+from regops.evidence.archive import ArchiveError, archive_bundle
 from regops.evidence.bundle import (
     EvidenceBundle,
     RunInfo,
@@ -109,6 +111,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Evidence archive holding the earlier stages' bundles (default: the evidence dir)",
     )
     group.addoption(
+        "--aws-endpoint",
+        metavar="URL",
+        help="Send every AWS call there (moto, LocalStack); also env REGOPS_AWS_ENDPOINT",
+    )
+    group.addoption(
+        "--evidence-archive",
+        metavar="DEST",
+        help="Also archive the bundle to a folder or to s3://bucket/prefix (Object Lock, compliance mode)",
+    )
+    group.addoption(
         "--signing-key",
         metavar="PEM",
         help="Ed25519 private key that signs MANIFEST.sha256 (also env REGOPS_SIGNING_KEY)",
@@ -152,6 +164,8 @@ def pytest_configure(config: pytest.Config) -> None:
             iac_range=config.getoption("iac_range"),
             review_export=config.getoption("review_export"),
             promotion_archive=config.getoption("promotion_from"),
+            evidence_archive=config.getoption("evidence_archive"),
+            aws_endpoint=config.getoption("aws_endpoint"),
             evidence_dir=config.getoption("evidence_dir"),
             fail_on=config.getoption("fail_on"),
             controls=config.getoption("control"),
@@ -386,7 +400,7 @@ class RegopsSession:
         self.signing_key = signing_key
         self.settings = settings
         self.inventory = inventory
-        started = utc_now()
+        started = datetime.now(UTC)
         self.run = RunInfo(
             id=new_run_id(started),
             stage=settings.stage,
@@ -406,6 +420,8 @@ class RegopsSession:
         self.other_failures = 0
         self.gate_passed: bool | None = None
         self.usage_error = False
+        self.archived: str | None = None
+        self.archive_error: str | None = None
         self._configure_html(config)
 
     def _configure_html(self, config: pytest.Config) -> None:
@@ -550,6 +566,10 @@ class RegopsSession:
                 color=writer.hasmarkup,
             )
         )
+        if self.archived:
+            terminalreporter.write_line(f"archived: {self.archived}")
+        if self.archive_error:
+            terminalreporter.write_line(f"ARCHIVE FAILED: {self.archive_error}", red=True, bold=True)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
@@ -571,12 +591,30 @@ class RegopsSession:
             f"<p>regops stage <b>{self.settings.stage}</b>, gate <b>{verdict}</b>, run {self.run.id}</p>"
         )
 
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
-        # Last, after pytest-html has written report.html, so the manifest covers every file.
+    # (Named pytest_* so pytest sees it; specname makes it a second sessionfinish.)
+    # trylast makes this wrapper the innermost: it finishes after every plain sessionfinish
+    # (pytest-html's report.html included) and before the terminal summary is printed.
+    @pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_sessionfinish")
+    def pytest_sessionfinish_bundle(
+        self, session: pytest.Session, exitstatus: int
+    ) -> Generator[None, None, None]:
+        yield
         if self.usage_error:
             # Nothing was evaluated: leave no half bundle that could pass for a run.
             self.bundle.discard()
-        else:
-            self.bundle.write_manifest()
-            if self.signing_key is not None:
-                sign_manifest(self.bundle.directory, self.signing_key)
+            return
+        self.bundle.write_manifest()
+        if self.signing_key is not None:
+            sign_manifest(self.bundle.directory, self.signing_key)
+        if self.settings.evidence_archive:
+            try:
+                self.archived = archive_bundle(
+                    self.bundle.directory,
+                    self.settings.evidence_archive,
+                    self.settings.stage,
+                    retention_days=self.settings.archive_retention_days,
+                    endpoint_url=self.settings.aws_endpoint,
+                )
+            except ArchiveError as exc:
+                self.archive_error = str(exc)
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED

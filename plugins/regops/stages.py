@@ -101,6 +101,8 @@ class ToolConfig(BaseModel):
     iac_repo: str | None = None
     iac_paths: list[str] = Field(default_factory=lambda: ["*.tf", "*.tfvars", "*.tf.json", "*.hcl"])
     release_tag_pattern: str = "release-production-*"
+    evidence_archive: str | None = None
+    archive_retention_days: int = Field(default=400, ge=1)
     parameters: dict[str, Any] = Field(default_factory=dict)
     stages: dict[Literal["system", "acceptance", "production"], StageConfig] = Field(default_factory=dict)
 
@@ -114,6 +116,7 @@ class Settings:
     evidence_dir: Path
     fail_on: str
     aws: AwsConfig | None = None
+    aws_endpoint: str | None = None
     signing_key: Path | None = None
     waivers: tuple[Path, ...] = ()
     waiver_max_days: int = 90
@@ -124,6 +127,8 @@ class Settings:
     review_export: Path | None = None
     promotion_from: tuple[str, ...] = ()
     promotion_archive: Path | None = None
+    evidence_archive: str | None = None
+    archive_retention_days: int = 400
     controls: tuple[str, ...] = ()
     frameworks: tuple[str, ...] = ()
     parameters: Parameters = field(default_factory=Parameters)
@@ -139,6 +144,7 @@ class Settings:
             "stage": self.stage,
             "plans": [str(p) for p in self.plans],
             "aws": self.aws.model_dump() if self.aws else None,
+            "aws_endpoint": self.aws_endpoint,
             "signing_key": str(self.signing_key) if self.signing_key else None,
             "waivers": [str(p) for p in self.waivers],
             "waiver_max_days": self.waiver_max_days,
@@ -149,6 +155,8 @@ class Settings:
             "review_export": str(self.review_export) if self.review_export else None,
             "promotion_from": list(self.promotion_from),
             "promotion_archive": str(self.promotion_archive) if self.promotion_archive else None,
+            "evidence_archive": self.evidence_archive,
+            "archive_retention_days": self.archive_retention_days,
             "evidence_dir": str(self.evidence_dir),
             "fail_on": self.fail_on,
             "controls": list(self.controls),
@@ -162,6 +170,7 @@ class Settings:
             stage=data["stage"],
             plans=tuple(Path(p) for p in data["plans"]),
             aws=AwsConfig(**data["aws"]) if data.get("aws") else None,
+            aws_endpoint=data.get("aws_endpoint"),
             signing_key=Path(data["signing_key"]) if data.get("signing_key") else None,
             waivers=tuple(Path(p) for p in data["waivers"]),
             waiver_max_days=data["waiver_max_days"],
@@ -172,6 +181,8 @@ class Settings:
             review_export=Path(data["review_export"]) if data.get("review_export") else None,
             promotion_from=tuple(data["promotion_from"]),
             promotion_archive=Path(data["promotion_archive"]) if data.get("promotion_archive") else None,
+            evidence_archive=data.get("evidence_archive"),
+            archive_retention_days=data["archive_retention_days"],
             evidence_dir=Path(data["evidence_dir"]),
             fail_on=data["fail_on"],
             controls=tuple(data["controls"]),
@@ -235,6 +246,7 @@ def resolve(
     iac_range: str | None = None,
     review_export: str | None = None,
     promotion_archive: str | None = None,
+    evidence_archive: str | None = None,
     evidence_dir: str | None,
     fail_on: str | None,
     controls: Sequence[str],
@@ -289,6 +301,9 @@ def resolve(
         promotion_from = tuple(stage_config.promotion_from)
     else:
         promotion_from = ("system", "acceptance") if stage == "production" else ()
+    archive = evidence_archive or tool.evidence_archive
+    if archive and not archive.startswith("s3://"):
+        archive = str((base / archive).expanduser().resolve())
     key_text = signing_key or os.environ.get("REGOPS_SIGNING_KEY") or tool.signing_key
     key_path = (base / key_text).expanduser().resolve() if key_text else None
     if key_path is not None and not key_path.is_file():
@@ -297,6 +312,7 @@ def resolve(
         stage=stage,
         plans=plan_paths,
         aws=aws,
+        aws_endpoint=aws_endpoint,
         signing_key=key_path,
         waivers=waiver_paths,
         waiver_max_days=tool.waiver_max_days,
@@ -307,6 +323,8 @@ def resolve(
         review_export=export_path,
         promotion_from=promotion_from,
         promotion_archive=Path(promotion_archive).expanduser().resolve() if promotion_archive else None,
+        evidence_archive=archive,
+        archive_retention_days=tool.archive_retention_days,
         evidence_dir=directory.expanduser().resolve(),
         fail_on=parse_severity(fail_on) if fail_on else (stage_config.fail_on or tool.fail_on),
         controls=tuple(dict.fromkeys(c.strip() for c in controls)),

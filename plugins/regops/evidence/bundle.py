@@ -46,7 +46,8 @@ CI_VARIABLES = (
 
 
 def new_run_id(now: datetime) -> str:
-    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    """Sorts by time (to the millisecond) and stays unique with a random suffix."""
+    return f"{now.strftime('%Y%m%dT%H%M%S')}.{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
 
 
 def utc_now() -> datetime:
@@ -54,7 +55,7 @@ def utc_now() -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def git_commit(directory: Path) -> str | None:
