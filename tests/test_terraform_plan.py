@@ -32,6 +32,7 @@ def test_split_bucket_blocks_are_joined_into_the_bucket(tmp_path: Path) -> None:
         "public": False,
         "versioning": True,
         "access_logging": False,
+        "taggable": True,
     }
     assert sorted(bucket.components) == [
         "aws_s3_bucket_public_access_block.card",

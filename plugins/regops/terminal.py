@@ -9,7 +9,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from regops.frameworks import FRAMEWORKS
 from regops.gate import Gate
 from regops.model import Outcome
 
@@ -48,8 +47,7 @@ def render_summary(
     console.print(_counts_table("by outcome", "stage", {stage: summary["by_outcome"]}))
     console.print(_counts_table("by severity", "severity", summary["by_severity"]))
     if summary["by_framework"]:
-        frameworks = {FRAMEWORKS.get(k, k): v for k, v in summary["by_framework"].items()}
-        console.print(_counts_table("by framework", "framework", frameworks))
+        console.print(_counts_table("by framework", "framework", summary["by_framework"]))
     style = "bold green" if gate.passed else "bold red"
     console.print(
         f"gate: [{style}]{gate.verdict.upper()}[/{style}] (threshold: {gate.threshold})",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from regops import FactUnknown, Parameters, Resource
+from regops import FactUnknown, Parameters, Resource, not_applicable
 
 ALL_KINDS = (
     "object_store",
@@ -40,6 +40,8 @@ def test_mandatory_tags(resource: Resource, parameters: Parameters) -> None:
     The asset register and the classification of information (and of critical or important
     functions under DORA) are read from the resources themselves.
     """
+    if resource.facts.get("taggable") is False:
+        not_applicable(f"{resource.native_type} cannot carry tags")
     missing = [tag for tag in parameters.required_tags if not resource.tags.get(tag)]
     assert not missing, f"{resource.id}: missing tag(s) {', '.join(missing)}"
     assert resource.tags.get("stage") == resource.stage, (
@@ -65,6 +67,8 @@ def test_eu_data_residency(resource: Resource, parameters: Parameters) -> None:
     """
     if resource.region is None:
         raise FactUnknown(resource.id, "region")
+    if resource.region == "global":
+        not_applicable("a global setting holds no data in any region")
     allowed = [r.lower() for r in parameters.allowed_regions.get(resource.provider, [])]
     assert resource.region.lower() in allowed, (
         f"{resource.id}: region {resource.region} is not an allowed EU region"

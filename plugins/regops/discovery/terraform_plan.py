@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
-from regops.normalize.common import Join, PlannedType
+from regops.normalize.common import Join, PlannedType, Unknown
 
 SENSITIVE_TEXT = "(sensitive value)"
 UNKNOWN_TEXT = "(known after apply)"
@@ -99,6 +99,8 @@ class _Block:
     provider_key: str | None
     related: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     components: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    # The block a non-absorbing join points at (a key's vault): where its region comes from.
+    linked: _Block | None = None
 
     @property
     def local_name(self) -> str:
@@ -257,7 +259,7 @@ def _discover(plan: Mapping[str, Any], digest: str, path: Path, stage: str) -> D
     for block in blocks.values():
         if block.address in absorbed:
             continue
-        resource = _resource(block, stage, configuration, path, errors)
+        resource = _resource(block, stage, configuration, path, errors, notes)
         resources.append(resource)
     if deletions:
         notes.append(f"{deletions} planned deletion(s) left out of the inventory")
@@ -306,6 +308,7 @@ def _join(blocks: Mapping[str, _Block], notes: list[str]) -> set[str]:
             absorbed.add(block.address)
         else:
             block.related.setdefault(target.native_type, []).append(target.view)
+            block.linked = target
     return absorbed
 
 
@@ -339,7 +342,12 @@ def _find_target(
 
 
 def _resource(
-    block: _Block, stage: str, configuration: _Configuration, path: Path, errors: list[str]
+    block: _Block,
+    stage: str,
+    configuration: _Configuration,
+    path: Path,
+    errors: list[str],
+    notes: list[str],
 ) -> Resource:
     provider = provider_of(block.native_type)
     cloud = _cloud(provider)
@@ -348,9 +356,16 @@ def _resource(
     if planned is not None:
         try:
             facts = planned.facts(block.view, block.related)
+        except Unknown:
+            # A normaliser read an unknown value outside a fact: no fact of it can be trusted.
+            notes.append(f"{block.address}: facts left unknown (an input is known only after apply)")
         except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
             errors.append(f"{block.address}: values of an unexpected shape ({type(exc).__name__}: {exc})")
+    if cloud is not None:
+        facts = {**facts, "taggable": block.native_type not in cloud.UNTAGGABLE}
     region = cloud.region_of(block.native_type, block.view) if cloud else None
+    if region is None and block.linked is not None and cloud is not None:
+        region = cloud.region_of(block.linked.native_type, block.linked.view)
     region = region or configuration.region(block.provider_key)
     tags = cloud.tags_of(block.native_type, block.view) if cloud else {}
     return Resource(

@@ -54,13 +54,16 @@ def _first(related: Related, native_type: str) -> Mapping[str, Any] | None:
 def s3_bucket(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     sse = _first(related, "aws_s3_bucket_server_side_encryption_configuration")
-    # Provider 4+ moved encryption to its own resource; the inline block is the fallback
-    # (and a computed inline block is unknown, so nothing is derived from it).
-    rules = blocks(sse, "rule") if sse is not None else blocks(values, "server_side_encryption_configuration")
-    if sse is None and rules:
-        rules = [r for block in rules for r in blocks(block, "rule")]
 
     def algorithm() -> str | None:
+        # Provider 4+ moved encryption to its own resource; the inline block is the fallback
+        # (and a computed inline block is unknown, so nothing is derived from it).
+        if sse is not None:
+            rules = blocks(sse, "rule")
+        else:
+            rules = [
+                r for b in blocks(values, "server_side_encryption_configuration") for r in blocks(b, "rule")
+            ]
         for rule in rules:
             found = dig(rule, "apply_server_side_encryption_by_default", 0, "sse_algorithm")
             if found:
@@ -333,6 +336,12 @@ JOINS: dict[str, Join] = {
     "aws_lb_listener": Join("load_balancer_arn", "aws_lb"),
     "aws_db_instance": Join("parameter_group_name", "aws_db_parameter_group", absorb=False),
 }
+
+
+# Types the provider cannot tag or label: the tagging control does not apply to them.
+UNTAGGABLE = frozenset(
+    {"aws_security_group_rule", "aws_vpc_security_group_ingress_rule", "aws_s3_bucket_public_access_block"}
+)
 
 
 def tags_of(native_type: str, values: Mapping[str, Any]) -> dict[str, str]:

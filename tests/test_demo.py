@@ -1,0 +1,114 @@
+"""The bundled demo platform, end to end through the real suites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import DEMO, SUITES, load_evidence, only_bundle, sha256sum_check
+
+SECRET = "S3cr3t-ledger-pw-DO-NOT-LEAK"
+
+EXPECTED_PROBLEMS = {
+    "system": {
+        ("ENC-001", "google_storage_bucket.fraud_model_exports", "failed"),
+        ("ENC-003", "azurerm_postgresql_flexible_server.reconciliation", "failed"),
+        ("NET-001", "aws_security_group.bastion", "failed"),
+        ("NET-002", "aws_security_group.bastion", "failed"),
+    },
+    "acceptance": {
+        ("ENC-003", "azurerm_postgresql_flexible_server.reconciliation", "failed"),
+        ("NET-004", "module.card_vault.aws_s3_bucket.this", "failed"),
+        ("NET-004", "aws_s3_bucket.settlement_exports", "error"),
+        ("AST-001", "aws_s3_bucket.settlement_exports", "failed"),
+        ("BCK-005", "aws_s3_bucket.settlement_exports", "failed"),
+        ("KMS-001", "aws_kms_key.logs", "failed"),
+        ("ENC-004", "azurerm_storage_account.settlement_reports", "failed"),
+    },
+    "production": {
+        ("ENC-003", "azurerm_postgresql_flexible_server.reconciliation", "failed"),
+        ("BCK-001", "aws_db_instance.ledger", "failed"),
+        ("DEL-001", "aws_db_instance.ledger", "failed"),
+        ("NET-005", "azurerm_postgresql_flexible_server.reconciliation", "failed"),
+        ("LOG-003", "aws_cloudwatch_log_group.audit", "failed"),
+        ("AST-002", "aws_kms_key.reporting_replica", "failed"),
+        ("CHG-004", "promotion:system", "failed"),
+        ("CHG-004", "promotion:acceptance", "failed"),
+    },
+}
+
+
+def problems(document: dict[str, object]) -> set[tuple[str, str | None, str]]:
+    return {
+        (control["id"], result["resource_id"], result["outcome"])
+        for control in document["controls"]  # type: ignore[attr-defined]
+        for result in control["results"]
+        if result["outcome"] in {"failed", "error"}
+    }
+
+
+def run_demo(pytester: pytest.Pytester, stage: str, *args: str) -> tuple[pytest.RunResult, Path]:
+    result = pytester.runpytest_subprocess(
+        str(SUITES),
+        "-p",
+        "no:cacheprovider",
+        f"--stage={stage}",
+        "--plan",
+        str(DEMO / f"{stage}.plan.json"),
+        "--evidence-dir",
+        "out",
+        *args,
+    )
+    return result, only_bundle(pytester.path / "out", stage)
+
+
+@pytest.mark.parametrize("stage", ["system", "acceptance", "production"])
+def test_demo_shows_exactly_the_deliberate_violations(pytester: pytest.Pytester, stage: str) -> None:
+    result, bundle = run_demo(pytester, stage)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*gate: FAIL (threshold: low)*"])
+    document = load_evidence(bundle)
+    assert problems(document) == EXPECTED_PROBLEMS[stage]
+    assert document["summary"]["by_outcome"]["passed"] > 60
+    assert {s["complete"] for s in document["sources"]} == {True}
+    assert sha256sum_check(bundle).returncode == 0
+
+
+def test_demo_never_leaks_the_sensitive_password(pytester: pytest.Pytester) -> None:
+    assert SECRET in (DEMO / "acceptance.plan.json").read_text()  # the input does hold it
+    result, bundle = run_demo(pytester, "acceptance", "-rA", "-l")
+    assert SECRET not in result.stdout.str() + result.stderr.str()
+    for path in bundle.iterdir():
+        assert SECRET not in path.read_text(encoding="utf-8"), path.name
+    assert "(sensitive value)" in (bundle / "inventory.json").read_text()
+
+
+def test_demo_planned_delete_is_not_inventoried(pytester: pytest.Pytester) -> None:
+    _, bundle = run_demo(pytester, "acceptance", "--co")
+    inventory = (bundle / "inventory.json").read_text()
+    assert "legacy_exports" not in inventory
+    assert "aws_s3_bucket_versioning" in inventory  # joined into the card-vault bucket's components
+
+
+def test_demo_under_xdist_matches_serial(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    _, serial = run_demo(pytester, "acceptance")
+    parallel_result = pytester.runpytest_subprocess(
+        str(SUITES),
+        "-p",
+        "no:cacheprovider",
+        "--stage=acceptance",
+        "--plan",
+        str(DEMO / "acceptance.plan.json"),
+        "--evidence-dir",
+        "parallel",
+        "-n",
+        "2",
+    )
+    assert parallel_result.ret == 1
+    one = load_evidence(serial)
+    two = load_evidence(only_bundle(pytester.path / "parallel", "acceptance"))
+    assert problems(one) == problems(two)
+    assert one["summary"] == two["summary"]
+    assert sum(len(c["results"]) for c in one["controls"]) == sum(len(c["results"]) for c in two["controls"])
