@@ -218,7 +218,6 @@ def dynamodb_table(values: Mapping[str, Any], related: Related) -> dict[str, Any
 
 def kms_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
-    symmetric = dig(values, "customer_master_key_spec", default="SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
     facts.derive("rotation_enabled", lambda: dig(values, "enable_key_rotation", default=False) is True)
     facts.derive(
         "rotation_period_days",
@@ -231,7 +230,10 @@ def kms_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     # AWS's default waiting period before deletion is 30 days.
     facts.derive("deletion_window_days", lambda: int(dig(values, "deletion_window_in_days", default=30)))
     facts.derive("deletion_protected", lambda: int(dig(values, "deletion_window_in_days", default=30)) >= 30)
-    facts.derive("rotatable", lambda: symmetric)
+    facts.derive(
+        "rotatable",
+        lambda: dig(values, "customer_master_key_spec", default="SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT",
+    )
     return facts.values
 
 

@@ -164,24 +164,26 @@ def key_vault(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
 def key_vault_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
-    policy = dig(values, "rotation_policy", 0, default={})
+
+    def policy() -> Any:
+        return dig(values, "rotation_policy", 0, default={})
 
     def period() -> int | None:
-        automatic = dig(policy, "automatic", 0, default=None)
+        automatic = dig(policy(), "automatic", 0, default=None)
         if automatic is None:
             return None
         after_creation = days_from_duration(dig(automatic, "time_after_creation"))
         if after_creation:
             return after_creation
         expire, before = (
-            days_from_duration(dig(policy, "expire_after")),
+            days_from_duration(dig(policy(), "expire_after")),
             days_from_duration(dig(automatic, "time_before_expiry")),
         )
         return expire - (before or 0) if expire else None
 
     facts.derive("rotation_enabled", lambda: period() is not None)
     facts.derive("rotation_period_days", period)
-    facts.derive("expiry_set", lambda: bool(dig(values, "expiration_date") or dig(policy, "expire_after")))
+    facts.derive("expiry_set", lambda: bool(dig(values, "expiration_date") or dig(policy(), "expire_after")))
     vault = _first(related, "azurerm_key_vault")
     if vault is not None:
         facts.derive(
@@ -196,7 +198,6 @@ def key_vault_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]
 
 def diagnostic_setting(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
-    target = str(dig(values, "target_resource_id", default=""))
 
     def enabled() -> bool:
         logs = blocks(values, "enabled_log")
@@ -207,10 +208,13 @@ def diagnostic_setting(values: Mapping[str, Any], related: Related) -> dict[str,
         return bool(logs) and any(destinations)
 
     facts.derive("enabled", enabled)
+
     # A setting on the subscription itself exports the activity log, which covers every region.
-    facts.derive(
-        "covers_all_regions", lambda: target.rstrip("/").count("/") == 2 and "/subscriptions/" in target
-    )
+    def subscription_wide() -> bool:
+        target = str(dig(values, "target_resource_id", default="")).rstrip("/")
+        return target.startswith("/subscriptions/") and target.count("/") == 2
+
+    facts.derive("covers_all_regions", subscription_wide)
     return facts.values
 
 

@@ -52,57 +52,69 @@ def storage_bucket(values: Mapping[str, Any], related: Related) -> dict[str, Any
 
 def sql_instance(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
-    settings = dig(values, "settings", 0, default={})
-    ip = dig(settings, "ip_configuration", 0, default={})
-    backup = dig(settings, "backup_configuration", 0, default={})
+
+    def settings() -> Any:
+        return dig(values, "settings", 0, default={})
+
+    def ip() -> Any:
+        return dig(settings(), "ip_configuration", 0, default={})
+
+    def backup() -> Any:
+        return dig(settings(), "backup_configuration", 0, default={})
+
     facts.derive("encrypted_at_rest", lambda: True)
     facts.derive("encryption_cmk", lambda: bool(dig(values, "encryption_key_name")))
     facts.derive("engine", lambda: str(dig(values, "database_version", default="")).split("_")[0].lower())
 
     def public() -> bool:
         # A public IPv4 address is reachable from the internet only through authorised networks.
-        if dig(ip, "ipv4_enabled", default=True) is not True:
+        if dig(ip(), "ipv4_enabled", default=True) is not True:
             return False
-        networks = [str(dig(n, "value", default="")) for n in blocks(ip, "authorized_networks")]
+        networks = [str(dig(n, "value", default="")) for n in blocks(ip(), "authorized_networks")]
         return any(is_internet(n) for n in networks)
 
     facts.derive("public", public)
 
     def tls_enforced() -> bool:
-        mode = dig(ip, "ssl_mode")
+        mode = dig(ip(), "ssl_mode")
         if mode is not None:
             return mode in {"ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"}
-        return dig(ip, "require_ssl", default=False) is True
+        return dig(ip(), "require_ssl", default=False) is True
 
     facts.derive("tls_enforced", tls_enforced)
 
     def backup_days() -> int:
-        if dig(backup, "enabled", default=False) is not True:
+        if dig(backup(), "enabled", default=False) is not True:
             return 0
         # Cloud SQL keeps one automated backup a day; retained_backups counts them (default 7).
-        return int(dig(backup, "backup_retention_settings", 0, "retained_backups", default=7))
+        return int(dig(backup(), "backup_retention_settings", 0, "retained_backups", default=7))
 
     facts.derive("backup_days", backup_days)
     facts.derive(
         "pitr",
         lambda: (
-            dig(backup, "point_in_time_recovery_enabled", default=False) is True
-            or dig(backup, "binary_log_enabled", default=False) is True
+            dig(backup(), "point_in_time_recovery_enabled", default=False) is True
+            or dig(backup(), "binary_log_enabled", default=False) is True
         ),
     )
-    facts.derive("zone_redundant", lambda: dig(settings, "availability_type", default="ZONAL") == "REGIONAL")
+    facts.derive(
+        "zone_redundant", lambda: dig(settings(), "availability_type", default="ZONAL") == "REGIONAL"
+    )
     facts.derive("deletion_protection", lambda: dig(values, "deletion_protection", default=True) is True)
     return facts.values
 
 
 def firewall(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
-    direction = str(dig(values, "direction", default="INGRESS")).lower()
-    facts.derive("direction", lambda: direction)
+
+    def direction() -> str:
+        return str(dig(values, "direction", default="INGRESS")).lower()
+
+    facts.derive("direction", direction)
     facts.derive("enabled", lambda: dig(values, "disabled", default=False) is not True)
 
     def open_ports() -> list[list[int]]:
-        if direction != "ingress" or dig(values, "disabled", default=False) is True:
+        if direction() != "ingress" or dig(values, "disabled", default=False) is True:
             return []
         if not any(is_internet(s) for s in dig(values, "source_ranges", default=[])):
             return []
@@ -121,10 +133,9 @@ def firewall(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
 def crypto_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
-    rotation = dig(values, "rotation_period")
     facts.derive("rotatable", lambda: dig(values, "purpose", default="ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT")
-    facts.derive("rotation_enabled", lambda: bool(rotation))
-    facts.derive("rotation_period_days", lambda: days_from_duration(rotation) if rotation else None)
+    facts.derive("rotation_enabled", lambda: bool(dig(values, "rotation_period")))
+    facts.derive("rotation_period_days", lambda: days_from_duration(dig(values, "rotation_period")))
     # Cloud KMS never deletes a key, only versions, after the scheduled duration (default 30 days).
 
     def window() -> int | None:
@@ -137,10 +148,13 @@ def crypto_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
 def audit_config(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
-    types = {str(dig(c, "log_type")) for c in blocks(values, "audit_log_config")}
-    facts.derive("enabled", lambda: bool(types))
+
+    def types() -> set[str]:
+        return {str(dig(c, "log_type")) for c in blocks(values, "audit_log_config")}
+
+    facts.derive("enabled", lambda: bool(types()))
     facts.derive("covers_all_regions", lambda: dig(values, "service") == "allServices")
-    facts.derive("data_access_logged", lambda: {"DATA_READ", "DATA_WRITE"} <= types)
+    facts.derive("data_access_logged", lambda: {"DATA_READ", "DATA_WRITE"} <= types())
     return facts.values
 
 
