@@ -28,6 +28,27 @@ def _verify(arguments: argparse.Namespace) -> int:
     return status
 
 
+def _history(arguments: argparse.Namespace) -> int:
+    from regops.history import render_trend_html, stage_history, trend
+
+    runs = stage_history(Path(arguments.archive), arguments.stage)
+    if not runs:
+        print(f"{arguments.archive}/{arguments.stage}: no bundles", file=sys.stderr)
+        return 1
+    points = trend(runs)
+    print(f"{'run':32} {'gate':5} {'passed':>7} {'failed':>7} {'error':>6} {'waived':>7}")
+    for point in points:
+        counts = point["by_outcome"]
+        print(
+            f"{point['run']:32} {point['verdict']:5} {counts['passed']:7} {counts['failed']:7} "
+            f"{counts['error']:6} {counts['waived']:7}"
+        )
+    if arguments.html:
+        Path(arguments.html).write_text(render_trend_html(arguments.stage, points), encoding="utf-8")
+        print(f"trend: {arguments.html}")
+    return 0
+
+
 def _keygen(arguments: argparse.Namespace) -> int:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import (
@@ -60,6 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--public-key", metavar="PEM", help="Trusted Ed25519 public key the bundle must be signed with"
     )
     verify.set_defaults(handler=_verify)
+    history = commands.add_parser("history", help="Outcome counts per run of a stage, from the archive")
+    history.add_argument("--stage", required=True, choices=["system", "acceptance", "production"])
+    history.add_argument(
+        "--archive", default="reports", metavar="DIR", help="Evidence archive (default: reports)"
+    )
+    history.add_argument("--html", metavar="FILE", help="Also write a self-contained HTML page with a plot")
+    history.set_defaults(handler=_history)
     keygen = commands.add_parser("keygen", help="Create an Ed25519 signing key (PEM) and its public key")
     keygen.add_argument(
         "output", metavar="PATH", help="Where to write the private key; PATH.pub gets the public key"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,13 +19,19 @@ class Gate:
     verdict: str
     threshold: str
     reasons: tuple[str, ...]
+    mode: str = "all"
 
     @property
     def passed(self) -> bool:
         return self.verdict == "pass"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "threshold": self.threshold, "reasons": list(self.reasons)}
+        return {
+            "verdict": self.verdict,
+            "threshold": self.threshold,
+            "mode": self.mode,
+            "reasons": list(self.reasons),
+        }
 
 
 def judge(
@@ -34,8 +40,13 @@ def judge(
     inventory: Inventory,
     threshold: str,
     run_problems: Sequence[str] = (),
+    gating: Callable[[Result], bool] | None = None,
 ) -> Gate:
-    """Fail when anything at or above the threshold failed or errored, or when we could not look."""
+    """Fail when anything at or above the threshold failed or errored, or when we could not look.
+
+    `gating` narrows which failed and error results may fail the gate (new failures only); the
+    rest are still counted, reported and recorded.
+    """
     reasons: list[str] = list(run_problems)
     if not inventory.resources:
         reasons.append(f"no resources discovered for stage {inventory.stage!r}: nothing was checked")
@@ -50,13 +61,16 @@ def judge(
         control = controls.get(result.control_id)
         if control is None or result.outcome not in BLOCKING:
             continue
+        if gating is not None and not gating(result):
+            continue
         if severity_rank(control.severity) >= severity_rank(threshold):
             blocking[(result.control_id, result.outcome)] += 1
     for (control_id, outcome), count in sorted(blocking.items(), key=_by_severity(controls)):
         control = controls[control_id]
         noun = "result" if count == 1 else "results"
         reasons.append(f"{control_id} ({control.severity}): {count} {outcome.value} {noun} - {control.title}")
-    return Gate("fail" if reasons else "pass", threshold, tuple(reasons))
+    mode = "all" if gating is None else "new-failures-only"
+    return Gate("fail" if reasons else "pass", threshold, tuple(reasons), mode)
 
 
 def _by_severity(controls: Mapping[str, Control]) -> Any:

@@ -36,6 +36,7 @@ from regops.evidence.bundle import (
 )
 from regops.evidence.signing import SigningError, load_private_key, sign_manifest
 from regops.gate import judge, summarise
+from regops.history import Comparison, HistoryError, compare, read_run, resolve_baseline
 from regops.model import Control, Outcome, Resource, Result
 from regops.outcomes import RANK, phase_outcome
 from regops.promotion import PROMOTION_CONTROL, promotion_results
@@ -121,6 +122,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Also archive the bundle to a folder or to s3://bucket/prefix (Object Lock, compliance mode)",
     )
     group.addoption(
+        "--baseline",
+        metavar="BUNDLE|latest",
+        help="Compare with an earlier bundle of the stage, or the newest one in the evidence dir",
+    )
+    group.addoption(
         "--signing-key",
         metavar="PEM",
         help="Ed25519 private key that signs MANIFEST.sha256 (also env REGOPS_SIGNING_KEY)",
@@ -166,6 +172,7 @@ def pytest_configure(config: pytest.Config) -> None:
             promotion_archive=config.getoption("promotion_from"),
             evidence_archive=config.getoption("evidence_archive"),
             aws_endpoint=config.getoption("aws_endpoint"),
+            baseline=config.getoption("baseline"),
             evidence_dir=config.getoption("evidence_dir"),
             fail_on=config.getoption("fail_on"),
             controls=config.getoption("control"),
@@ -188,6 +195,11 @@ def pytest_configure(config: pytest.Config) -> None:
         governance = [*book.results(), *_change_results(settings), *_promotion_results(settings, inventory)]
     except (ConfigError, PlanError, InventoryError, SigningError, WaiverFileError, ChangeHistoryError) as exc:
         raise pytest.UsageError(str(exc)) from None
+    if settings.baseline not in (None, "latest"):
+        try:
+            read_run(Path(str(settings.baseline)))
+        except HistoryError as exc:
+            raise pytest.UsageError(str(exc)) from None
     config.stash[settings_key] = settings
     config.stash[inventory_key] = inventory
     session = RegopsSession(config, settings, inventory, book, governance, signing_key)
@@ -421,6 +433,7 @@ class RegopsSession:
         self.gate_passed: bool | None = None
         self.usage_error = False
         self.archived: str | None = None
+        self.comparison: Comparison | None = None
         self.archive_error: str | None = None
         self._configure_html(config)
 
@@ -474,6 +487,16 @@ class RegopsSession:
         if previous is None or RANK[result.outcome] > RANK[previous.outcome]:
             self.results[report.nodeid] = result
 
+    def _compare(self, results: list[Result]) -> Comparison | None:
+        if self.settings.baseline is None:
+            return None
+        baseline = resolve_baseline(
+            self.settings.baseline, self.settings.evidence_dir, self.settings.stage, self.bundle.directory
+        )
+        if baseline is None:
+            return None
+        return compare(baseline, results, (r.id for r in self.inventory.resources))
+
     def _waiver_for(self, result: Result) -> Waiver | None:
         if result.outcome is not Outcome.FAILED:
             return None
@@ -495,11 +518,16 @@ class RegopsSession:
             self.usage_error = True
             return
         results = [*self.results.values(), *self.governance]
+        comparison = self._compare(results)
         for control in (WAIVER_CONTROL, FOUR_EYES_CONTROL, PROMOTION_CONTROL):
             if any(r.control_id == control.id for r in self.governance):
                 self.controls[control.id] = control
         interrupted = ["the run was interrupted"] if exitstatus == pytest.ExitCode.INTERRUPTED else []
-        gate = judge(results, self.controls, self.inventory, self.settings.fail_on, interrupted)
+        gating = None
+        if self.settings.gate_on == "new":
+            # Without a baseline every failure is new: the gate never passes for want of history.
+            gating = comparison.is_new_failure if comparison is not None else (lambda _: True)
+        gate = judge(results, self.controls, self.inventory, self.settings.fail_on, interrupted, gating)
         summary = summarise(results, self.controls)
         self.run.finished_at = utc_now()
         by_kind: dict[str, int] = {}
@@ -534,10 +562,13 @@ class RegopsSession:
                 "rejected": [w.to_dict() for w in self.waivers.waivers if not w.valid],
             },
         )
+        if comparison is not None:
+            document["comparison"] = comparison.to_dict()
         self.bundle.write_json("evidence.json", document)
         self.bundle.write_bytes("junit.xml", junit_xml(self.settings.stage, self.controls, results))
         self.gate_passed = gate.passed
         self._summary = (summary, gate)
+        self.comparison = comparison
         if exitstatus in (
             pytest.ExitCode.OK,
             pytest.ExitCode.TESTS_FAILED,
@@ -551,7 +582,7 @@ class RegopsSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.usage_error:
             return
-        from regops.terminal import render_summary
+        from regops.terminal import render_comparison, render_summary
 
         summary, gate = self._summary
         writer = terminalreporter._tw
@@ -566,6 +597,10 @@ class RegopsSession:
                 color=writer.hasmarkup,
             )
         )
+        if self.comparison is not None:
+            terminalreporter.write(render_comparison(self.comparison.to_dict()))
+        elif self.settings.baseline is not None:
+            terminalreporter.write_line("baseline: no earlier bundle of this stage; every result is new")
         if self.archived:
             terminalreporter.write_line(f"archived: {self.archived}")
         if self.archive_error:
@@ -590,6 +625,20 @@ class RegopsSession:
         prefix.append(
             f"<p>regops stage <b>{self.settings.stage}</b>, gate <b>{verdict}</b>, run {self.run.id}</p>"
         )
+        if self.comparison is not None:
+            found = self.comparison
+            prefix.append(
+                f"<p>Since {html.escape(found.baseline)}: <b>{len(found.new_failures)} new failures</b>, "
+                f"{len(found.fixed)} fixed, {len(found.still_failing)} still failing, "
+                f"{len(found.new_resources)} new and {len(found.gone_resources)} gone resources</p>"
+            )
+            if found.new_failures:
+                items = "".join(
+                    f"<li>{html.escape(i['control'])} {html.escape(str(i['resource_id']))}: "
+                    f"{html.escape(i['message'])}</li>"
+                    for i in found.new_failures
+                )
+                prefix.append(f"<ul>{items}</ul>")
 
     # (Named pytest_* so pytest sees it; specname makes it a second sessionfinish.)
     # trylast makes this wrapper the innermost: it finishes after every plain sessionfinish

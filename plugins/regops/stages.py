@@ -86,6 +86,7 @@ class StageConfig(BaseModel):
     plans: list[str] = Field(default_factory=list)
     waivers: list[str] = Field(default_factory=list)
     promotion_from: list[Literal["system", "acceptance"]] | None = None
+    gate_on: Literal["all", "new"] = "all"
     aws: AwsConfig | None = None
     fail_on: Severity | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
@@ -129,6 +130,8 @@ class Settings:
     promotion_archive: Path | None = None
     evidence_archive: str | None = None
     archive_retention_days: int = 400
+    baseline: str | None = None
+    gate_on: str = "all"
     controls: tuple[str, ...] = ()
     frameworks: tuple[str, ...] = ()
     parameters: Parameters = field(default_factory=Parameters)
@@ -157,6 +160,8 @@ class Settings:
             "promotion_archive": str(self.promotion_archive) if self.promotion_archive else None,
             "evidence_archive": self.evidence_archive,
             "archive_retention_days": self.archive_retention_days,
+            "baseline": self.baseline,
+            "gate_on": self.gate_on,
             "evidence_dir": str(self.evidence_dir),
             "fail_on": self.fail_on,
             "controls": list(self.controls),
@@ -183,6 +188,8 @@ class Settings:
             promotion_archive=Path(data["promotion_archive"]) if data.get("promotion_archive") else None,
             evidence_archive=data.get("evidence_archive"),
             archive_retention_days=data["archive_retention_days"],
+            baseline=data.get("baseline"),
+            gate_on=data["gate_on"],
             evidence_dir=Path(data["evidence_dir"]),
             fail_on=data["fail_on"],
             controls=tuple(data["controls"]),
@@ -247,6 +254,7 @@ def resolve(
     review_export: str | None = None,
     promotion_archive: str | None = None,
     evidence_archive: str | None = None,
+    baseline: str | None = None,
     evidence_dir: str | None,
     fail_on: str | None,
     controls: Sequence[str],
@@ -325,6 +333,10 @@ def resolve(
         promotion_archive=Path(promotion_archive).expanduser().resolve() if promotion_archive else None,
         evidence_archive=archive,
         archive_retention_days=tool.archive_retention_days,
+        baseline=baseline
+        if baseline in (None, "latest")
+        else str(Path(str(baseline)).expanduser().resolve()),
+        gate_on=stage_config.gate_on,
         evidence_dir=directory.expanduser().resolve(),
         fail_on=parse_severity(fail_on) if fail_on else (stage_config.fail_on or tool.fail_on),
         controls=tuple(dict.fromkeys(c.strip() for c in controls)),

@@ -56,3 +56,17 @@ def render_summary(
         console.print(f"  - {reason}", markup=False)
     console.print(f"evidence: {bundle}", markup=False)
     return buffer.getvalue()
+
+
+def render_comparison(comparison: Mapping[str, Any]) -> str:
+    """What changed since the baseline, new failures first."""
+    lines = [
+        f"since {comparison['baseline']}: {len(comparison['new_failures'])} new failures, "
+        f"{len(comparison['fixed'])} fixed, {len(comparison['still_failing'])} still failing, "
+        f"{len(comparison['new_resources'])} new resources, {len(comparison['gone_resources'])} gone",
+    ]
+    lines += [
+        f"  NEW   {i['control']} {i['resource_id']}: {i['message']}" for i in comparison["new_failures"]
+    ]
+    lines += [f"  FIXED {i['control']} {i['resource_id']}" for i in comparison["fixed"]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,205 @@
+"""Run history: the bundles of a stage in the evidence archive, compared and trended.
+
+Every bundle of a stage is one run of its history. A comparison keys results by (control,
+resource) and says what is new, fixed, still failing, and which resources came or went.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from regops.model import Outcome, Result
+
+BAD = {Outcome.FAILED.value, Outcome.ERROR.value}
+
+
+class HistoryError(Exception):
+    """A baseline or the archive cannot be read; the message names the path."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One archived bundle, read back."""
+
+    path: Path
+    evidence: Mapping[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.evidence["run"]["id"])
+
+    @property
+    def results(self) -> dict[tuple[str, str | None], Mapping[str, Any]]:
+        return {
+            (control["id"], result["resource_id"]): result
+            for control in self.evidence["controls"]
+            for result in control["results"]
+        }
+
+    def inventory(self) -> list[Mapping[str, Any]]:
+        path = self.path / "inventory.json"
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise HistoryError(f"{path}: cannot read the inventory ({exc})") from None
+        return list(document.get("resources", []))
+
+
+def read_run(bundle: Path) -> Run:
+    path = bundle / "evidence.json"
+    try:
+        evidence = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HistoryError(f"{path}: cannot read the evidence ({exc})") from None
+    if not isinstance(evidence, dict) or evidence.get("schema") != "regops.evidence/v1":
+        raise HistoryError(f"{path}: not a regops.evidence/v1 document")
+    return Run(bundle, evidence)
+
+
+def stage_history(archive: Path, stage: str, *, exclude: Path | None = None) -> list[Run]:
+    """The stage's runs, oldest first (run ids sort by time); unreadable bundles are skipped."""
+    folder = archive / stage
+    if not folder.is_dir():
+        return []
+    runs = []
+    for bundle in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if exclude is not None and bundle.resolve() == exclude.resolve():
+            continue
+        try:
+            runs.append(read_run(bundle))
+        except HistoryError:
+            continue
+    return runs
+
+
+def resolve_baseline(choice: str, archive: Path, stage: str, current: Path) -> Run | None:
+    """`latest`: the newest other bundle of the stage (None if there is none); else a bundle path."""
+    if choice == "latest":
+        history = stage_history(archive, stage, exclude=current)
+        return history[-1] if history else None
+    run = read_run(Path(choice))
+    if run.evidence["run"]["stage"] != stage:
+        raise HistoryError(f"{choice}: a {run.evidence['run']['stage']} bundle, not {stage}")
+    return run
+
+
+@dataclass
+class Comparison:
+    baseline: str
+    new_failures: list[dict[str, Any]] = field(default_factory=list)
+    fixed: list[dict[str, Any]] = field(default_factory=list)
+    still_failing: list[dict[str, Any]] = field(default_factory=list)
+    new_resources: list[str] = field(default_factory=list)
+    gone_resources: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline,
+            "new_failures": self.new_failures,
+            "fixed": self.fixed,
+            "still_failing": self.still_failing,
+            "new_resources": self.new_resources,
+            "gone_resources": self.gone_resources,
+        }
+
+    def is_new_failure(self, result: Result) -> bool:
+        return any(
+            item["control"] == result.control_id and item["resource_id"] == result.resource_id
+            for item in self.new_failures
+        )
+
+
+def compare(baseline: Run, results: Sequence[Result], resource_ids: Iterable[str]) -> Comparison:
+    before = baseline.results
+    now = {(r.control_id, r.resource_id): r for r in results}
+    comparison = Comparison(baseline=baseline.id)
+    for key, result in sorted(now.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+        entry = {
+            "control": key[0],
+            "resource_id": key[1],
+            "outcome": result.outcome.value,
+            "message": result.message,
+        }
+        previous = before.get(key)
+        if result.outcome.value in BAD:
+            if previous is not None and previous["outcome"] in BAD:
+                comparison.still_failing.append(entry)
+            else:
+                comparison.new_failures.append(entry)
+        elif previous is not None and previous["outcome"] in BAD:
+            comparison.fixed.append({**entry, "was": previous["outcome"]})
+    current_ids = set(resource_ids)
+    previous_ids = {str(r["id"]) for r in baseline.inventory()}
+    comparison.new_resources = sorted(current_ids - previous_ids)
+    comparison.gone_resources = sorted(previous_ids - current_ids)
+    return comparison
+
+
+def trend(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """Per run: id, start, verdict, counts by outcome and by framework."""
+    return [
+        {
+            "run": run.id,
+            "started_at": run.evidence["run"]["started_at"],
+            "verdict": run.evidence["gate"]["verdict"],
+            "by_outcome": run.evidence["summary"]["by_outcome"],
+            "by_framework": run.evidence["summary"]["by_framework"],
+        }
+        for run in runs
+    ]
+
+
+def _bad(counts: Mapping[str, int]) -> int:
+    return counts.get("failed", 0) + counts.get("error", 0)
+
+
+def render_trend_html(stage: str, points: Sequence[Mapping[str, Any]]) -> str:
+    """A self-contained page: an SVG line plot of outcomes per run and a table per framework."""
+    import html
+
+    series = {"passed": "#2e7d32", "failed": "#c62828", "error": "#6a1b9a", "waived": "#f9a825"}
+    width, height, pad = 760, 260, 40
+    top = max([1, *(p["by_outcome"].get(o, 0) for p in points for o in series)])
+    step = (width - 2 * pad) / max(1, len(points) - 1)
+
+    def xy(index: int, value: int) -> str:
+        return f"{pad + index * step:.1f},{height - pad - (height - 2 * pad) * value / top:.1f}"
+
+    lines = [
+        f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
+        + " ".join(xy(i, p["by_outcome"].get(outcome, 0)) for i, p in enumerate(points))
+        + f'"><title>{outcome}</title></polyline>'
+        for outcome, colour in series.items()
+    ]
+    legend = "".join(
+        f'<text x="{pad + 90 * i}" y="16" fill="{colour}">{outcome}</text>'
+        for i, (outcome, colour) in enumerate(series.items())
+    )
+    axis = (
+        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#999"/>'
+        f'<text x="4" y="{pad}">{top}</text><text x="4" y="{height - pad}">0</text>'
+    )
+    frameworks = sorted({f for p in points for f in p["by_framework"]})
+    header = "".join(f"<th>{html.escape(f)} failed</th>" for f in frameworks)
+    rows = "".join(
+        f"<tr><td>{html.escape(p['run'])}</td><td>{html.escape(p['verdict'])}</td>"
+        + "".join(f"<td>{p['by_outcome'].get(o, 0)}</td>" for o in ("passed", "failed", "error", "waived"))
+        + "".join(f"<td>{_bad(p['by_framework'].get(f, {}))}</td>" for f in frameworks)
+        + "</tr>"
+        for p in points
+    )
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>regops history: {html.escape(stage)}</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body>"
+        f"<h1>regops history: {html.escape(stage)} ({len(points)} runs)</h1>"
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">'
+        f"{axis}{legend}{''.join(lines)}</svg>"
+        "<table><tr><th>run</th><th>gate</th><th>passed</th><th>failed</th><th>error</th><th>waived</th>"
+        f"{header}</tr>{rows}</table></body></html>\n"
+    )
