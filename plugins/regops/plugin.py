@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from regops import __version__
+from regops.anomalies import ANOMALY_CONTROL_ID, anomaly_control, anomaly_results
 from regops.changes import (
     FOUR_EYES_CONTROL,
     ChangeHistoryError,
@@ -36,7 +37,7 @@ from regops.evidence.bundle import (
 )
 from regops.evidence.signing import SigningError, load_private_key, sign_manifest
 from regops.gate import judge, summarise
-from regops.history import Comparison, HistoryError, compare, read_run, resolve_baseline
+from regops.history import Comparison, HistoryError, compare, read_run, resolve_baseline, stage_history
 from regops.model import Control, Outcome, Resource, Result
 from regops.outcomes import RANK, phase_outcome
 from regops.promotion import PROMOTION_CONTROL, promotion_results
@@ -127,6 +128,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Compare with an earlier bundle of the stage, or the newest one in the evidence dir",
     )
     group.addoption(
+        "--anomalies",
+        action="store_true",
+        default=None,
+        help="Flag departures from the stage's history of inventories (also per stage: anomalies = true)",
+    )
+    group.addoption(
         "--signing-key",
         metavar="PEM",
         help="Ed25519 private key that signs MANIFEST.sha256 (also env REGOPS_SIGNING_KEY)",
@@ -173,6 +180,7 @@ def pytest_configure(config: pytest.Config) -> None:
             evidence_archive=config.getoption("evidence_archive"),
             aws_endpoint=config.getoption("aws_endpoint"),
             baseline=config.getoption("baseline"),
+            anomalies=bool(config.getoption("anomalies")),
             evidence_dir=config.getoption("evidence_dir"),
             fail_on=config.getoption("fail_on"),
             controls=config.getoption("control"),
@@ -487,6 +495,26 @@ class RegopsSession:
         if previous is None or RANK[result.outcome] > RANK[previous.outcome]:
             self.results[report.nodeid] = result
 
+    def _anomalies(self) -> list[Result]:
+        if not self.settings.anomalies:
+            return []
+        self.controls[ANOMALY_CONTROL_ID] = anomaly_control(self.settings.anomaly_severity)
+        history = stage_history(
+            self.settings.evidence_dir, self.settings.stage, exclude=self.bundle.directory
+        )
+        inventories = []
+        for run in history:
+            try:
+                inventories.append(run.inventory())
+            except HistoryError:
+                continue
+        return anomaly_results(
+            inventories,
+            (r.to_dict() for r in self.inventory.resources),
+            window=self.settings.anomaly_window,
+            min_runs=self.settings.anomaly_min_runs,
+        )
+
     def _compare(self, results: list[Result]) -> Comparison | None:
         if self.settings.baseline is None:
             return None
@@ -517,7 +545,7 @@ class RegopsSession:
         if exitstatus == pytest.ExitCode.USAGE_ERROR:
             self.usage_error = True
             return
-        results = [*self.results.values(), *self.governance]
+        results = [*self.results.values(), *self.governance, *self._anomalies()]
         comparison = self._compare(results)
         for control in (WAIVER_CONTROL, FOUR_EYES_CONTROL, PROMOTION_CONTROL):
             if any(r.control_id == control.id for r in self.governance):

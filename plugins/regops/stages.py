@@ -87,6 +87,7 @@ class StageConfig(BaseModel):
     waivers: list[str] = Field(default_factory=list)
     promotion_from: list[Literal["system", "acceptance"]] | None = None
     gate_on: Literal["all", "new"] = "all"
+    anomalies: bool = False
     aws: AwsConfig | None = None
     fail_on: Severity | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
@@ -104,6 +105,9 @@ class ToolConfig(BaseModel):
     release_tag_pattern: str = "release-production-*"
     evidence_archive: str | None = None
     archive_retention_days: int = Field(default=400, ge=1)
+    anomaly_window: int = Field(default=20, ge=1)
+    anomaly_min_runs: int = Field(default=5, ge=1)
+    anomaly_severity: Severity = "medium"
     parameters: dict[str, Any] = Field(default_factory=dict)
     stages: dict[Literal["system", "acceptance", "production"], StageConfig] = Field(default_factory=dict)
 
@@ -132,6 +136,10 @@ class Settings:
     archive_retention_days: int = 400
     baseline: str | None = None
     gate_on: str = "all"
+    anomalies: bool = False
+    anomaly_window: int = 20
+    anomaly_min_runs: int = 5
+    anomaly_severity: str = "medium"
     controls: tuple[str, ...] = ()
     frameworks: tuple[str, ...] = ()
     parameters: Parameters = field(default_factory=Parameters)
@@ -162,6 +170,10 @@ class Settings:
             "archive_retention_days": self.archive_retention_days,
             "baseline": self.baseline,
             "gate_on": self.gate_on,
+            "anomalies": self.anomalies,
+            "anomaly_window": self.anomaly_window,
+            "anomaly_min_runs": self.anomaly_min_runs,
+            "anomaly_severity": self.anomaly_severity,
             "evidence_dir": str(self.evidence_dir),
             "fail_on": self.fail_on,
             "controls": list(self.controls),
@@ -190,6 +202,10 @@ class Settings:
             archive_retention_days=data["archive_retention_days"],
             baseline=data.get("baseline"),
             gate_on=data["gate_on"],
+            anomalies=data["anomalies"],
+            anomaly_window=data["anomaly_window"],
+            anomaly_min_runs=data["anomaly_min_runs"],
+            anomaly_severity=data["anomaly_severity"],
             evidence_dir=Path(data["evidence_dir"]),
             fail_on=data["fail_on"],
             controls=tuple(data["controls"]),
@@ -255,6 +271,7 @@ def resolve(
     promotion_archive: str | None = None,
     evidence_archive: str | None = None,
     baseline: str | None = None,
+    anomalies: bool = False,
     evidence_dir: str | None,
     fail_on: str | None,
     controls: Sequence[str],
@@ -337,6 +354,10 @@ def resolve(
         if baseline in (None, "latest")
         else str(Path(str(baseline)).expanduser().resolve()),
         gate_on=stage_config.gate_on,
+        anomalies=anomalies or stage_config.anomalies,
+        anomaly_window=tool.anomaly_window,
+        anomaly_min_runs=tool.anomaly_min_runs,
+        anomaly_severity=tool.anomaly_severity,
         evidence_dir=directory.expanduser().resolve(),
         fail_on=parse_severity(fail_on) if fail_on else (stage_config.fail_on or tool.fail_on),
         controls=tuple(dict.fromkeys(c.strip() for c in controls)),
