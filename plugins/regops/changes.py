@@ -26,11 +26,11 @@ FOUR_EYES_CONTROL = Control(
     stages=("acceptance", "production"),
     kinds=("change",),
     frameworks={
-        "pci-dss": ("6.5.1", "6.5.2"),
+        "pci-dss": ("6.5.1", "6.5.4"),
         "dora": ("Art. 9(4)(e)",),
-        "rts-2024-1774": ("Art. 17(1)", "Art. 17(2)"),
-        "iso-27001": ("A.8.32",),
-        "bsi-c5": ("DEV-03", "DEV-07"),
+        "rts-2024-1774": ("Art. 17(1)(b)", "Art. 17(1)(d)"),
+        "iso-27001": ("A.8.32", "A.5.3"),
+        "bsi-c5": ("DEV-07", "DEV-09"),
     },
     rationale="Changes to production infrastructure need approval by a second person before they land.",
 )

@@ -17,7 +17,7 @@ LAYER_STAGES: dict[str, tuple[str, ...]] = {
     "regulatory": STAGES,
 }
 
-_ALLOWED = {"id", "layer", "severity", "stages", "kinds", "frameworks", "facts", "title"}
+_ALLOWED = {"id", "layer", "severity", "stages", "kinds", "frameworks", "facts", "title", "unverified"}
 
 
 class ControlDefinitionError(Exception):
@@ -84,6 +84,7 @@ def control_from_marker(
             frameworks={str(k): tuple(v) for k, v in frameworks.items() if v},
             facts=tuple(kwargs.get("facts") or ()),
             rationale=rationale,
+            unverified=tuple(kwargs.get("unverified") or ()),
         ),
         [],
     )

@@ -13,6 +13,8 @@ FRAMEWORKS: Final[dict[str, str]] = {
     "cis-aws": "CIS Amazon Web Services Foundations Benchmark v3.0.0",
     "cis-azure": "CIS Microsoft Azure Foundations Benchmark v3.0.0",
     "cis-gcp": "CIS Google Cloud Platform Foundation Benchmark v3.0.0",
+    # BaFin's BAIT and ZAIT were repealed in January 2025 in favour of DORA; MaRisk remains.
+    "marisk": "BaFin MaRisk (Minimum Requirements for Risk Management), AT 7.2",
 }
 
 # `--framework cis` selects every CIS benchmark.

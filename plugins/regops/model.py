@@ -217,11 +217,14 @@ class Control:
     frameworks: Mapping[str, tuple[str, ...]]
     facts: tuple[str, ...] = ()
     rationale: str = ""
+    # References that could not be confirmed against the primary text: reported as such.
+    unverified: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "title": self.title,
+            "unverified": list(self.unverified),
             "layer": self.layer,
             "severity": self.severity,
             "stages": list(self.stages),

@@ -469,6 +469,7 @@ class RegopsSession:
                 frameworks={k: tuple(v) for k, v in control["frameworks"].items()},
                 facts=tuple(control["facts"]),
                 rationale=control["rationale"],
+                unverified=tuple(control["unverified"]),
             )
         result = Result(
             control_id=control["id"],

@@ -23,11 +23,12 @@ PROMOTION_CONTROL = Control(
     stages=("production",),
     kinds=("promotion",),
     frameworks={
-        "pci-dss": ("6.5.1", "6.5.3"),
-        "dora": ("Art. 8(4)", "Art. 9(4)(e)"),
-        "rts-2024-1774": ("Art. 17(1)",),
-        "iso-27001": ("A.8.31", "A.8.32"),
-        "bsi-c5": ("DEV-09",),
+        "pci-dss": ("6.5.1", "6.5.2", "11.3.1.3"),
+        "dora": ("Art. 9(4)(e)",),
+        "rts-2024-1774": ("Art. 16(2)", "Art. 17(1)(c)"),
+        "iso-27001": ("A.8.29", "A.8.31", "A.8.32"),
+        "bsi-c5": ("DEV-06", "DEV-09"),
+        "marisk": ("AT 7.2 Tz. 3",),
     },
     rationale="A change reaches production only after the same change passed the earlier stages' gates.",
 )

@@ -16,6 +16,7 @@ def _version(text: str) -> tuple[int, ...]:
     layer="acceptance",
     severity="high",
     kinds=("object_store", "load_balancer"),
+    unverified=("RTS 2024/1774 Art. 14 (securing information in transit) probably also applies; not read",),
     frameworks={
         "pci-dss": ["4.2.1", "2.2.7"],
         "dora": ["Art. 9(4)(d)"],
@@ -23,7 +24,8 @@ def _version(text: str) -> tuple[int, ...]:
         "iso-27001": ["A.8.24", "A.5.14"],
         "bsi-c5": ["CRY-02"],
         "cis-aws": ["2.1.1"],
-        "cis-azure": ["4.1", "4.15"],
+        "cis-azure": ["4.1", "4.15", "9.1", "9.4"],
+        "cis-gcp": ["3.9"],
     },
 )
 def test_tls_1_2_on_endpoints(resource: Resource, parameters: Parameters) -> None:
@@ -63,7 +65,7 @@ def test_tls_1_2_on_endpoints(resource: Resource, parameters: Parameters) -> Non
         "rts-2024-1774": ["Art. 6(2)(c)", "Art. 13(e)"],
         "iso-27001": ["A.8.24"],
         "bsi-c5": ["CRY-02"],
-        "cis-azure": ["5.2.1", "5.3.1"],
+        "cis-azure": ["5.2.1", "5.3.1", "5.3.2"],
         "cis-gcp": ["6.4"],
     },
 )
