@@ -29,6 +29,7 @@ KINDS: Final = (
     "disk",
     "function",
     "identity",
+    "account",
     "other",
 )
 

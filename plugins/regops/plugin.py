@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -199,7 +199,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         from regops.discovery import discover
 
-        inventory = discover(settings.stage, settings.plans)
+        inventory = discover(settings.stage, settings.plans, settings.aws, _progress(config))
         governance = [*book.results(), *_change_results(settings), *_promotion_results(settings, inventory)]
     except (ConfigError, PlanError, InventoryError, SigningError, WaiverFileError, ChangeHistoryError) as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -214,6 +214,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(session, "regops-session")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(session), "regops-xdist")
+
+
+def _progress(config: pytest.Config) -> Callable[[str], None] | None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or config.get_verbosity() < 0:
+        return None
+    return lambda message: reporter.write_line(f"regops discovery: {message}")
 
 
 def _change_results(settings: Settings) -> list[Result]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from regops.model import Discovery, Resource, SourceReport
+
+if TYPE_CHECKING:
+    from regops.stages import AwsConfig
 
 INVENTORY_SCHEMA = "regops.inventory/v1"
 
@@ -76,8 +79,27 @@ class Inventory:
             raise InventoryError(f"{path}: the inventory is truncated or malformed ({exc!r})") from None
 
 
-def discover(stage: str, plans: Sequence[Path]) -> Inventory:
-    """Run every configured source for a stage."""
+def discover(
+    stage: str,
+    plans: Sequence[Path],
+    aws: AwsConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Inventory:
+    """Run every configured source for a stage; SDKs are imported only for sources in use."""
     from regops.discovery.terraform_plan import discover_plan
 
-    return Inventory.merge(stage, (discover_plan(path, stage) for path in plans))
+    discoveries = [discover_plan(path, stage) for path in plans]
+    if aws is not None:
+        from regops.discovery.aws import AwsSource, discover_aws
+
+        source = AwsSource(
+            regions=tuple(aws.regions),
+            tag_key=aws.tag_key,
+            account_id=aws.account_id,
+            profile=aws.profile,
+            role_arn=aws.role_arn,
+            endpoint_url=aws.endpoint_url,
+            max_workers=aws.max_workers,
+        )
+        discoveries.append(discover_aws(source, stage, progress))
+    return Inventory.merge(stage, discoveries)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from regops.normalize.common import (
@@ -357,3 +357,363 @@ def tags_of(native_type: str, values: Mapping[str, Any]) -> dict[str, str]:
 def region_of(native_type: str, values: Mapping[str, Any]) -> str | None:
     region = values.get("region")
     return region if isinstance(region, str) else None
+
+
+# Live: AWS API payloads (as boto3 returns them, gathered per resource by discovery/aws.py).
+# The same fact names and meanings as the planned side, so one control judges both alike.
+
+LiveNormaliser = Callable[[Mapping[str, Any]], dict[str, Any]]
+_PUBLIC_GRANTEES = (
+    "http://acs.amazonaws.com/groups/global/AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+)
+_BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def _blocked(configuration: Any) -> bool:
+    return isinstance(configuration, Mapping) and all(configuration.get(f) is True for f in _BLOCK_FLAGS)
+
+
+def live_s3_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+
+    def algorithm() -> str | None:
+        rules = dig(payload, "encryption", "ServerSideEncryptionConfiguration", "Rules", default=[])
+        for rule in rules:
+            found = dig(rule, "ApplyServerSideEncryptionByDefault", "SSEAlgorithm")
+            if found:
+                return str(found)
+        return None
+
+    def encrypted() -> bool:
+        # Every bucket has default encryption since 2023; a failed read still leaves it unverified.
+        known(payload.get("encryption"))
+        return True
+
+    facts.derive("encrypted_at_rest", encrypted)
+    facts.derive("encryption_cmk", lambda: algorithm() in KMS_SSE_ALGORITHMS)
+
+    def public() -> bool:
+        bucket_block = dig(payload, "public_access_block", "PublicAccessBlockConfiguration")
+        if _blocked(bucket_block) or _blocked(known(payload.get("account_public_access_block"))):
+            return False
+        if dig(payload, "policy_status", "PolicyStatus", "IsPublic", default=False) is True:
+            return True
+        grants = dig(payload, "acl", "Grants", default=[])
+        return any(dig(g, "Grantee", "URI") in _PUBLIC_GRANTEES for g in grants)
+
+    facts.derive("public", public)
+    facts.derive("versioning", lambda: dig(payload, "versioning", "Status") == "Enabled")
+    facts.derive("access_logging", lambda: dig(payload, "logging", "LoggingEnabled") is not None)
+    return facts.values
+
+
+def _permission_spans(permission: Mapping[str, Any]) -> tuple[int, int]:
+    return _rule_spans(permission.get("IpProtocol"), permission.get("FromPort"), permission.get("ToPort"))
+
+
+def live_security_group(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+
+    def open_ports() -> list[list[int]]:
+        spans = []
+        for permission in dig(payload, "description", "IpPermissions", default=[]):
+            sources = [r.get("CidrIp") for r in permission.get("IpRanges", [])] + [
+                r.get("CidrIpv6") for r in permission.get("Ipv6Ranges", [])
+            ]
+            if any(s is not None and is_internet(s) for s in sources):
+                spans.append(_permission_spans(permission))
+        return port_ranges(spans)
+
+    facts.derive("internet_ingress_ports", open_ports)
+    facts.derive("direction", lambda: "ingress")
+    facts.derive("enabled", lambda: True)
+    return facts.values
+
+
+def _customer_key(payload: Mapping[str, Any]) -> bool:
+    return bool(dig(payload, "key_manager") == "CUSTOMER")
+
+
+def _live_tls(payload: Mapping[str, Any], description: Mapping[str, Any]) -> bool:
+    parameters = known(payload.get("parameters"))
+    if parameters is None:
+        # Default groups force TLS from RDS for PostgreSQL 15 on, and not before.
+        engine = str(description.get("Engine", ""))
+        major = str(description.get("EngineVersion", "0")).split(".")[0]
+        return engine == "postgres" and major.isdigit() and int(major) >= 15
+    for parameter in parameters:
+        name, value = parameter.get("ParameterName"), str(parameter.get("ParameterValue", "")).lower()
+        if name in {"rds.force_ssl", "require_secure_transport"} and value in {"1", "on", "true"}:
+            return True
+    return False
+
+
+def live_db_instance(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+
+    def description() -> Any:
+        return known(payload.get("description"))
+
+    facts.derive("encrypted_at_rest", lambda: description().get("StorageEncrypted") is True)
+    facts.derive(
+        "encryption_cmk", lambda: description().get("StorageEncrypted") is True and _customer_key(payload)
+    )
+    facts.derive("public", lambda: description().get("PubliclyAccessible") is True)
+    facts.derive("backup_days", lambda: int(description().get("BackupRetentionPeriod", 0)))
+    facts.derive("pitr", lambda: int(description().get("BackupRetentionPeriod", 0)) > 0)
+    facts.derive("zone_redundant", lambda: description().get("MultiAZ") is True)
+    facts.derive("deletion_protection", lambda: description().get("DeletionProtection") is True)
+    facts.derive("engine", lambda: str(description().get("Engine")))
+    facts.derive("tls_enforced", lambda: _live_tls(payload, description()))
+    return facts.values
+
+
+def live_rds_cluster(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+
+    def description() -> Any:
+        return known(payload.get("description"))
+
+    facts.derive("encrypted_at_rest", lambda: description().get("StorageEncrypted") is True)
+    facts.derive(
+        "encryption_cmk", lambda: description().get("StorageEncrypted") is True and _customer_key(payload)
+    )
+    facts.derive("backup_days", lambda: int(description().get("BackupRetentionPeriod", 0)))
+    facts.derive("pitr", lambda: int(description().get("BackupRetentionPeriod", 0)) > 0)
+    facts.derive("zone_redundant", lambda: len(description().get("AvailabilityZones", [])) > 1)
+    facts.derive("deletion_protection", lambda: description().get("DeletionProtection") is True)
+    facts.derive("engine", lambda: str(description().get("Engine")))
+    return facts.values
+
+
+def live_dynamodb_table(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("encrypted_at_rest", lambda: True)
+    facts.derive(
+        "encryption_cmk",
+        lambda: (
+            dig(payload, "description", "SSEDescription", "SSEType") == "KMS"
+            and bool(dig(payload, "description", "SSEDescription", "KMSMasterKeyArn"))
+        ),
+    )
+    facts.derive(
+        "pitr",
+        lambda: (
+            dig(payload, "continuous_backups", "PointInTimeRecoveryDescription", "PointInTimeRecoveryStatus")
+            == "ENABLED"
+        ),
+    )
+    facts.derive(
+        "deletion_protection",
+        lambda: dig(payload, "description", "DeletionProtectionEnabled", default=False) is True,
+    )
+    facts.derive("public", lambda: False)
+    facts.derive("engine", lambda: "dynamodb")
+    return facts.values
+
+
+def live_kms_key(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("rotation_enabled", lambda: dig(payload, "rotation", "KeyRotationEnabled") is True)
+    facts.derive(
+        "rotation_period_days",
+        lambda: (
+            int(dig(payload, "rotation", "RotationPeriodInDays", default=365))
+            if dig(payload, "rotation", "KeyRotationEnabled") is True
+            else None
+        ),
+    )
+
+    # Live, the deletion window exists only once deletion is scheduled: a key not pending
+    # deletion is protected; one pending deletion is judged by its window.
+    def protected() -> bool:
+        if dig(payload, "description", "KeyState") != "PendingDeletion":
+            return True
+        return int(dig(payload, "description", "PendingDeletionWindowInDays", default=0)) >= 30
+
+    facts.derive("deletion_protected", protected)
+    facts.derive(
+        "rotatable",
+        lambda: dig(payload, "description", "KeySpec", default="SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT",
+    )
+    return facts.values
+
+
+def live_cloudtrail(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("enabled", lambda: dig(payload, "status", "IsLogging") is True)
+    facts.derive("covers_all_regions", lambda: dig(payload, "description", "IsMultiRegionTrail") is True)
+    facts.derive(
+        "integrity_validation", lambda: dig(payload, "description", "LogFileValidationEnabled") is True
+    )
+    facts.derive("encryption_cmk", lambda: bool(dig(payload, "description", "KmsKeyId")))
+    return facts.values
+
+
+def live_log_group(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive(
+        "retention_days", lambda: int(dig(payload, "description", "retentionInDays", default=0)) or 36500
+    )
+    facts.derive("encryption_cmk", lambda: bool(dig(payload, "description", "kmsKeyId")))
+    return facts.values
+
+
+def live_load_balancer(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("internet_facing", lambda: dig(payload, "description", "Scheme") == "internet-facing")
+    facts.derive(
+        "deletion_protection",
+        lambda: any(
+            a.get("Key") == "deletion_protection.enabled" and a.get("Value") == "true"
+            for a in dig(payload, "attributes", default=[])
+        ),
+    )
+
+    def listeners() -> list[Mapping[str, Any]]:
+        return list(dig(payload, "listeners", default=[]))
+
+    def tls_min_version() -> str | None:
+        versions = []
+        for listener in listeners():
+            # Only TLS listeners count: an HTTP listener may still report a policy.
+            if listener.get("Protocol") in {"HTTPS", "TLS"}:
+                policy = listener.get("SslPolicy")
+                if policy not in ELB_POLICY_TLS_MIN:
+                    raise Unknown
+                versions.append(ELB_POLICY_TLS_MIN[policy])
+        return min(versions) if versions else None
+
+    def plaintext_listener() -> bool:
+        for listener in listeners():
+            if listener.get("Protocol") in {"HTTP", "TCP", "UDP", "TCP_UDP"}:
+                actions = listener.get("DefaultActions", [])
+                redirects = all(
+                    a.get("Type") == "redirect" and (a.get("RedirectConfig") or {}).get("Protocol") == "HTTPS"
+                    for a in actions
+                )
+                if not (actions and redirects):
+                    return True
+        return False
+
+    if known(payload.get("listeners")):
+        facts.derive("tls_min_version", tls_min_version)
+        facts.derive("plaintext_listener", plaintext_listener)
+    return facts.values
+
+
+def live_ebs_volume(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("encrypted_at_rest", lambda: dig(payload, "description", "Encrypted") is True)
+    facts.derive("encryption_cmk", lambda: _customer_key(payload))
+    return facts.values
+
+
+def live_instance(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("public_ip", lambda: bool(dig(payload, "description", "PublicIpAddress")))
+    facts.derive(
+        "imdsv2_required", lambda: dig(payload, "description", "MetadataOptions", "HttpTokens") == "required"
+    )
+    return facts.values
+
+
+def live_lambda(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("runtime", lambda: dig(payload, "description", "Runtime"))
+    facts.derive("encryption_cmk", lambda: bool(dig(payload, "description", "KMSKeyArn")))
+    return facts.values
+
+
+def _grants_everything(document: Any) -> bool:
+    statements = document.get("Statement", []) if isinstance(document, Mapping) else []
+    if isinstance(statements, Mapping):
+        statements = [statements]
+    for statement in statements:
+        actions = statement.get("Action", [])
+        resources = statement.get("Resource", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = [resources] if isinstance(resources, str) else resources
+        if statement.get("Effect") == "Allow" and "*" in actions and "*" in resources:
+            return True
+    return False
+
+
+def live_iam_user(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("console_access", lambda: known(payload.get("login_profile")) is not None)
+    facts.derive("mfa_enabled", lambda: bool(known(payload.get("mfa_devices"))))
+
+    def key_age() -> int | None:
+        now = payload["now"]
+        ages = [
+            (now - key["CreateDate"]).days
+            for key in known(payload.get("access_keys"))
+            if key.get("Status") == "Active"
+        ]
+        return max(ages) if ages else None
+
+    facts.derive("access_key_max_age_days", key_age)
+    facts.derive("admin", lambda: any(_grants_everything(d) for d in known(payload.get("policy_documents"))))
+    facts.derive("direct_policies", lambda: bool(known(payload.get("attached_policies"))))
+    return facts.values
+
+
+def live_account(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("root_mfa", lambda: dig(payload, "summary", "AccountMFAEnabled") == 1)
+    facts.derive(
+        "root_access_keys", lambda: int(dig(payload, "summary", "AccountAccessKeysPresent", default=0)) > 0
+    )
+    facts.derive("password_policy", lambda: known(payload.get("password_policy")) is not None)
+    facts.derive(
+        "password_min_length",
+        lambda: int(dig(payload, "password_policy", "MinimumPasswordLength", default=0)),
+    )
+    return facts.values
+
+
+def live_account_block(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("public_access_blocked", lambda: _blocked(known(payload.get("configuration"))))
+    return facts.values
+
+
+def live_ebs_default(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("ebs_default_encryption", lambda: dig(payload, "setting", "EbsEncryptionByDefault") is True)
+    return facts.values
+
+
+def live_config_recorder(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive(
+        "recording",
+        lambda: any(
+            s.get("recording") is True
+            for s in dig(payload, "status", "ConfigurationRecordersStatus", default=[])
+        ),
+    )
+    return facts.values
+
+
+LIVE: dict[str, tuple[str, LiveNormaliser]] = {
+    "aws_s3_bucket": ("object_store", live_s3_bucket),
+    "aws_security_group": ("network_rule", live_security_group),
+    "aws_db_instance": ("database", live_db_instance),
+    "aws_rds_cluster": ("database", live_rds_cluster),
+    "aws_dynamodb_table": ("database", live_dynamodb_table),
+    "aws_kms_key": ("key", live_kms_key),
+    "aws_cloudtrail": ("audit_trail", live_cloudtrail),
+    "aws_cloudwatch_log_group": ("log_store", live_log_group),
+    "aws_lb": ("load_balancer", live_load_balancer),
+    "aws_ebs_volume": ("disk", live_ebs_volume),
+    "aws_instance": ("compute", live_instance),
+    "aws_lambda_function": ("function", live_lambda),
+    "aws_iam_user": ("identity", live_iam_user),
+    "aws_iam_account": ("account", live_account),
+    "aws_s3_account_public_access_block": ("account", live_account_block),
+    "aws_ebs_encryption_by_default": ("account", live_ebs_default),
+    "aws_config_configuration_recorder": ("account", live_config_recorder),
+}

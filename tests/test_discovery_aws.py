@@ -1,0 +1,399 @@
+"""Live AWS discovery through boto3 against a moto server on 127.0.0.1, faults included."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from regops.discovery.aws import AwsSource, discover_aws
+from regops.model import Resource
+from regops.normalize.aws import PLANNED
+from tests.aws_server import Clients, aws, moto_endpoint  # noqa: F401
+
+boto3 = pytest.importorskip("boto3")
+STAGE_TAGS = [{"Key": "stage", "Value": "acceptance"}]
+BLOCK_ALL = dict.fromkeys(
+    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+)
+
+
+def source(clients: Clients, **kwargs: Any) -> AwsSource:
+    return AwsSource(regions=("eu-central-1", "eu-west-1"), endpoint_url=clients.endpoint, **kwargs)
+
+
+def by_id(resources: tuple[Resource, ...]) -> dict[str, Resource]:
+    return {r.id: r for r in resources}
+
+
+def platform(aws: Clients) -> dict[str, str]:  # noqa: F811
+    """A small stage in moto: what a plan would describe, created through boto3."""
+    s3 = aws("s3")
+    key = aws("kms").create_key(Tags=[{"TagKey": "stage", "TagValue": "acceptance"}])["KeyMetadata"]
+    aws("kms").enable_key_rotation(KeyId=key["KeyId"])
+    s3.create_bucket(Bucket="card-vault", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    s3.put_bucket_tagging(Bucket="card-vault", Tagging={"TagSet": STAGE_TAGS})
+    s3.put_public_access_block(Bucket="card-vault", PublicAccessBlockConfiguration=BLOCK_ALL)
+    s3.put_bucket_versioning(Bucket="card-vault", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket="card-vault",
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": key["Arn"],
+                    }
+                }
+            ]
+        },
+    )
+    s3.create_bucket(Bucket="untagged", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    ireland = aws("s3", "eu-west-1")
+    ireland.create_bucket(
+        Bucket="reports-eu-west-1", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    ireland.put_bucket_tagging(Bucket="reports-eu-west-1", Tagging={"TagSet": STAGE_TAGS})
+    ec2 = aws("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    sg = ec2.create_security_group(
+        GroupName="bastion",
+        Description="ops",
+        VpcId=vpc,
+        TagSpecifications=[{"ResourceType": "security-group", "Tags": STAGE_TAGS}],
+    )["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=sg,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
+        ],
+    )
+    aws("rds").create_db_instance(
+        DBInstanceIdentifier="ledger",
+        Engine="postgres",
+        EngineVersion="16.3",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="ledger",
+        MasterUserPassword="not-a-real-password",
+        StorageEncrypted=True,
+        KmsKeyId=key["Arn"],
+        BackupRetentionPeriod=7,
+        MultiAZ=False,
+        DeletionProtection=True,
+        PubliclyAccessible=False,
+        Tags=STAGE_TAGS,
+    )
+    aws("cloudtrail").create_trail(
+        Name="platform",
+        S3BucketName="card-vault",
+        IsMultiRegionTrail=True,
+        EnableLogFileValidation=True,
+        KmsKeyId=key["Arn"],
+    )
+    aws("cloudtrail").start_logging(Name="platform")
+    iam = aws("iam")
+    iam.create_user(UserName="deployer", Tags=STAGE_TAGS)
+    admin = iam.create_policy(
+        PolicyName="everything",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )["Policy"]["Arn"]
+    iam.attach_user_policy(UserName="deployer", PolicyArn=admin)
+    iam.create_user(UserName="someone-else", Tags=[{"Key": "stage", "Value": "production"}])
+    return {"key": key["Arn"], "sg": sg}
+
+
+def test_discovers_the_stage_by_tag_with_its_facts(aws: Clients) -> None:  # noqa: F811
+    ids = platform(aws)
+    messages: list[str] = []
+    discovery = discover_aws(source(aws), "acceptance", messages.append)
+    assert discovery.report.complete, discovery.report.errors
+    found = by_id(discovery.resources)
+    bucket = found["arn:aws:s3:::card-vault"]
+    assert (bucket.kind, bucket.region, bucket.tags) == (
+        "object_store",
+        "eu-central-1",
+        {"stage": "acceptance"},
+    )
+    assert dict(bucket.facts) == {
+        "encrypted_at_rest": True,
+        "encryption_cmk": True,
+        "public": False,
+        "versioning": True,
+        "access_logging": False,
+    }
+    assert found["arn:aws:s3:::reports-eu-west-1"].region == "eu-west-1"
+    assert "arn:aws:s3:::untagged" not in found
+    sg = found[f"arn:aws:ec2:eu-central-1:123456789012:security-group/{ids['sg']}"]
+    assert sg.facts["internet_ingress_ports"] == [[22, 22]]
+    db = found["arn:aws:rds:eu-central-1:123456789012:db:ledger"]
+    assert db.facts["encryption_cmk"] is True
+    assert db.facts["tls_enforced"] is True
+    assert db.facts["deletion_protection"] is True
+    assert found[ids["key"]].facts["rotation_enabled"] is True
+    trail = found["arn:aws:cloudtrail:eu-central-1:123456789012:trail/platform"]
+    assert (trail.facts["enabled"], trail.facts["covers_all_regions"]) == (True, True)
+    user = found["arn:aws:iam::123456789012:user/deployer"]
+    assert (user.facts["admin"], user.facts["mfa_enabled"]) == (True, False)
+    assert "arn:aws:iam::123456789012:user/someone-else" not in found
+    assert found["arn:aws:iam::123456789012:account-password-policy"].facts["password_policy"] is False
+    assert sorted(m.split(":")[0] for m in messages) == ["aws eu-central-1", "aws eu-west-1"]
+    assert "not-a-real-password" not in json.dumps([r.to_dict() for r in discovery.resources])
+
+
+def test_live_and_planned_facts_agree(aws: Clients) -> None:  # noqa: F811
+    ids = platform(aws)
+    found = by_id(discover_aws(source(aws), "acceptance").resources)
+    planned_bucket = PLANNED["aws_s3_bucket"].facts(
+        {"bucket": "card-vault"},
+        {
+            "aws_s3_bucket_server_side_encryption_configuration": [
+                {
+                    "rule": [
+                        {
+                            "apply_server_side_encryption_by_default": [
+                                {"sse_algorithm": "aws:kms", "kms_master_key_id": ids["key"]}
+                            ]
+                        }
+                    ]
+                }
+            ],
+            "aws_s3_bucket_public_access_block": [
+                {
+                    "block_public_acls": True,
+                    "block_public_policy": True,
+                    "ignore_public_acls": True,
+                    "restrict_public_buckets": True,
+                }
+            ],
+            "aws_s3_bucket_versioning": [{"versioning_configuration": [{"status": "Enabled"}]}],
+        },
+    )
+    assert dict(found["arn:aws:s3:::card-vault"].facts) == planned_bucket
+    planned_sg = PLANNED["aws_security_group"].facts(
+        {
+            "ingress": [
+                {"from_port": 22, "to_port": 22, "protocol": "tcp", "cidr_blocks": ["0.0.0.0/0"]},
+                {"from_port": 5432, "to_port": 5432, "protocol": "tcp", "cidr_blocks": ["10.0.0.0/8"]},
+            ]
+        },
+        {},
+    )
+    assert (
+        dict(found[f"arn:aws:ec2:eu-central-1:123456789012:security-group/{ids['sg']}"].facts) == planned_sg
+    )
+    planned_db = PLANNED["aws_db_instance"].facts(
+        {
+            "engine": "postgres",
+            "engine_version": "16.3",
+            "storage_encrypted": True,
+            "kms_key_id": ids["key"],
+            "publicly_accessible": False,
+            "backup_retention_period": 7,
+            "multi_az": False,
+            "deletion_protection": True,
+        },
+        {},
+    )
+    assert dict(found["arn:aws:rds:eu-central-1:123456789012:db:ledger"].facts) == planned_db
+    live_key, planned_key = (
+        found[ids["key"]].facts,
+        PLANNED["aws_kms_key"].facts({"enable_key_rotation": True}, {}),
+    )
+    for fact in ("rotation_enabled", "rotation_period_days", "deletion_protected", "rotatable"):
+        assert live_key[fact] == planned_key[fact], fact
+    planned_trail = PLANNED["aws_cloudtrail"].facts(
+        {
+            "enable_logging": True,
+            "is_multi_region_trail": True,
+            "enable_log_file_validation": True,
+            "kms_key_id": ids["key"],
+        },
+        {},
+    )
+    assert dict(found["arn:aws:cloudtrail:eu-central-1:123456789012:trail/platform"].facts) == planned_trail
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.body
+
+
+def _http_error(status: int, code: str, operation: str, *, json_protocol: bool = False) -> Callable[..., Any]:
+    """A before-send handler answering with an HTTP error in the service's wire format."""
+    from botocore.awsrequest import AWSResponse
+
+    if json_protocol:
+        body = json.dumps({"__type": code, "message": f"injected {code}"}).encode()
+        content_type = "application/x-amz-json-1.1"
+    else:
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>injected {code}</Message>"
+            f"</Error><RequestId>1</RequestId></ErrorResponse>"
+        ).encode()
+        content_type = "text/xml"
+    calls: list[str] = []
+
+    def respond(request: Any, **_: Any) -> Any:
+        calls.append(operation)
+        return AWSResponse(request.url, status, {"Content-Type": content_type}, _Raw(body))
+
+    respond.calls = calls  # type: ignore[attr-defined]
+    return respond
+
+
+def _session_with(event: str, handler: Callable[..., Any]) -> Callable[[], Any]:
+    def factory() -> Any:
+        session = boto3.Session()
+        session.events.register(event, handler)
+        return session
+
+    return factory
+
+
+def test_access_denied_makes_the_source_incomplete_and_the_facts_unknown(aws: Clients) -> None:  # noqa: F811
+    platform(aws)
+    denied = _http_error(403, "AccessDenied", "DescribeDBInstances")
+    discovery = discover_aws(
+        source(aws),
+        "acceptance",
+        session_factory=_session_with("before-send.rds.DescribeDBInstances", denied),
+    )
+    assert discovery.report.complete is False
+    assert (
+        "eu-central-1 rds.describe_db_instances: AccessDenied: injected AccessDenied"
+        in discovery.report.errors
+    )
+    found = by_id(discovery.resources)
+    db = found["arn:aws:rds:eu-central-1:123456789012:db:ledger"]
+    assert dict(db.facts) == {}
+    assert db.attributes["description"] == "(could not be read)"
+    assert found["arn:aws:s3:::card-vault"].facts["public"] is False  # the rest is still discovered
+
+
+def test_throttling_past_the_retries_is_an_error(aws: Clients) -> None:  # noqa: F811
+    platform(aws)
+    throttled = _http_error(400, "ThrottlingException", "GetKeyRotationStatus", json_protocol=True)
+    discovery = discover_aws(
+        source(aws, max_attempts=3),
+        "acceptance",
+        session_factory=_session_with("before-send.kms.GetKeyRotationStatus", throttled),
+    )
+    assert any("kms.get_key_rotation_status: ThrottlingException" in e for e in discovery.report.errors)
+    assert len(throttled.calls) >= 3  # retried before giving up  # type: ignore[attr-defined]
+    key = next(r for r in discovery.resources if r.kind == "key")
+    assert "rotation_enabled" not in key.facts
+    assert key.facts["deletion_protected"] is True
+
+
+def test_one_unreachable_region(aws: Clients) -> None:  # noqa: F811
+    from botocore.exceptions import EndpointConnectionError
+
+    platform(aws)
+
+    def unreachable(request: Any, **_: Any) -> Any:
+        if "/eu-west-1/" in request.headers.get("Authorization", b"").decode():
+            raise EndpointConnectionError(endpoint_url=request.url)
+        return None
+
+    discovery = discover_aws(
+        source(aws, max_attempts=1), "acceptance", session_factory=_session_with("before-send", unreachable)
+    )
+    assert discovery.report.complete is False
+    assert any(
+        e.startswith("eu-west-1 resourcegroupstaggingapi.get_resources: EndpointConnectionError")
+        for e in discovery.report.errors
+    )
+    assert "arn:aws:s3:::card-vault" in by_id(discovery.resources)
+
+
+def test_unreachable_endpoint_gives_nothing_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    discovery = discover_aws(
+        AwsSource(
+            regions=("eu-central-1",),
+            endpoint_url=f"http://127.0.0.1:{port}",
+            max_attempts=1,
+            connect_timeout=1,
+        ),
+        "acceptance",
+    )
+    assert (discovery.resources, discovery.report.complete) == ((), False)
+    assert "sts.get_caller_identity: EndpointConnectionError" in discovery.report.errors[0]
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """Accepts connections and never answers: every read times out."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+def test_missing_credentials_are_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    discovery = discover_aws(
+        AwsSource(regions=("eu-central-1",), endpoint_url="http://127.0.0.1:9"), "acceptance"
+    )
+    assert discovery.report.complete is False
+    assert "NoCredentialsError" in discovery.report.errors[0]
+
+
+def test_a_timeout_is_an_error(silent_server: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    discovery = discover_aws(
+        AwsSource(
+            regions=("eu-central-1",),
+            endpoint_url=f"http://127.0.0.1:{silent_server}",
+            max_attempts=1,
+            read_timeout=0.2,
+        ),
+        "acceptance",
+    )
+    assert discovery.report.complete is False
+    assert "ReadTimeoutError" in discovery.report.errors[0]
+
+
+def test_no_tagged_resources_is_an_empty_stage(aws: Clients) -> None:  # noqa: F811
+    aws("iam").create_user(UserName="untagged")
+    discovery = discover_aws(source(aws), "acceptance")
+    assert discovery.resources == ()
+    assert "no resource is tagged stage=acceptance" in discovery.report.notes
