@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.helpers import load_evidence, only_bundle, results_by_control, sha256sum_check
-from tests.plans import Change, compliant_bucket, write_plan
+from tests.plans import Change, compliant_bucket, refer, write_plan
 
 CONTROLS = '''
 import pytest
@@ -41,11 +41,23 @@ def test_cmk(resource):
 '''
 
 
+PUBLIC_POLICY = json.dumps(
+    {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}]}
+)
+
+
 def public_bucket() -> list[Change]:
+    """A bucket whose block lets policies through, and a policy that lets anyone read."""
     changes = compliant_bucket("open")
     block = changes[2]
-    block.after = {**block.after, "restrict_public_buckets": False}  # type: ignore[dict-item]
-    return changes
+    block.after = {**block.after, "block_public_policy": False, "restrict_public_buckets": False}  # type: ignore[dict-item]
+    policy = Change(
+        "aws_s3_bucket_policy.open",
+        "aws_s3_bucket_policy",
+        {"bucket": "payments-open", "policy": PUBLIC_POLICY},
+        expressions={"bucket": refer("aws_s3_bucket.open.id", "aws_s3_bucket.open")},
+    )
+    return [*changes, policy]
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ def test_split_bucket_blocks_are_joined_into_the_bucket(tmp_path: Path) -> None:
         "versioning": True,
         "access_logging": False,
         "taggable": True,
+        "planned_action": "create",
     }
     assert sorted(bucket.components) == [
         "aws_s3_bucket_public_access_block.card",
@@ -48,8 +49,9 @@ def test_joins_inside_nested_module_instances(tmp_path: Path) -> None:
         for change in compliant_bucket("this"):
             change.address = f"{prefix}.{change.address}"
             changes.append(change)
-    # module b's bucket is public: the join must not mix up the two instances
-    changes[-2].after = {**changes[-2].after, "block_public_policy": False}  # type: ignore[dict-item]
+    # module b's bucket allows public ACLs: the join must not mix up the two instances
+    changes[-2].after = {**changes[-2].after, "block_public_acls": False}  # type: ignore[dict-item]
+    changes[-4].after = {**changes[-4].after, "acl": "public-read"}  # type: ignore[dict-item]
     found = discover(tmp_path, *changes)
     a = found['module.vault["a"].module.bucket.aws_s3_bucket.this']
     b = found['module.vault["b"].module.bucket.aws_s3_bucket.this']

@@ -24,6 +24,7 @@ from regops.changes import (
 from regops.controls import control_from_marker
 from regops.discovery import Inventory, InventoryError
 from regops.discovery.terraform_plan import PlanError
+from regops.drift import DRIFT_CONTROL, drift_results
 from regops.evidence.archive import ArchiveError, archive_bundle
 from regops.evidence.bundle import (
     EvidenceBundle,
@@ -200,7 +201,12 @@ def pytest_configure(config: pytest.Config) -> None:
         from regops.discovery import discover
 
         inventory = discover(settings.stage, settings.plans, settings.aws, _progress(config))
-        governance = [*book.results(), *_change_results(settings), *_promotion_results(settings, inventory)]
+        governance = [
+            *book.results(),
+            *_change_results(settings),
+            *_promotion_results(settings, inventory),
+            *_drift_results(settings, inventory),
+        ]
     except (ConfigError, PlanError, InventoryError, SigningError, WaiverFileError, ChangeHistoryError) as exc:
         raise pytest.UsageError(str(exc)) from None
     if settings.baseline not in (None, "latest"):
@@ -243,6 +249,13 @@ def _promotion_results(settings: Settings, inventory: Inventory) -> list[Result]
         git_commit(settings.iac_repo) if settings.iac_repo else None,
         digests,
     )
+
+
+def _drift_results(settings: Settings, inventory: Inventory) -> list[Result]:
+    # Drift needs both sides: today the live side is AWS.
+    live = {r.provider for r in inventory.resources if r.origin == "live"}
+    planned = {r.provider for r in inventory.resources if r.origin == "planned"}
+    return drift_results(inventory.resources, sorted(live & planned))
 
 
 def _pyproject(config: pytest.Config) -> Path | None:
@@ -555,7 +568,7 @@ class RegopsSession:
             return
         results = [*self.results.values(), *self.governance, *self._anomalies()]
         comparison = self._compare(results)
-        for control in (WAIVER_CONTROL, FOUR_EYES_CONTROL, PROMOTION_CONTROL):
+        for control in (WAIVER_CONTROL, FOUR_EYES_CONTROL, PROMOTION_CONTROL, DRIFT_CONTROL):
             if any(r.control_id == control.id for r in self.governance):
                 self.controls[control.id] = control
         interrupted = ["the run was interrupted"] if exitstatus == pytest.ExitCode.INTERRUPTED else []

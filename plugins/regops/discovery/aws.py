@@ -291,9 +291,7 @@ class _RegionDiscovery:
                 "public_access_block": self.r.optional(
                     "s3", "get_public_access_block", {"NoSuchPublicAccessBlockConfiguration"}, Bucket=name
                 ),
-                "policy_status": self.r.optional(
-                    "s3", "get_bucket_policy_status", {"NoSuchBucketPolicy"}, Bucket=name
-                ),
+                "policy": self.r.optional("s3", "get_bucket_policy", {"NoSuchBucketPolicy"}, Bucket=name),
                 "acl": self.r.optional("s3", "get_bucket_acl", set(), Bucket=name),
                 "versioning": self.r.optional("s3", "get_bucket_versioning", set(), Bucket=name),
                 "logging": self.r.optional("s3", "get_bucket_logging", set(), Bucket=name),
@@ -479,9 +477,12 @@ def _account_resources(home: _Region, account: str, stage: str) -> tuple[list[_F
     for trail in trails:
         arn = trail["TrailARN"]
         status = home.read("cloudtrail", "get_trail_status", Name=arn)
+        listed = home.read("cloudtrail", "list_tags", ResourceIdList=[arn])
+        entries = [] if listed is UNKNOWN else listed.get("ResourceTagList", [])
+        tags = _tags(entries[0].get("TagsList")) if entries else {}
         found.append(
             _Found(
-                arn, "aws_cloudtrail", trail.get("HomeRegion"), {}, {"description": trail, "status": status}
+                arn, "aws_cloudtrail", trail.get("HomeRegion"), tags, {"description": trail, "status": status}
             )
         )
     try:

@@ -101,6 +101,7 @@ class _Block:
     components: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     # The block a non-absorbing join points at (a key's vault): where its region comes from.
     linked: _Block | None = None
+    action: str = "create"
 
     @property
     def local_name(self) -> str:
@@ -206,6 +207,13 @@ def _changes(plan: Mapping[str, Any], path: Path) -> Iterator[tuple[Mapping[str,
         stack.extend(reversed(module.get("child_modules") or []))
 
 
+def _action(entry: Mapping[str, Any]) -> str:
+    actions = (entry.get("change") or {}).get("actions") or ["no-op"]
+    if "create" in actions and "delete" in actions:
+        return "replace"
+    return str(actions[0]) if len(actions) == 1 else "update"
+
+
 def _local_of(address: str, module: str) -> str:
     local = address[len(module) + 1 :] if module else address
     return _INDEX.sub("", local)
@@ -253,6 +261,7 @@ def _discover(plan: Mapping[str, Any], digest: str, path: Path, stage: str) -> D
             display=display,
             expressions=config.get("expressions") or {},
             provider_key=config.get("provider_config_key"),
+            action=_action(entry),
         )
     absorbed = _join(blocks, notes)
     resources = []
@@ -362,7 +371,11 @@ def _resource(
         except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
             errors.append(f"{block.address}: values of an unexpected shape ({type(exc).__name__}: {exc})")
     if cloud is not None:
-        facts = {**facts, "taggable": block.native_type not in cloud.UNTAGGABLE}
+        facts = {
+            **facts,
+            "taggable": block.native_type not in cloud.UNTAGGABLE,
+            "planned_action": block.action,
+        }
     region = cloud.region_of(block.native_type, block.view) if cloud else None
     if region is None and block.linked is not None and cloud is not None:
         region = cloud.region_of(block.linked.native_type, block.linked.view)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -51,6 +52,22 @@ def _first(related: Related, native_type: str) -> Mapping[str, Any] | None:
     return found[0] if found else None
 
 
+def policy_is_public(document: Any) -> bool:
+    """A bucket policy that allows anyone (Principal "*") without a condition."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(document) if document else {}
+        except json.JSONDecodeError:
+            raise Unknown from None
+    statements = document.get("Statement", []) if isinstance(document, Mapping) else []
+    for statement in [statements] if isinstance(statements, Mapping) else statements:
+        principal = statement.get("Principal")
+        anyone = principal == "*" or (isinstance(principal, Mapping) and principal.get("AWS") in ("*", ["*"]))
+        if statement.get("Effect") == "Allow" and anyone and not statement.get("Condition"):
+            return True
+    return False
+
+
 def s3_bucket(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     sse = _first(related, "aws_s3_bucket_server_side_encryption_configuration")
@@ -75,21 +92,28 @@ def s3_bucket(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts.derive("encryption_cmk", lambda: algorithm() in KMS_SSE_ALGORITHMS)
 
     block = _first(related, "aws_s3_bucket_public_access_block")
+    policy = _first(related, "aws_s3_bucket_policy")
 
     def public() -> bool:
+        if block is not None and all(
+            dig(block, flag, default=False) is True
+            for flag in (
+                "block_public_acls",
+                "block_public_policy",
+                "ignore_public_acls",
+                "restrict_public_buckets",
+            )
+        ):
+            return False
         if dig(values, "acl") in {"public-read", "public-read-write"}:
             return True
+        if policy is not None:
+            return policy_is_public(dig(policy, "policy", default=""))
         if block is None:
-            # Without a bucket-level block only the account-level block, a live fact, can
-            # say whether a policy or ACL could open the bucket.
+            # Without a bucket-level block only the account-level block, a live fact, can say
+            # whether the bucket is shielded from ACLs and policies made outside this plan.
             raise Unknown
-        flags = [
-            dig(block, "block_public_acls", default=False),
-            dig(block, "block_public_policy", default=False),
-            dig(block, "ignore_public_acls", default=False),
-            dig(block, "restrict_public_buckets", default=False),
-        ]
-        return not all(flag is True for flag in flags)
+        return False
 
     facts.derive("public", public)
 
@@ -397,7 +421,9 @@ def live_s3_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
         bucket_block = dig(payload, "public_access_block", "PublicAccessBlockConfiguration")
         if _blocked(bucket_block) or _blocked(known(payload.get("account_public_access_block"))):
             return False
-        if dig(payload, "policy_status", "PolicyStatus", "IsPublic", default=False) is True:
+        if dig(payload, "policy", "Policy", default=None) is not None and policy_is_public(
+            dig(payload, "policy", "Policy")
+        ):
             return True
         grants = dig(payload, "acl", "Grants", default=[])
         return any(dig(g, "Grantee", "URI") in _PUBLIC_GRANTEES for g in grants)
