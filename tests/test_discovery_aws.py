@@ -13,7 +13,8 @@ import pytest
 from regops.discovery.aws import AwsSource, discover_aws
 from regops.model import Resource
 from regops.normalize.aws import PLANNED
-from tests.aws_server import Clients, aws, moto_endpoint  # noqa: F401
+from tests.aws_server import Clients, DenyingProxy, aws, moto_endpoint  # noqa: F401
+from tests.helpers import SUITES, load_evidence, only_bundle
 
 boto3 = pytest.importorskip("boto3")
 STAGE_TAGS = [{"Key": "stage", "Value": "acceptance"}]
@@ -397,3 +398,51 @@ def test_no_tagged_resources_is_an_empty_stage(aws: Clients) -> None:  # noqa: F
     discovery = discover_aws(source(aws), "acceptance")
     assert discovery.resources == ()
     assert "no resource is tagged stage=acceptance" in discovery.report.notes
+
+
+def test_an_incomplete_live_source_fails_the_gate_end_to_end(
+    aws: Clients,  # noqa: F811
+    pytester: pytest.Pytester,
+) -> None:
+    platform(aws)
+    proxy = DenyingProxy(aws.endpoint, "DescribeDBInstances")
+    pytester.makepyprojecttoml(
+        '[tool.regops.stages.acceptance.aws]\nregions = ["eu-central-1", "eu-west-1"]\n'
+    )
+    try:
+        result = pytester.runpytest_subprocess(
+            str(SUITES),
+            "-c",
+            "pyproject.toml",
+            "--rootdir",
+            str(pytester.path),
+            "-p",
+            "no:cacheprovider",
+            "--stage=acceptance",
+            f"--aws-endpoint={proxy.endpoint}",
+            "--evidence-dir",
+            "out",
+        )
+    finally:
+        proxy.close()
+    assert proxy.denied >= 1
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*source aws *is incomplete*", "*rds.describe_db_instances: AccessDenied*"])
+    document = load_evidence(only_bundle(pytester.path / "out", "acceptance"))
+    (source_report,) = (s for s in document["sources"] if s["kind"] == "aws")
+    assert source_report["complete"] is False
+    assert (
+        "eu-central-1 rds.describe_db_instances: AccessDenied: not allowed by the test"
+        in (source_report["errors"])
+    )
+    assert any("incomplete" in reason for reason in document["gate"]["reasons"])
+    ledger = "arn:aws:rds:eu-central-1:123456789012:db:ledger"
+    ledger_outcomes = {
+        control["id"]: result["outcome"]
+        for control in document["controls"]
+        for result in control["results"]
+        if result["resource_id"] == ledger
+    }
+    # What the denied call would have told is an error; what the tags tell is still judged.
+    assert {ledger_outcomes[c] for c in ("ENC-003", "ENC-005", "NET-005")} == {"error"}
+    assert ledger_outcomes["AST-001"] == "failed"

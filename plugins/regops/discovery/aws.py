@@ -15,8 +15,9 @@ its payload, so the facts it would have given are absent and controls report err
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -31,6 +32,8 @@ from regops.normalize.common import Unknown
 
 UNREADABLE_TEXT = "(could not be read)"
 Progress = Callable[[str], None]
+# boto3 sessions are not thread-safe; clients made from them are.
+_CLIENT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,15 @@ class _Region:
         )
 
     def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self.session.client(
-                service, region_name=self.region, endpoint_url=self.source.endpoint_url, config=self.config
-            )
-        return self._clients[service]
+        with _CLIENT_LOCK:
+            if service not in self._clients:
+                self._clients[service] = self.session.client(
+                    service,
+                    region_name=self.region,
+                    endpoint_url=self.source.endpoint_url,
+                    config=self.config,
+                )
+            return self._clients[service]
 
     def call(self, service: str, operation: str, **kwargs: Any) -> Any:
         """One API call; raises _Failed after recording the error."""
@@ -198,15 +205,49 @@ def _last(arn: str, separator: str = "/") -> str:
     return arn.rsplit(separator, 1)[-1]
 
 
+class _Shared:
+    """What regions share: the pool for per-resource calls, and answers worth asking once."""
+
+    def __init__(self, pool: Executor) -> None:
+        self.pool = pool
+        self.lock = threading.Lock()
+        # The tagging API of every region may list every region's buckets.
+        self.bucket_regions: dict[str, Any] = {}
+        # Many resources share one key.
+        self.key_managers: dict[str, Any] = {}
+
+    def remembered(self, cache: dict[str, Any], key: str, ask: Callable[[], Any]) -> Any:
+        with self.lock:
+            if key in cache:
+                return cache[key]
+        answer = ask()
+        if answer is not UNKNOWN:
+            with self.lock:
+                cache[key] = answer
+        return answer
+
+
 class _RegionDiscovery:
     """Everything of one region: tagged resources described, plus the region's settings."""
 
-    def __init__(self, region: _Region, stage: str, account: str, account_block: Any) -> None:
+    def __init__(
+        self, region: _Region, stage: str, account: str, account_block: Any, shared: _Shared
+    ) -> None:
         self.r = region
         self.stage = stage
         self.account = account
         self.account_block = account_block
+        self.shared = shared
         self.found: list[_Found] = []
+
+    def _fan_out(
+        self, describe: Callable[[str, dict[str, str]], _Found | None], tagged: Mapping[str, dict[str, str]]
+    ) -> None:
+        """Describe each resource on the shared pool; results keep the tagged order."""
+        items = sorted(tagged.items())
+        for found in self.shared.pool.map(lambda item: describe(*item), items):
+            if found is not None:
+                self.found.append(found)
 
     def run(self) -> list[_Found]:
         try:
@@ -262,42 +303,50 @@ class _RegionDiscovery:
         ident: Callable[[str], str],
         extra: Callable[[str, Any], dict[str, Any]] | None = None,
     ) -> None:
-        for arn, tags in sorted(tagged.items()):
+
+        def describe(arn: str, tags: dict[str, str]) -> _Found | None:
             item = UNKNOWN if listed is None else listed.get(ident(arn))
             if item is None:
-                continue  # tagged but gone since: not a resource of the stage any more
+                return None  # tagged but gone since: not a resource of the stage any more
             payload: dict[str, Any] = {"description": item}
             if extra is not None and item is not UNKNOWN:
                 payload.update(extra(arn, item))
-            self._add(arn, native, tags, payload)
+            return _Found(arn, native, self.r.region, tags, payload)
+
+        self._fan_out(describe, tagged)
 
     def _buckets(self, tagged: Mapping[str, dict[str, str]]) -> None:
-        for arn, tags in sorted(tagged.items()):
-            name = arn.split(":::", 1)[1]
-            location = self.r.optional("s3", "get_bucket_location", set(), Bucket=name)
-            if location is UNKNOWN:
-                self._add(arn, "aws_s3_bucket", tags, {"location": UNKNOWN})
-                continue
-            region = (location or {}).get("LocationConstraint") or "us-east-1"
-            if region != self.r.region:
-                continue  # the tagging API lists every region's buckets in each region
-            payload = {
-                "encryption": self.r.optional(
-                    "s3",
-                    "get_bucket_encryption",
-                    {"ServerSideEncryptionConfigurationNotFoundError"},
-                    Bucket=name,
-                ),
-                "public_access_block": self.r.optional(
-                    "s3", "get_public_access_block", {"NoSuchPublicAccessBlockConfiguration"}, Bucket=name
-                ),
-                "policy": self.r.optional("s3", "get_bucket_policy", {"NoSuchBucketPolicy"}, Bucket=name),
-                "acl": self.r.optional("s3", "get_bucket_acl", set(), Bucket=name),
-                "versioning": self.r.optional("s3", "get_bucket_versioning", set(), Bucket=name),
-                "logging": self.r.optional("s3", "get_bucket_logging", set(), Bucket=name),
-                "account_public_access_block": self.account_block,
-            }
-            self._add(arn, "aws_s3_bucket", tags, payload)
+        self._fan_out(self._bucket, tagged)
+
+    def _bucket(self, arn: str, tags: dict[str, str]) -> _Found | None:
+        name = arn.split(":::", 1)[1]
+        location = self.shared.remembered(
+            self.shared.bucket_regions,
+            name,
+            lambda: self.r.optional("s3", "get_bucket_location", set(), Bucket=name),
+        )
+        if location is UNKNOWN:
+            return _Found(arn, "aws_s3_bucket", self.r.region, tags, {"location": UNKNOWN})
+        region = (location or {}).get("LocationConstraint") or "us-east-1"
+        if region != self.r.region:
+            return None  # the tagging API lists every region's buckets in each region
+        payload = {
+            "encryption": self.r.optional(
+                "s3",
+                "get_bucket_encryption",
+                {"ServerSideEncryptionConfigurationNotFoundError"},
+                Bucket=name,
+            ),
+            "public_access_block": self.r.optional(
+                "s3", "get_public_access_block", {"NoSuchPublicAccessBlockConfiguration"}, Bucket=name
+            ),
+            "policy": self.r.optional("s3", "get_bucket_policy", {"NoSuchBucketPolicy"}, Bucket=name),
+            "acl": self.r.optional("s3", "get_bucket_acl", set(), Bucket=name),
+            "versioning": self.r.optional("s3", "get_bucket_versioning", set(), Bucket=name),
+            "logging": self.r.optional("s3", "get_bucket_logging", set(), Bucket=name),
+            "account_public_access_block": self.account_block,
+        }
+        return _Found(arn, "aws_s3_bucket", self.r.region, tags, payload)
 
     def _security_groups(self, tagged: Mapping[str, dict[str, str]]) -> None:
         listed = self._listed(
@@ -332,7 +381,9 @@ class _RegionDiscovery:
             key = item.get(field)
             if not key:
                 return {"key_manager": None}
-            found = self.r.read("kms", "describe_key", KeyId=key)
+            found = self.shared.remembered(
+                self.shared.key_managers, key, lambda: self.r.read("kms", "describe_key", KeyId=key)
+            )
             return {"key_manager": UNKNOWN if found is UNKNOWN else found["KeyMetadata"].get("KeyManager")}
 
         return extra
@@ -361,30 +412,32 @@ class _RegionDiscovery:
         self._each(tagged, "aws_rds_cluster", listed, lambda arn: arn, self._key_manager_of("KmsKeyId"))
 
     def _tables(self, tagged: Mapping[str, dict[str, str]]) -> None:
-        for arn, tags in sorted(tagged.items()):
+        def describe(arn: str, tags: dict[str, str]) -> _Found:
             name = arn.split("table/", 1)[1]
             table = self.r.read("dynamodb", "describe_table", TableName=name)
             backups = self.r.read("dynamodb", "describe_continuous_backups", TableName=name)
-            self._add(
-                arn,
-                "aws_dynamodb_table",
-                tags,
-                {
-                    "description": table if table is UNKNOWN else table["Table"],
-                    "continuous_backups": backups
-                    if backups is UNKNOWN
-                    else backups["ContinuousBackupsDescription"],
-                },
-            )
+            payload = {
+                "description": table if table is UNKNOWN else table["Table"],
+                "continuous_backups": backups
+                if backups is UNKNOWN
+                else backups["ContinuousBackupsDescription"],
+            }
+            return _Found(arn, "aws_dynamodb_table", self.r.region, tags, payload)
+
+        self._fan_out(describe, tagged)
 
     def _keys(self, tagged: Mapping[str, dict[str, str]]) -> None:
-        for arn, tags in sorted(tagged.items()):
+        def describe(arn: str, tags: dict[str, str]) -> _Found | None:
             described = self.r.read("kms", "describe_key", KeyId=arn)
             metadata: Any = described if described is UNKNOWN else described["KeyMetadata"]
             if metadata is not UNKNOWN and metadata.get("KeyManager") != "CUSTOMER":
-                continue
+                return None
             rotation = self.r.read("kms", "get_key_rotation_status", KeyId=arn)
-            self._add(arn, "aws_kms_key", tags, {"description": metadata, "rotation": rotation})
+            return _Found(
+                arn, "aws_kms_key", self.r.region, tags, {"description": metadata, "rotation": rotation}
+            )
+
+        self._fan_out(describe, tagged)
 
     def _load_balancers(self, tagged: Mapping[str, dict[str, str]]) -> None:
         listed = self._listed("elbv2", "describe_load_balancers", "LoadBalancers", "LoadBalancerArn")
@@ -599,7 +652,7 @@ def discover_aws(
     def one_region(name: str) -> tuple[list[_Found], list[str]]:
         region_errors: list[str] = []
         region = _Region(session, name, source, region_errors)
-        result = _RegionDiscovery(region, stage, account, account_block).run()
+        result = _RegionDiscovery(region, stage, account, account_block, shared).run()
         if progress is not None:
             progress(
                 f"aws {name}: {len(result)} resources"
@@ -607,8 +660,14 @@ def discover_aws(
             )
         return result, region_errors
 
-    with ThreadPoolExecutor(max_workers=min(source.max_workers, len(source.regions))) as pool:
-        for region_found, region_errors in pool.map(one_region, source.regions):
+    # Regions on one pool, their per-resource calls on another: a region thread waiting for its
+    # resources must never hold the slot a resource call needs.
+    with (
+        ThreadPoolExecutor(max_workers=min(source.max_workers, len(source.regions))) as regions,
+        ThreadPoolExecutor(max_workers=source.max_workers) as resources_pool,
+    ):
+        shared = _Shared(resources_pool)
+        for region_found, region_errors in regions.map(one_region, source.regions):
             found.extend(region_found)
             errors.extend(region_errors)
     notes = [f"regions: {', '.join(source.regions)}; tag {source.tag_key}={stage}"]

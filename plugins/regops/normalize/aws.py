@@ -236,6 +236,8 @@ def dynamodb_table(values: Mapping[str, Any], related: Related) -> dict[str, Any
         "deletion_protection", lambda: dig(values, "deletion_protection_enabled", default=False) is True
     )
     facts.derive("public", lambda: False)
+    # Tables are reached only through the service's HTTPS API, which refuses plain connections.
+    facts.derive("tls_enforced", lambda: True)
     facts.derive("engine", lambda: "dynamodb")
     return facts.values
 
@@ -535,6 +537,8 @@ def live_dynamodb_table(payload: Mapping[str, Any]) -> dict[str, Any]:
         lambda: dig(payload, "description", "DeletionProtectionEnabled", default=False) is True,
     )
     facts.derive("public", lambda: False)
+    # Tables are reached only through the service's HTTPS API, which refuses plain connections.
+    facts.derive("tls_enforced", lambda: True)
     facts.derive("engine", lambda: "dynamodb")
     return facts.values
 
