@@ -30,6 +30,8 @@ KINDS: Final = (
     "function",
     "identity",
     "account",
+    "host",
+    "tls_endpoint",
     "other",
 )
 

@@ -613,12 +613,11 @@ def _user_payload(home: _Region, name: str, user: Mapping[str, Any]) -> dict[str
 def _strip_host_prefix(request: Any, **_: Any) -> None:
     # Against a custom endpoint (moto, LocalStack) s3control would send the account id as a
     # host prefix ("123456789012.127.0.0.1"), which resolves nowhere.
-    if request.context.get("host_prefix") or "." in request.url.split("//", 1)[1].split("/", 1)[0]:
-        head, rest = request.url.split("//", 1)
-        host, path = rest.split("/", 1)
-        label = host.split(".", 1)[0]
-        if label.isdigit() and len(label) == 12:
-            request.url = f"{head}//{host.split('.', 1)[1]}/{path}"
+    head, rest = request.url.split("//", 1)
+    host, _, path = rest.partition("/")
+    label, dot, bare_host = host.partition(".")
+    if dot and label.isdigit() and len(label) == 12:
+        request.url = f"{head}//{bare_host}/{path}"
 
 
 def discover_aws(
