@@ -97,6 +97,7 @@ def plan(*changes: Change, region: str = "eu-central-1") -> dict[str, Any]:
     return {
         "format_version": "1.2",
         "terraform_version": "1.9.8",
+        "planned_values": {"root_module": planned_values(resource_changes)},
         "resource_changes": resource_changes,
         "configuration": {
             "provider_config": {
@@ -166,3 +167,29 @@ def compliant_bucket(name: str = "card", stage: str = "acceptance") -> list[Chan
             expressions={"bucket": refer(f"{bucket}.id", bucket)},
         ),
     ]
+
+
+def planned_values(resource_changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The `planned_values` tree Terraform writes beside `resource_changes` (checkov reads this one)."""
+    root: dict[str, Any] = {"resources": [], "child_modules": []}
+    modules: dict[str, dict[str, Any]] = {"": root}
+    for entry in resource_changes:
+        if entry["change"]["actions"] == ["delete"]:
+            continue
+        module = entry.get("module_address", "")
+        parts = re.findall(r"module\.[^.\[]+(?:\[[^\]]*\])?", module)
+        for depth in range(1, len(parts) + 1):
+            address = ".".join(parts[:depth])
+            if address not in modules:
+                modules[address] = {"address": address, "resources": [], "child_modules": []}
+                modules[".".join(parts[: depth - 1])]["child_modules"].append(modules[address])
+        resource = {
+            key: entry[key]
+            for key in ("address", "mode", "type", "name", "index", "provider_name")
+            if key in entry
+        }
+        resource["schema_version"] = 0
+        resource["values"] = entry["change"]["after"] or {}
+        resource["sensitive_values"] = {}
+        modules[module]["resources"].append(resource)
+    return root

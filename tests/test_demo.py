@@ -17,6 +17,8 @@ EXPECTED_PROBLEMS = {
         ("ENC-003", "azurerm_postgresql_flexible_server.reconciliation", "failed"),
         ("NET-001", "aws_security_group.bastion", "failed"),
         ("NET-002", "aws_security_group.bastion", "failed"),
+        # checkov, the mapped checks only: the same open SSH port
+        ("CKV_AWS_24", "aws_security_group.bastion", "failed"),
     },
     "acceptance": {
         ("ENC-003", "azurerm_postgresql_flexible_server.reconciliation", "failed"),
@@ -33,6 +35,13 @@ EXPECTED_PROBLEMS = {
         ("BCK-005", "aws_s3_bucket.settlement_exports", "failed"),
         ("KMS-001", "aws_kms_key.logs", "failed"),
         ("ENC-004", "azurerm_storage_account.settlement_reports", "failed"),
+        # checkov agrees, and is stricter on one (KMS for every bucket, not only classified ones)
+        ("CKV_AWS_145", "aws_s3_bucket.settlement_exports", "failed"),
+        ("CKV_AWS_21", "aws_s3_bucket.settlement_exports", "failed"),
+        ("CKV_AWS_54", "module.card_vault.aws_s3_bucket.this", "failed"),
+        ("CKV_AWS_56", "module.card_vault.aws_s3_bucket.this", "failed"),
+        ("CKV_AWS_7", "aws_kms_key.logs", "failed"),
+        ("CKV_AZURE_44", "azurerm_storage_account.settlement_reports", "failed"),
     },
     "production": {
         ("ENC-003", "azurerm_postgresql_flexible_server.reconciliation", "failed"),
@@ -43,6 +52,8 @@ EXPECTED_PROBLEMS = {
         ("AST-002", "aws_kms_key.reporting_replica", "failed"),
         ("CHG-004", "promotion:system", "failed"),
         ("CHG-004", "promotion:acceptance", "failed"),
+        ("CKV_AWS_293", "aws_db_instance.ledger", "failed"),
+        ("CKV_AWS_338", "aws_cloudwatch_log_group.audit", "failed"),
     },
 }
 
@@ -88,8 +99,10 @@ def test_demo_shows_exactly_the_deliberate_violations(pytester: pytest.Pytester,
     assert document["summary"]["by_outcome"]["passed"] > 60
     assert {s["complete"] for s in document["sources"]} == {True}
     assert {s["kind"] for s in document["sources"]} == (
-        {"terraform_plan", "aws"} if stage == "acceptance" else {"terraform_plan"}
+        {"terraform_plan", "aws", "checkov"} if stage == "acceptance" else {"terraform_plan", "checkov"}
     )
+    checkov = {c["id"]: c for c in document["controls"] if c["source"].startswith("checkov")}
+    assert {c["maps_to"] for c in checkov.values()} <= {c["id"] for c in document["controls"]}
     assert sha256sum_check(bundle).returncode == 0
 
 

@@ -93,7 +93,8 @@ def test_manifest_checks_with_sha256sum(tmp_path: Path) -> None:
 
 
 def test_a_run_folder_is_never_reused(tmp_path: Path) -> None:
-    EvidenceBundle.create(tmp_path, "system", "20260101T000000Z-abcdef")
+    first = EvidenceBundle.create(tmp_path, "system", "20260101T000000Z-abcdef")
+    first.write_bytes("junit.xml", b"<testsuite/>")
     with pytest.raises(FileExistsError):
         EvidenceBundle.create(tmp_path, "system", "20260101T000000Z-abcdef")
 

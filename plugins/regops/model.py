@@ -222,11 +222,17 @@ class Control:
     rationale: str = ""
     # References that could not be confirmed against the primary text: reported as such.
     unverified: tuple[str, ...] = ()
+    # Who evaluates it: regops itself, or a tool run in the same session ("checkov 3.3.30"),
+    # and the regops control a tool's check stands beside.
+    source: str = "regops"
+    maps_to: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "title": self.title,
+            "source": self.source,
+            "maps_to": self.maps_to,
             "unverified": list(self.unverified),
             "layer": self.layer,
             "severity": self.severity,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import os
 from collections.abc import Callable, Generator
 from dataclasses import replace
@@ -42,6 +43,17 @@ from regops.history import Comparison, HistoryError, compare, read_run, resolve_
 from regops.model import Control, Outcome, Resource, Result
 from regops.outcomes import RANK, phase_outcome
 from regops.promotion import PROMOTION_CONTROL, promotion_results
+from regops.scanners.checkov import (
+    SCAN_CONTROL,
+    CheckovScan,
+    Finding,
+    ScanTarget,
+    check_control,
+    mapped_checks,
+    owners,
+    scan,
+    scan_results,
+)
 from regops.stages import (
     ConfigError,
     Parameters,
@@ -59,6 +71,8 @@ inventory_key = pytest.StashKey[Inventory]()
 control_key = pytest.StashKey[Control]()
 resource_key = pytest.StashKey[Resource | None]()
 problems_key = pytest.StashKey[list[str]]()
+checkov_key = pytest.StashKey[CheckovScan]()
+run_key = pytest.StashKey[tuple[Settings, datetime, str]]()
 
 
 def _option_type(parse: Any) -> Any:
@@ -140,6 +154,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Ed25519 private key that signs MANIFEST.sha256 (also env REGOPS_SIGNING_KEY)",
     )
     group.addoption(
+        "--checkov",
+        action="store_true",
+        default=False,
+        help="Also run checkov on the stage's plans (also [tool.regops.checkov])",
+    )
+    group.addoption(
         "--control", action="append", default=[], metavar="ID", help="Run only this control; repeatable"
     )
     group.addoption(
@@ -153,42 +173,73 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("regops_stage", "Stage to gate when --stage is not given", default=None)
 
 
+# Settings and the run id come first: pytest-html reads its report path in its own
+# pytest_configure, and the report belongs in this run's bundle.
+@pytest.hookimpl(tryfirst=True, specname="pytest_configure")
+def pytest_configure_run(config: pytest.Config) -> None:
+    if getattr(config, "workerinput", None) is not None:
+        return
+    stage = config.getoption("stage") or None
+    ini_stage = config.getini("regops_stage") or None
+    if stage is None and ini_stage is None and not os.environ.get("REGOPS_STAGE"):
+        return
+    try:
+        settings = _resolve(config, stage, ini_stage)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    started = datetime.now(UTC)
+    run_id = new_run_id(started)
+    config.stash[run_key] = (settings, started, run_id)
+    if config.pluginmanager.hasplugin("html") and not config.getoption("htmlpath", None):
+        config.option.htmlpath = str(settings.evidence_dir / settings.stage / run_id / "report.html")
+        config.option.self_contained_html = True
+
+
+def _resolve(config: pytest.Config, stage: str | None, ini_stage: str | None) -> Settings:
+    return resolve(
+        stage=stage,
+        ini_stage=ini_stage,
+        plans=config.getoption("plan"),
+        signing_key=config.getoption("signing_key"),
+        waivers=config.getoption("waivers"),
+        iac_repo=config.getoption("iac_repo"),
+        iac_range=config.getoption("iac_range"),
+        review_export=config.getoption("review_export"),
+        promotion_archive=config.getoption("promotion_from"),
+        evidence_archive=config.getoption("evidence_archive"),
+        aws_endpoint=config.getoption("aws_endpoint"),
+        baseline=config.getoption("baseline"),
+        anomalies=bool(config.getoption("anomalies")),
+        checkov=bool(config.getoption("checkov")),
+        evidence_dir=config.getoption("evidence_dir"),
+        fail_on=config.getoption("fail_on"),
+        controls=config.getoption("control"),
+        frameworks=config.getoption("framework"),
+        rootdir=config.rootpath,
+        pyproject=_pyproject(config),
+    )
+
+
+# trylast: the terminal reporter exists by then, so discovery can show its progress.
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "control(id, layer, severity, kinds, frameworks, stages=None, facts=()): a regops control",
     )
+    config.addinivalue_line("markers", "checkov: parametrised over the stage's checkov findings")
     workerinput = getattr(config, "workerinput", None)
-    stage = config.getoption("stage") or None
-    ini_stage = config.getini("regops_stage") or None
     if workerinput is not None and "regops_settings" in workerinput:
         config.stash[settings_key] = Settings.from_dict(workerinput["regops_settings"])
         config.stash[inventory_key] = Inventory.read(Path(workerinput["regops_inventory"]))
+        if workerinput.get("regops_checkov"):
+            document = json.loads(Path(workerinput["regops_checkov"]).read_text(encoding="utf-8"))
+            config.stash[checkov_key] = CheckovScan.from_dict(document)
         return
-    if stage is None and ini_stage is None and not os.environ.get("REGOPS_STAGE"):
+    if run_key not in config.stash:
         return
+    settings, started, run_id = config.stash[run_key]
     try:
-        settings = resolve(
-            stage=stage,
-            ini_stage=ini_stage,
-            plans=config.getoption("plan"),
-            signing_key=config.getoption("signing_key"),
-            waivers=config.getoption("waivers"),
-            iac_repo=config.getoption("iac_repo"),
-            iac_range=config.getoption("iac_range"),
-            review_export=config.getoption("review_export"),
-            promotion_archive=config.getoption("promotion_from"),
-            evidence_archive=config.getoption("evidence_archive"),
-            aws_endpoint=config.getoption("aws_endpoint"),
-            baseline=config.getoption("baseline"),
-            anomalies=bool(config.getoption("anomalies")),
-            evidence_dir=config.getoption("evidence_dir"),
-            fail_on=config.getoption("fail_on"),
-            controls=config.getoption("control"),
-            frameworks=config.getoption("framework"),
-            rootdir=config.rootpath,
-            pyproject=_pyproject(config),
-        )
         signing_key = load_private_key(settings.signing_key) if settings.signing_key else None
         today = utc_now().date()
         book = WaiverBook(
@@ -201,32 +252,74 @@ def pytest_configure(config: pytest.Config) -> None:
         from regops.discovery import discover
 
         inventory = discover(settings.stage, settings.plans, settings.aws, _progress(config))
+        checkov = _checkov_scan(settings, _progress(config, "checkov"))
+        if checkov is not None:
+            inventory = replace(inventory, sources=(*inventory.sources, *checkov.reports))
+            config.stash[checkov_key] = checkov
         governance = [
+            *(scan_results(checkov) if checkov is not None else []),
             *book.results(),
             *_change_results(settings),
             *_promotion_results(settings, inventory),
             *_drift_results(settings, inventory),
         ]
     except (ConfigError, PlanError, InventoryError, SigningError, WaiverFileError, ChangeHistoryError) as exc:
+        _release_run_folder(settings, run_id)
         raise pytest.UsageError(str(exc)) from None
     if settings.baseline not in (None, "latest"):
         try:
             read_run(Path(str(settings.baseline)))
         except HistoryError as exc:
+            _release_run_folder(settings, run_id)
             raise pytest.UsageError(str(exc)) from None
     config.stash[settings_key] = settings
     config.stash[inventory_key] = inventory
-    session = RegopsSession(config, settings, inventory, book, governance, signing_key)
+    session = RegopsSession(
+        config, settings, inventory, book, governance, signing_key, checkov, started=started, run_id=run_id
+    )
     config.pluginmanager.register(session, "regops-session")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(session), "regops-xdist")
 
 
-def _progress(config: pytest.Config) -> Callable[[str], None] | None:
+def _release_run_folder(settings: Settings, run_id: str) -> None:
+    """A run stopped before it began leaves nothing, not even the folder pytest-html made."""
+    directory = settings.evidence_dir / settings.stage / run_id
+    if directory.is_dir() and not any(directory.iterdir()):
+        EvidenceBundle(directory).discard()
+
+
+def _progress(config: pytest.Config, what: str = "discovery") -> Callable[[str], None] | None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None or config.get_verbosity() < 0:
         return None
-    return lambda message: reporter.write_line(f"regops discovery: {message}")
+    return lambda message: reporter.write_line(f"regops {what}: {message}")
+
+
+def _checkov_scan(settings: Settings, progress: Callable[[str], None] | None) -> CheckovScan | None:
+    config = settings.checkov
+    if config is None:
+        return None
+    targets = [
+        *(ScanTarget(plan, "terraform_plan") for plan in settings.plans),
+        *(ScanTarget(Path(folder), "terraform") for folder in config.directories),
+    ]
+    checks = list(config.checks)
+    if config.only_mapped:
+        checks = [c for c in mapped_checks() if not checks or c in checks]
+    found = scan(
+        targets,
+        cache_dir=Path(config.cache_dir) if config.cache_dir else None,
+        checks=checks,
+        skip_checks=config.skip_checks,
+    )
+    if progress is not None:
+        for report in found.reports:
+            state = "; ".join(report.errors) if report.errors else f"{report.resource_count} resources"
+            progress(
+                f"{Path(report.location).name}: {state}" + (" (cached)" if len(report.notes) > 1 else "")
+            )
+    return found
 
 
 def _change_results(settings: Settings) -> list[Result]:
@@ -274,6 +367,8 @@ class _XdistBridge:
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["regops_settings"] = self.session.settings.to_dict()
         node.workerinput["regops_inventory"] = str(self.session.inventory_path)
+        if self.session.checkov_path is not None:
+            node.workerinput["regops_checkov"] = str(self.session.checkov_path)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -290,9 +385,16 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    marker = metafunc.definition.get_closest_marker("control")
     config = metafunc.config
-    if marker is None or settings_key not in config.stash:
+    if settings_key not in config.stash:
+        return
+    if metafunc.definition.get_closest_marker("checkov") is not None:
+        found = config.stash.get(checkov_key, None)
+        findings = list(found.findings) if found is not None else []
+        metafunc.parametrize("finding", findings, ids=[f.test_id for f in findings])
+        return
+    marker = metafunc.definition.get_closest_marker("control")
+    if marker is None:
         return
     control, problems = control_from_marker(marker.kwargs, metafunc.function)
     config.stash.setdefault(problems_key, []).extend(problems)
@@ -311,7 +413,7 @@ def pytest_collection_modifyitems(
 ) -> None:
     if settings_key not in config.stash:
         for item in items:
-            if item.get_closest_marker("control") is not None:
+            if item.get_closest_marker("control") is not None or item.get_closest_marker("checkov"):
                 item.add_marker(
                     pytest.mark.skip(reason="regops is inactive: pass --stage to evaluate controls")
                 )
@@ -321,7 +423,11 @@ def pytest_collection_modifyitems(
     kept, dropped = [], []
     seen: dict[str, str] = {}
     parsed: dict[Any, Control | None] = {}
+    scanned: list[pytest.Function] = []
     for item in items:
+        if item.get_closest_marker("checkov") is not None and isinstance(item, pytest.Function):
+            scanned.append(item)
+            continue
         marker = item.get_closest_marker("control")
         if marker is None or not isinstance(item, pytest.Function):
             kept.append(item)
@@ -346,12 +452,51 @@ def pytest_collection_modifyitems(
         raise pytest.UsageError(
             "regops: invalid control definitions:\n  " + "\n  ".join(dict.fromkeys(problems))
         )
+    native = {c.id: c for c in parsed.values() if c is not None}
+    for item, control in _checkov_items(config, scanned, native):
+        seen.setdefault(control.id, "checkov")
+        selected = settings.stage in control.stages and (
+            settings.selects(control.id, control.frameworks)
+            or (control.maps_to is not None and settings.selects(control.maps_to, control.frameworks))
+        )
+        (kept if selected else dropped).append(item)
     unknown = [c for c in settings.controls if c not in seen]
     if unknown:
         raise pytest.UsageError(f"unknown control id(s): {', '.join(unknown)}")
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+def _checkov_items(
+    config: pytest.Config, items: list[pytest.Function], native: dict[str, Control]
+) -> list[tuple[pytest.Function, Control]]:
+    """checkov findings as control results: each stands on the planned resource it concerns."""
+    found = config.stash.get(checkov_key, None)
+    if found is None:
+        return []  # checkov does not run for this stage: its suite is dropped quietly
+    settings = config.stash[settings_key]
+    default_severity = settings.checkov.severity if settings.checkov else "low"
+    index = owners(config.stash[inventory_key].resources)
+    paired = []
+    for item in items:
+        finding = item.callspec.params.get("finding") if hasattr(item, "callspec") else None
+        if not isinstance(finding, Finding):
+            continue
+        control = check_control(finding, native, default_severity, found.version)
+        item.stash[control_key] = control
+        item.stash[resource_key] = Resource(
+            id=index.get(finding.address, finding.resource),
+            provider=finding.provider or "terraform",
+            native_type=finding.address.split(".")[-2] if "." in finding.address else "",
+            kind="other",
+            region=None,
+            stage=settings.stage,
+            origin="planned",
+            address=finding.resource,
+        )
+        paired.append((item, control))
+    return paired
 
 
 @pytest.fixture
@@ -431,6 +576,10 @@ class RegopsSession:
         waivers: WaiverBook,
         governance: list[Result],
         signing_key: object | None,
+        checkov: CheckovScan | None,
+        *,
+        started: datetime,
+        run_id: str,
     ) -> None:
         self.config = config
         self.governance = governance
@@ -440,9 +589,8 @@ class RegopsSession:
         self.signing_key = signing_key
         self.settings = settings
         self.inventory = inventory
-        started = datetime.now(UTC)
         self.run = RunInfo(
-            id=new_run_id(started),
+            id=run_id,
             stage=settings.stage,
             started_at=started,
             tool_version=__version__,
@@ -455,6 +603,11 @@ class RegopsSession:
         self.bundle = EvidenceBundle.create(settings.evidence_dir, settings.stage, self.run.id)
         self.inventory_path = self.bundle.path("inventory.json")
         self.inventory_sha256 = inventory.write(self.inventory_path)
+        self.checkov_path: Path | None = None
+        if checkov is not None:
+            # The raw findings, for the workers and for whoever re-reads the run.
+            self.bundle.write_json("checkov.json", checkov.to_dict())
+            self.checkov_path = self.bundle.path("checkov.json")
         self.results: dict[str, Result] = {}
         self.controls: dict[str, Control] = {}
         self.other_failures = 0
@@ -463,13 +616,6 @@ class RegopsSession:
         self.archived: str | None = None
         self.comparison: Comparison | None = None
         self.archive_error: str | None = None
-        self._configure_html(config)
-
-    def _configure_html(self, config: pytest.Config) -> None:
-        # pytest-html writes the report; pointing it into the bundle unless the user chose a path.
-        if config.pluginmanager.hasplugin("html") and not config.getoption("htmlpath", None):
-            config.option.htmlpath = str(self.bundle.path("report.html"))
-            config.option.self_contained_html = True
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         found = _regops_property(report)
@@ -490,6 +636,8 @@ class RegopsSession:
                 facts=tuple(control["facts"]),
                 rationale=control["rationale"],
                 unverified=tuple(control["unverified"]),
+                source=control["source"],
+                maps_to=control["maps_to"],
             )
         result = Result(
             control_id=control["id"],
@@ -568,7 +716,7 @@ class RegopsSession:
             return
         results = [*self.results.values(), *self.governance, *self._anomalies()]
         comparison = self._compare(results)
-        for control in (WAIVER_CONTROL, FOUR_EYES_CONTROL, PROMOTION_CONTROL, DRIFT_CONTROL):
+        for control in (WAIVER_CONTROL, FOUR_EYES_CONTROL, PROMOTION_CONTROL, DRIFT_CONTROL, SCAN_CONTROL):
             if any(r.control_id == control.id for r in self.governance):
                 self.controls[control.id] = control
         interrupted = ["the run was interrupted"] if exitstatus == pytest.ExitCode.INTERRUPTED else []

@@ -80,6 +80,22 @@ class AwsConfig(BaseModel):
     max_workers: int = Field(default=8, ge=1, le=64)
 
 
+class CheckovConfig(BaseModel):
+    """checkov in the same run: `[tool.regops.checkov]`; every stage, unless one says `checkov = false`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Terraform folders to scan besides the stage's plans (relative to pyproject.toml).
+    directories: list[str] = Field(default_factory=list)
+    checks: list[str] = Field(default_factory=list)
+    skip_checks: list[str] = Field(default_factory=list)
+    # Only the checks regops maps to its controls: checkov as a second opinion on them.
+    only_mapped: bool = False
+    # Severity of the checks regops does not map (mapped ones take their control's).
+    severity: Severity = "low"
+    cache_dir: str | None = None
+
+
 class StageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -89,6 +105,7 @@ class StageConfig(BaseModel):
     gate_on: Literal["all", "new"] = "all"
     anomalies: bool = False
     aws: AwsConfig | None = None
+    checkov: bool | None = None
     fail_on: Severity | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
 
@@ -108,6 +125,7 @@ class ToolConfig(BaseModel):
     anomaly_window: int = Field(default=20, ge=1)
     anomaly_min_runs: int = Field(default=5, ge=1)
     anomaly_severity: Severity = "medium"
+    checkov: CheckovConfig | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     stages: dict[Literal["system", "acceptance", "production"], StageConfig] = Field(default_factory=dict)
 
@@ -122,6 +140,8 @@ class Settings:
     fail_on: str
     aws: AwsConfig | None = None
     aws_endpoint: str | None = None
+    # Resolved: folders absolute, cache_dir set; None when checkov does not run for the stage.
+    checkov: CheckovConfig | None = None
     signing_key: Path | None = None
     waivers: tuple[Path, ...] = ()
     waiver_max_days: int = 90
@@ -156,6 +176,7 @@ class Settings:
             "plans": [str(p) for p in self.plans],
             "aws": self.aws.model_dump() if self.aws else None,
             "aws_endpoint": self.aws_endpoint,
+            "checkov": self.checkov.model_dump() if self.checkov else None,
             "signing_key": str(self.signing_key) if self.signing_key else None,
             "waivers": [str(p) for p in self.waivers],
             "waiver_max_days": self.waiver_max_days,
@@ -188,6 +209,7 @@ class Settings:
             plans=tuple(Path(p) for p in data["plans"]),
             aws=AwsConfig(**data["aws"]) if data.get("aws") else None,
             aws_endpoint=data.get("aws_endpoint"),
+            checkov=CheckovConfig(**data["checkov"]) if data.get("checkov") else None,
             signing_key=Path(data["signing_key"]) if data.get("signing_key") else None,
             waivers=tuple(Path(p) for p in data["waivers"]),
             waiver_max_days=data["waiver_max_days"],
@@ -272,6 +294,7 @@ def resolve(
     evidence_archive: str | None = None,
     baseline: str | None = None,
     anomalies: bool = False,
+    checkov: bool = False,
     evidence_dir: str | None,
     fail_on: str | None,
     controls: Sequence[str],
@@ -329,6 +352,7 @@ def resolve(
     archive = evidence_archive or tool.evidence_archive
     if archive and not archive.startswith("s3://"):
         archive = str((base / archive).expanduser().resolve())
+    checkov_config = _checkov(tool, stage_config, checkov, base, directory)
     key_text = signing_key or os.environ.get("REGOPS_SIGNING_KEY") or tool.signing_key
     key_path = (base / key_text).expanduser().resolve() if key_text else None
     if key_path is not None and not key_path.is_file():
@@ -338,6 +362,7 @@ def resolve(
         plans=plan_paths,
         aws=aws,
         aws_endpoint=aws_endpoint,
+        checkov=checkov_config,
         signing_key=key_path,
         waivers=waiver_paths,
         waiver_max_days=tool.waiver_max_days,
@@ -364,4 +389,25 @@ def resolve(
         frameworks=tuple(dict.fromkeys(k for f in frameworks for k in expand_framework(f))),
         parameters=parameters,
         rootdir=rootdir,
+    )
+
+
+def _checkov(
+    tool: ToolConfig, stage_config: StageConfig, forced: bool, base: Path, evidence_dir: Path
+) -> CheckovConfig | None:
+    if stage_config.checkov is False and not forced:
+        return None
+    if tool.checkov is None and not forced and not stage_config.checkov:
+        return None
+    config = tool.checkov or CheckovConfig()
+    directories = [(base / d).resolve() for d in config.directories]
+    for directory in directories:
+        if not directory.is_dir():
+            raise ConfigError(f"checkov folder not found: {directory}")
+    cache_dir = (base / config.cache_dir) if config.cache_dir else evidence_dir / ".cache" / "checkov"
+    return config.model_copy(
+        update={
+            "directories": [str(d) for d in directories],
+            "cache_dir": str(cache_dir.expanduser().resolve()),
+        }
     )

@@ -212,8 +212,11 @@ class EvidenceBundle:
     @classmethod
     def create(cls, evidence_dir: Path, stage: str, run_id: str) -> EvidenceBundle:
         directory = evidence_dir / stage / run_id
-        # exist_ok=False: a run never writes into another run's folder.
-        directory.mkdir(parents=True, exist_ok=False)
+        # pytest-html may have made the folder for its report already; a run never writes into
+        # a folder that holds anything else.
+        directory.mkdir(parents=True, exist_ok=True)
+        if any(directory.iterdir()):
+            raise FileExistsError(f"{directory} is not empty: another run wrote there")
         return cls(directory)
 
     def discard(self) -> None:
