@@ -303,16 +303,20 @@ def test_bundle_files_and_manifest(project: pytest.Pytester) -> None:
     bundle = only_bundle(project.path / "out", "acceptance")
     assert sorted(p.name for p in bundle.iterdir()) == [
         "MANIFEST.sha256",
+        "coverage.html",
+        "coverage.json",
         "evidence.json",
         "inventory.json",
         "junit.xml",
+        "oscal-assessment-results.json",
         "report.html",
+        "results.sarif",
     ]
     checked = sha256sum_check(bundle)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert checked.stdout.count(": OK") == 4
+    assert checked.stdout.count(": OK") == 8
     html = (bundle / "report.html").read_text()
-    assert "regops stage <b>acceptance</b>, gate <b>FAIL</b>" in html
+    assert "regops gate: stage acceptance: <b>FAIL</b>" in html
     assert '<link rel="stylesheet"' not in html  # self-contained
     document = load_evidence(bundle)
     inventory = json.loads((bundle / "inventory.json").read_text())

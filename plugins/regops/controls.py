@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from regops.frameworks import FRAMEWORKS
+from regops.frameworks import load_frameworks
 from regops.model import KINDS, LAYERS, SEVERITIES, STAGES, Control
 
 # Layers give the default stages: production readiness is judged at production only.
@@ -57,15 +57,24 @@ def control_from_marker(
     if not isinstance(frameworks, Mapping) or not frameworks:
         problems.append(f"{control_id} ({where}): frameworks must map framework keys to requirement ids")
         frameworks = {}
+    known = load_frameworks()
     for key, refs in frameworks.items():
-        if key not in FRAMEWORKS:
-            problems.append(f"{control_id} ({where}): unknown framework {key!r}")
         if (
             isinstance(refs, str)
             or not isinstance(refs, Iterable)
             or not all(isinstance(r, str) for r in refs)
         ):
             problems.append(f"{control_id} ({where}): requirement ids for {key!r} must be a list of strings")
+            continue
+        if key not in known:
+            problems.append(f"{control_id} ({where}): unknown framework {key!r}")
+            continue
+        missing = [r for r in refs if not known[key].has(r)]
+        if missing:
+            problems.append(
+                f"{control_id} ({where}): {key} has no requirement {', '.join(map(repr, missing))}"
+                f" (plugins/regops/framework_data/{key}.yaml)"
+            )
     docstring = inspect.getdoc(function) or ""
     title = kwargs.get("title") or docstring.split("\n", 1)[0].strip()
     if not title:

@@ -1,21 +1,20 @@
-"""The frameworks a control may reference, by the key used in control markers."""
+"""The frameworks a control may reference: one data file per framework, with every requirement.
+
+`framework_data/<key>.yaml` lists a framework's requirement ids and titles. A control that
+references an id its framework does not have is a collection error. Requirements whose id or
+title could not be confirmed against the primary text carry `verified: false`, and every report
+shows them as unverified.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import Final
 
-FRAMEWORKS: Final[dict[str, str]] = {
-    "pci-dss": "PCI DSS v4.0.1",
-    "dora": "DORA, Regulation (EU) 2022/2554",
-    "rts-2024-1774": "Commission Delegated Regulation (EU) 2024/1774 (RTS on ICT risk management)",
-    "iso-27001": "ISO/IEC 27001:2022 Annex A",
-    "bsi-c5": "BSI C5:2020",
-    "cis-aws": "CIS Amazon Web Services Foundations Benchmark v3.0.0",
-    "cis-azure": "CIS Microsoft Azure Foundations Benchmark v3.0.0",
-    "cis-gcp": "CIS Google Cloud Platform Foundation Benchmark v3.0.0",
-    # BaFin's BAIT and ZAIT were repealed in January 2025 in favour of DORA; MaRisk remains.
-    "marisk": "BaFin MaRisk (Minimum Requirements for Risk Management), AT 7.2",
-}
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # `--framework cis` selects every CIS benchmark.
 FRAMEWORK_GROUPS: Final[dict[str, tuple[str, ...]]] = {
@@ -23,9 +22,92 @@ FRAMEWORK_GROUPS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
+class _RequirementEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    verified: bool = True
+
+
+class _FrameworkFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str
+    title: str
+    publisher: str
+    version: str
+    note: str | None = None
+    requirements: list[_RequirementEntry] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    title: str
+    verified: bool = True
+
+
+@dataclass(frozen=True)
+class Framework:
+    key: str
+    title: str
+    publisher: str
+    version: str
+    note: str | None
+    requirements: tuple[Requirement, ...]
+
+    def has(self, requirement_id: str) -> bool:
+        return requirement_id in self._ids()
+
+    def _ids(self) -> frozenset[str]:
+        return _ids_of(self)
+
+
+@cache
+def _ids_of(framework: Framework) -> frozenset[str]:
+    return frozenset(r.id for r in framework.requirements)
+
+
+class FrameworkDataError(Exception):
+    """A framework data file shipped with the package is broken: a packaging bug."""
+
+
+@cache
+def load_frameworks() -> dict[str, Framework]:
+    found: dict[str, Framework] = {}
+    folder = resources.files("regops").joinpath("framework_data")
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".yaml"):
+            continue
+        try:
+            data = _FrameworkFile(**yaml.safe_load(entry.read_text(encoding="utf-8")))
+        except (yaml.YAMLError, TypeError, ValidationError) as exc:
+            raise FrameworkDataError(f"framework_data/{entry.name}: {exc}") from None
+        if data.key != entry.name.removesuffix(".yaml"):
+            raise FrameworkDataError(f"framework_data/{entry.name}: key {data.key!r} differs from the name")
+        ids = [r.id for r in data.requirements]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise FrameworkDataError(f"framework_data/{entry.name}: duplicate ids {duplicates}")
+        found[data.key] = Framework(
+            key=data.key,
+            title=data.title,
+            publisher=data.publisher,
+            version=data.version,
+            note=data.note,
+            requirements=tuple(Requirement(r.id, r.title, r.verified) for r in data.requirements),
+        )
+    return found
+
+
+def framework_titles() -> dict[str, str]:
+    return {key: framework.title for key, framework in load_frameworks().items()}
+
+
 def expand_framework(name: str) -> tuple[str, ...]:
     """The framework keys a `--framework` value selects; empty when the name is unknown."""
     name = name.strip().lower()
-    if name in FRAMEWORKS:
+    if name in load_frameworks():
         return (name,)
     return FRAMEWORK_GROUPS.get(name, ())

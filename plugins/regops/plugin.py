@@ -23,6 +23,7 @@ from regops.changes import (
     load_review_export,
 )
 from regops.controls import control_from_marker
+from regops.coverage import coverage_html, coverage_matrix
 from regops.discovery import Inventory, InventoryError
 from regops.discovery.terraform_plan import PlanError
 from regops.drift import DRIFT_CONTROL, drift_results
@@ -37,12 +38,15 @@ from regops.evidence.bundle import (
     new_run_id,
     utc_now,
 )
+from regops.evidence.exports import oscal_assessment_results, sarif_document
 from regops.evidence.signing import SigningError, load_private_key, sign_manifest
-from regops.gate import judge, summarise
+from regops.frameworks import load_frameworks
+from regops.gate import Gate, judge, summarise
 from regops.history import Comparison, HistoryError, compare, read_run, resolve_baseline, stage_history
 from regops.model import Control, Outcome, Resource, Result
 from regops.outcomes import RANK, phase_outcome
 from regops.promotion import PROMOTION_CONTROL, promotion_results
+from regops.report_html import references_html, summary_html
 from regops.scanners.checkov import (
     SCAN_CONTROL,
     CheckovScan,
@@ -251,7 +255,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         from regops.discovery import discover
 
-        inventory = discover(settings.stage, settings.plans, settings.aws, _progress(config))
+        inventory = discover(settings.stage, settings.plans, settings.aws, _progress(config), settings.hosts)
         checkov = _checkov_scan(settings, _progress(config, "checkov"))
         if checkov is not None:
             inventory = replace(inventory, sources=(*inventory.sources, *checkov.reports))
@@ -616,6 +620,7 @@ class RegopsSession:
         self.archived: str | None = None
         self.comparison: Comparison | None = None
         self.archive_error: str | None = None
+        self._summary: tuple[dict[str, Any], Gate, dict[str, Any]] | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         found = _regops_property(report)
@@ -694,6 +699,26 @@ class RegopsSession:
             return None
         return compare(baseline, results, (r.id for r in self.inventory.resources))
 
+    def _coverage(self, results: list[Result]) -> dict[str, Any]:
+        """The selected frameworks (all without --framework), requirement by requirement."""
+        known = load_frameworks()
+        keys = self.settings.frameworks or tuple(known)
+        return coverage_matrix([known[k] for k in keys if k in known], self.controls, results)
+
+    def _source_files(self) -> dict[str, str]:
+        """Resource id -> the plan file that holds it, relative to the root (for code scanning)."""
+        files = {}
+        for found in self.inventory.resources:
+            if found.origin != "planned" or not found.source:
+                continue
+            path = Path(found.source)
+            files[found.id] = (
+                str(path.relative_to(self.config.rootpath))
+                if path.is_relative_to(self.config.rootpath)
+                else path.as_uri()
+            )
+        return files
+
     def _waiver_for(self, result: Result) -> Waiver | None:
         if result.outcome is not Outcome.FAILED:
             return None
@@ -761,10 +786,18 @@ class RegopsSession:
         )
         if comparison is not None:
             document["comparison"] = comparison.to_dict()
+        coverage = self._coverage(results)
+        document["coverage"] = {key: framework["summary"] for key, framework in coverage.items()}
         self.bundle.write_json("evidence.json", document)
+        self.bundle.write_json("coverage.json", coverage)
+        self.bundle.write_bytes(
+            "coverage.html", coverage_html(coverage, self.settings.stage, self.run.id).encode()
+        )
+        self.bundle.write_json("results.sarif", sarif_document(document, self._source_files()))
+        self.bundle.write_json("oscal-assessment-results.json", oscal_assessment_results(document))
         self.bundle.write_bytes("junit.xml", junit_xml(self.settings.stage, self.controls, results))
         self.gate_passed = gate.passed
-        self._summary = (summary, gate)
+        self._summary = (summary, gate, coverage)
         self.comparison = comparison
         if exitstatus in (
             pytest.ExitCode.OK,
@@ -781,7 +814,9 @@ class RegopsSession:
             return
         from regops.terminal import render_comparison, render_summary
 
-        summary, gate = self._summary
+        if self._summary is None:
+            return
+        summary, gate, coverage = self._summary
         writer = terminalreporter._tw
         terminalreporter.write_sep("=", f"regops {self.settings.stage} gate")
         terminalreporter.write(
@@ -792,6 +827,7 @@ class RegopsSession:
                 bundle=str(self.bundle.directory),
                 width=writer.fullwidth,
                 color=writer.hasmarkup,
+                coverage=coverage,
             )
         )
         if self.comparison is not None:
@@ -805,23 +841,37 @@ class RegopsSession:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
-        cells[2:2] = ['<th class="sortable" data-column-type="control">Control</th>', "<th>Severity</th>"]
+        cells[2:2] = [
+            '<th class="sortable" data-column-type="control">Control</th>',
+            "<th>Severity</th>",
+            "<th>Stage</th>",
+            "<th>Requirements</th>",
+        ]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
         found = _regops_property(report)
-        control = found["control"] if found else {"id": "", "severity": ""}
+        control: dict[str, Any] = found["control"] if found else {"id": "", "severity": "", "frameworks": {}}
         cells[2:2] = [
             f'<td class="col-control">{html.escape(control["id"])}</td>',
             f"<td>{html.escape(control['severity'])}</td>",
+            f"<td>{html.escape(self.settings.stage)}</td>",
+            f"<td>{references_html(control)}</td>",
         ]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
-        verdict = "pending" if self.gate_passed is None else ("PASS" if self.gate_passed else "FAIL")
-        prefix.append(
-            f"<p>regops stage <b>{self.settings.stage}</b>, gate <b>{verdict}</b>, run {self.run.id}</p>"
-        )
+        if self._summary is not None:
+            counts, gate, coverage = self._summary
+            prefix.extend(
+                summary_html(
+                    stage=self.settings.stage,
+                    run_id=self.run.id,
+                    gate=gate,
+                    summary=counts,
+                    coverage=coverage,
+                )
+            )
         if self.comparison is not None:
             found = self.comparison
             prefix.append(

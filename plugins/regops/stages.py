@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from regops.frameworks import FRAMEWORK_GROUPS, FRAMEWORKS, expand_framework
+from regops.frameworks import FRAMEWORK_GROUPS, expand_framework, load_frameworks
 from regops.model import SEVERITIES, STAGES
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -64,6 +64,10 @@ class Parameters(BaseModel):
         default_factory=lambda: {"aws": 365, "azure": 365, "gcp": 90}
     )
     tls_min_version: str = "1.2"
+    # An SSH algorithm whose name contains one of these is weak (CBC modes, RC4, 3DES, MD5, SHA-1).
+    ssh_weak_algorithms: list[str] = Field(
+        default_factory=lambda: ["cbc", "arcfour", "3des", "blowfish", "cast128", "md5", "sha1", "umac-64"]
+    )
 
 
 class AwsConfig(BaseModel):
@@ -96,6 +100,25 @@ class CheckovConfig(BaseModel):
     cache_dir: str | None = None
 
 
+class HostsConfig(BaseModel):
+    """Hosts and TLS endpoints of a stage: `[tool.regops.stages.<stage>.hosts]`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # testinfra host specs: "ssh://user@host:22", "paramiko://…", "local://".
+    targets: list[str] = Field(default_factory=list)
+    ansible_inventory: str | None = None
+    # Also every compute instance live discovery found for the stage, over SSH as this user.
+    live_instances: bool = False
+    ssh_user: str | None = None
+    ssh_config: str | None = None
+    ssh_identity_file: str | None = None
+    sudo: bool = False
+    sshd_config: str = "/etc/ssh/sshd_config"
+    # "host:port", probed from where regops runs.
+    tls_endpoints: list[str] = Field(default_factory=list)
+
+
 class StageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -105,6 +128,7 @@ class StageConfig(BaseModel):
     gate_on: Literal["all", "new"] = "all"
     anomalies: bool = False
     aws: AwsConfig | None = None
+    hosts: HostsConfig | None = None
     checkov: bool | None = None
     fail_on: Severity | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
@@ -140,6 +164,7 @@ class Settings:
     fail_on: str
     aws: AwsConfig | None = None
     aws_endpoint: str | None = None
+    hosts: HostsConfig | None = None
     # Resolved: folders absolute, cache_dir set; None when checkov does not run for the stage.
     checkov: CheckovConfig | None = None
     signing_key: Path | None = None
@@ -176,6 +201,7 @@ class Settings:
             "plans": [str(p) for p in self.plans],
             "aws": self.aws.model_dump() if self.aws else None,
             "aws_endpoint": self.aws_endpoint,
+            "hosts": self.hosts.model_dump() if self.hosts else None,
             "checkov": self.checkov.model_dump() if self.checkov else None,
             "signing_key": str(self.signing_key) if self.signing_key else None,
             "waivers": [str(p) for p in self.waivers],
@@ -209,6 +235,7 @@ class Settings:
             plans=tuple(Path(p) for p in data["plans"]),
             aws=AwsConfig(**data["aws"]) if data.get("aws") else None,
             aws_endpoint=data.get("aws_endpoint"),
+            hosts=HostsConfig(**data["hosts"]) if data.get("hosts") else None,
             checkov=CheckovConfig(**data["checkov"]) if data.get("checkov") else None,
             signing_key=Path(data["signing_key"]) if data.get("signing_key") else None,
             waivers=tuple(Path(p) for p in data["waivers"]),
@@ -252,7 +279,7 @@ def parse_severity(value: str) -> str:
 
 def parse_framework(value: str) -> str:
     if not expand_framework(value):
-        known = ", ".join([*FRAMEWORKS, *FRAMEWORK_GROUPS])
+        known = ", ".join([*load_frameworks(), *FRAMEWORK_GROUPS])
         raise ConfigError(f"unknown framework {value!r}; choose one of: {known}")
     return value.strip().lower()
 
@@ -318,9 +345,10 @@ def resolve(
     aws_endpoint = aws_endpoint or os.environ.get("REGOPS_AWS_ENDPOINT") or None
     if aws is not None and aws_endpoint:
         aws = aws.model_copy(update={"endpoint_url": aws_endpoint})
-    if not plan_paths and aws is None:
+    hosts = _hosts(stage_config.hosts, base)
+    if not plan_paths and aws is None and hosts is None:
         raise ConfigError(
-            f"stage {stage!r} has no sources: pass --plan PATH or set plans (or aws) in"
+            f"stage {stage!r} has no sources: pass --plan PATH or set plans (or aws, hosts) in"
             f" [tool.regops.stages.{stage}] of pyproject.toml"
         )
     for path in plan_paths:
@@ -362,6 +390,7 @@ def resolve(
         plans=plan_paths,
         aws=aws,
         aws_endpoint=aws_endpoint,
+        hosts=hosts,
         checkov=checkov_config,
         signing_key=key_path,
         waivers=waiver_paths,
@@ -411,3 +440,23 @@ def _checkov(
             "cache_dir": str(cache_dir.expanduser().resolve()),
         }
     )
+
+
+def _hosts(config: HostsConfig | None, base: Path) -> HostsConfig | None:
+    if config is None:
+        return None
+    paths = {}
+    for name in ("ansible_inventory", "ssh_config", "ssh_identity_file"):
+        value = getattr(config, name)
+        if value is not None:
+            path = (base / value).expanduser().resolve()
+            if not path.is_file():
+                raise ConfigError(f"hosts {name} not found: {path}")
+            paths[name] = str(path)
+    if not (config.targets or config.ansible_inventory or config.live_instances or config.tls_endpoints):
+        raise ConfigError("[hosts] names no targets, ansible_inventory, live_instances or tls_endpoints")
+    for endpoint in config.tls_endpoints:
+        host, _, port = endpoint.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"hosts tls_endpoints: {endpoint!r} is not host:port")
+    return config.model_copy(update=paths)

@@ -39,6 +39,7 @@ def render_summary(
     bundle: str,
     width: int,
     color: bool,
+    coverage: Mapping[str, Any] | None = None,
 ) -> str:
     buffer = io.StringIO()
     console = Console(
@@ -48,6 +49,20 @@ def render_summary(
     console.print(_counts_table("by severity", "severity", summary["by_severity"]))
     if summary["by_framework"]:
         console.print(_counts_table("by framework", "framework", summary["by_framework"]))
+    if coverage:
+        table = Table(title="framework coverage", title_justify="left", show_edge=False, pad_edge=False)
+        for column in ("framework", "requirements", "by controls", "failing", "manual evidence"):
+            table.add_column(column, justify="left" if column == "framework" else "right")
+        for key, framework in coverage.items():
+            counts = framework["summary"]
+            table.add_row(
+                key,
+                str(counts["requirements"]),
+                str(counts["automated"]),
+                str(counts["failing"]),
+                str(counts["manual"]),
+            )
+        console.print(table)
     style = "bold green" if gate.passed else "bold red"
     console.print(
         f"gate: [{style}]{gate.verdict.upper()}[/{style}] (threshold: {gate.threshold})",

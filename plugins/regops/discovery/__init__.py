@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regops.model import Discovery, Resource, SourceReport
 
 if TYPE_CHECKING:
-    from regops.stages import AwsConfig
+    from regops.stages import AwsConfig, HostsConfig
 
 INVENTORY_SCHEMA = "regops.inventory/v1"
 
@@ -84,6 +84,7 @@ def discover(
     plans: Sequence[Path],
     aws: AwsConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    hosts: HostsConfig | None = None,
 ) -> Inventory:
     """Run every configured source for a stage; SDKs are imported only for sources in use."""
     from regops.discovery.terraform_plan import discover_plan
@@ -102,4 +103,40 @@ def discover(
             max_workers=aws.max_workers,
         )
         discoveries.append(discover_aws(source, stage, progress))
+    if hosts is not None:
+        # After the clouds: the stage's live compute instances are hosts to look at too.
+        live = [r for d in discoveries for r in d.resources if r.origin == "live"]
+        discoveries.append(_discover_hosts(stage, hosts, live, progress))
     return Inventory.merge(stage, discoveries)
+
+
+def _discover_hosts(
+    stage: str, config: HostsConfig, live: Sequence[Resource], progress: Callable[[str], None] | None
+) -> Discovery:
+    from regops.discovery.hosts import HostTarget, discover_hosts, targets_from_ansible
+
+    def target(spec: str, name: str | None = None, tags: Mapping[str, str] | None = None) -> HostTarget:
+        return HostTarget(
+            spec,
+            name=name,
+            ssh_config=config.ssh_config,
+            ssh_identity_file=config.ssh_identity_file,
+            sudo=config.sudo,
+            sshd_config=config.sshd_config,
+            tags=dict(tags or {}),
+        )
+
+    targets = [target(spec) for spec in config.targets]
+    if config.ansible_inventory:
+        targets.extend(
+            replace(t, sudo=config.sudo, sshd_config=config.sshd_config)
+            for t in targets_from_ansible(Path(config.ansible_inventory))
+        )
+    if config.live_instances:
+        user = f"{config.ssh_user}@" if config.ssh_user else ""
+        for resource in live:
+            description = resource.attributes.get("description")
+            address = description.get("PrivateIpAddress") if isinstance(description, Mapping) else None
+            if resource.kind == "compute" and isinstance(address, str):
+                targets.append(target(f"ssh://{user}{address}", resource.id, resource.tags))
+    return discover_hosts(targets, config.tls_endpoints, stage, progress)

@@ -1,0 +1,240 @@
+"""Other tools' formats, derived from evidence.json alone: SARIF 2.1.0 and OSCAL assessment results.
+
+Both are views of the evidence document, never a second source of truth: they are computed
+from it, so `evidence.json` and the exports cannot disagree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+SARIF_SCHEMA: Final = "https://json.schemastore.org/sarif-2.1.0.json"
+OSCAL_VERSION: Final = "1.1.2"
+INFORMATION_URI: Final = "https://github.com/regops/regops"
+# Stable UUIDs: the same run always exports the same identifiers.
+_NAMESPACE: Final = uuid.UUID("6f1c3f53-5d1e-4b8e-9a57-2b7d8f0a9c11")
+
+_LEVEL: Final = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+# GitHub code scanning orders alerts by this number (0.0 to 10.0).
+_SECURITY_SEVERITY: Final = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
+
+
+def _results(document: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+    for control in document["controls"]:
+        for result in control["results"]:
+            yield control, result
+
+
+def _references(control: Mapping[str, Any]) -> list[str]:
+    return [f"{framework} {ref}" for framework, refs in sorted(control["frameworks"].items()) for ref in refs]
+
+
+def sarif_document(document: Mapping[str, Any], locations: Mapping[str, str]) -> dict[str, Any]:
+    """Failed, error and waived results as SARIF; `locations` maps resource ids to source files."""
+    run = document["run"]
+    rules: list[dict[str, Any]] = []
+    rule_index: dict[str, int] = {}
+    for control in document["controls"]:
+        rule_index[control["id"]] = len(rules)
+        references = _references(control)
+        rules.append(
+            {
+                "id": control["id"],
+                "name": control["id"].replace("-", ""),
+                "shortDescription": {"text": control["title"]},
+                "fullDescription": {"text": control.get("rationale") or control["title"]},
+                "help": {"text": "Requirements: " + ("; ".join(references) or "none mapped")},
+                "defaultConfiguration": {"level": _LEVEL[control["severity"]]},
+                "properties": {
+                    "tags": ["compliance", f"layer:{control['layer']}", *references],
+                    "severity": control["severity"],
+                    "security-severity": _SECURITY_SEVERITY[control["severity"]],
+                    "unverified-references": control.get("unverified", []),
+                },
+            }
+        )
+    results = []
+    for control, result in _results(document):
+        if result["outcome"] not in {"failed", "error", "waived"}:
+            continue
+        resource = result["resource_id"] or "(stage)"
+        entry: dict[str, Any] = {
+            "ruleId": control["id"],
+            "ruleIndex": rule_index[control["id"]],
+            "level": _LEVEL[control["severity"]],
+            "kind": "fail",
+            "message": {
+                "text": ("could not be evaluated: " if result["outcome"] == "error" else "")
+                + (result["message"] or control["title"])
+            },
+            "locations": [
+                {
+                    "logicalLocations": [
+                        {
+                            "name": resource,
+                            "fullyQualifiedName": result["address"] or resource,
+                            "kind": "resource",
+                        }
+                    ],
+                    **(
+                        {"physicalLocation": {"artifactLocation": {"uri": locations[resource]}}}
+                        if resource in locations
+                        else {}
+                    ),
+                }
+            ],
+            "partialFingerprints": {"regops/v1": f"{control['id']}:{resource}"},
+            "properties": {
+                "outcome": result["outcome"],
+                "origin": result.get("origin"),
+                "provider": result["provider"],
+                "stage": run["stage"],
+            },
+        }
+        if result["outcome"] == "waived":
+            entry["suppressions"] = [{"kind": "external", "justification": result["message"]}]
+        results.append(entry)
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "regops",
+                        "version": run["tool"]["version"],
+                        "informationUri": INFORMATION_URI,
+                        "rules": rules,
+                    }
+                },
+                "automationDetails": {"id": f"regops/{run['stage']}/{run['id']}"},
+                "invocations": [
+                    {
+                        "executionSuccessful": document["gate"]["verdict"] == "pass",
+                        "startTimeUtc": run["started_at"],
+                        "endTimeUtc": run["finished_at"],
+                        "commandLine": " ".join(run["command_line"]),
+                    }
+                ],
+                "results": results,
+                "properties": {"gate": document["gate"]},
+            }
+        ],
+    }
+
+
+def _uuid(run_id: str, *parts: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, "/".join((run_id, *parts))))
+
+
+def _token(control_id: str) -> str:
+    return control_id.lower()
+
+
+def oscal_assessment_results(document: Mapping[str, Any]) -> dict[str, Any]:
+    """An OSCAL assessment-results document: one observation per result, one finding per control."""
+    run = document["run"]
+    run_id = run["id"]
+    observations = []
+    findings = []
+    for control in document["controls"]:
+        related = []
+        states = set()
+        for result in control["results"]:
+            observation_id = _uuid(run_id, "observation", control["id"], str(result["resource_id"]))
+            related.append({"observation-uuid": observation_id})
+            states.add(result["outcome"])
+            subject = result["resource_id"] or f"stage {run['stage']}"
+            observations.append(
+                {
+                    "uuid": observation_id,
+                    "title": f"{control['id']} on {subject}",
+                    "description": result["message"] or control["title"],
+                    "props": [
+                        {"name": "outcome", "ns": INFORMATION_URI, "value": result["outcome"]},
+                        *(
+                            [{"name": "origin", "ns": INFORMATION_URI, "value": result["origin"]}]
+                            if result.get("origin")
+                            else []
+                        ),
+                    ],
+                    "methods": ["TEST"],
+                    "types": ["finding"]
+                    if result["outcome"] in {"failed", "error"}
+                    else ["control-objective"],
+                    "subjects": [
+                        {
+                            "subject-uuid": _uuid(run_id, "subject", subject),
+                            "type": "resource",
+                            "title": subject,
+                        }
+                    ],
+                    "relevant-evidence": [
+                        {"href": "evidence.json", "description": f"regops evidence of run {run_id}"}
+                    ],
+                    "collected": run["finished_at"] or run["started_at"],
+                }
+            )
+        satisfied = bool(states) and states <= {"passed", "waived", "not_applicable"}
+        findings.append(
+            {
+                "uuid": _uuid(run_id, "finding", control["id"]),
+                "title": f"{control['id']}: {control['title']}",
+                "description": control.get("rationale") or control["title"],
+                "props": [
+                    *(
+                        {"name": "requirement", "ns": INFORMATION_URI, "value": reference}
+                        for reference in _references(control)
+                    ),
+                    *(
+                        {"name": "unverified-requirement", "ns": INFORMATION_URI, "value": reference}
+                        for reference in control.get("unverified", [])
+                    ),
+                    {"name": "severity", "ns": INFORMATION_URI, "value": control["severity"]},
+                ],
+                "target": {
+                    "type": "objective-id",
+                    "target-id": _token(control["id"]) + "_obj",
+                    "status": {"state": "satisfied" if satisfied else "not-satisfied"},
+                },
+                "related-observations": related,
+            }
+        )
+    return {
+        "assessment-results": {
+            "uuid": _uuid(run_id, "assessment-results"),
+            "metadata": {
+                "title": f"regops {run['stage']} gate, run {run_id}",
+                "last-modified": run["finished_at"] or run["started_at"],
+                "version": run["tool"]["version"],
+                "oscal-version": OSCAL_VERSION,
+            },
+            # regops has no separate assessment plan: the plan is the suites at this commit.
+            "import-ap": {"href": f"#regops-suites-{run.get('suite_commit') or 'unknown'}"},
+            "results": [
+                {
+                    "uuid": _uuid(run_id, "result"),
+                    "title": f"Stage {run['stage']}: gate {document['gate']['verdict']}",
+                    "description": "; ".join(document["gate"]["reasons"]) or "every gating result passed",
+                    "start": run["started_at"],
+                    "end": run["finished_at"] or run["started_at"],
+                    "reviewed-controls": {
+                        "control-selections": [
+                            {
+                                "include-controls": [
+                                    {"control-id": _token(control["id"])} for control in document["controls"]
+                                ]
+                            }
+                            if document["controls"]
+                            else {"include-all": {}}
+                        ]
+                    },
+                    # OSCAL wants these lists non-empty when present.
+                    **({"observations": observations} if observations else {}),
+                    **({"findings": findings} if findings else {}),
+                }
+            ],
+        }
+    }
