@@ -1,0 +1,116 @@
+"""Frameworks as data, control references checked against them, and the coverage matrix."""
+
+from __future__ import annotations
+
+import pytest
+
+from regops.coverage import coverage_html, coverage_matrix
+from regops.frameworks import expand_framework, load_frameworks
+from regops.model import Control, Outcome, Result
+from tests.helpers import load_evidence, only_bundle
+
+EXPECTED = {
+    "pci-dss",
+    "dora",
+    "rts-2024-1774",
+    "iso-27001",
+    "bsi-c5",
+    "cis-aws",
+    "cis-azure",
+    "cis-gcp",
+    "marisk",
+}
+
+
+def test_every_framework_has_its_data_file() -> None:
+    frameworks = load_frameworks()
+    assert set(frameworks) == EXPECTED
+    assert len(frameworks["iso-27001"].requirements) == 93  # Annex A of the 2022 edition
+    assert frameworks["pci-dss"].has("3.5.1")
+    assert not frameworks["pci-dss"].has("3.5.9")
+    assert expand_framework("CIS") == ("cis-aws", "cis-azure", "cis-gcp")
+    assert "BAIT" in (frameworks["marisk"].note or "")
+
+
+def test_unconfirmed_requirements_stay_marked() -> None:
+    c5 = {r.id: r for r in load_frameworks()["bsi-c5"].requirements}
+    assert c5["CRY-02"].verified is True
+    assert c5["OPS-05"].verified is False
+
+
+CONTROL = """
+import pytest
+
+@pytest.mark.control(id="T-001", layer="system", severity="high", kinds=("object_store",),
+                     frameworks={{"pci-dss": [{refs}]}})
+def test_something(resource):
+    \"\"\"Something\"\"\"
+"""
+
+
+def test_a_reference_to_a_missing_requirement_is_a_collection_error(pytester: pytest.Pytester) -> None:
+    from tests.plans import compliant_bucket, write_plan
+
+    write_plan(pytester.path / "plan.json", *compliant_bucket())
+    pytester.makepyfile(CONTROL.format(refs='"3.5.1", "3.5.9"'))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--stage=system", "--plan=plan.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*T-001*pci-dss has no requirement '3.5.9'*framework_data/pci-dss.yaml*"])
+
+
+def control(control_id: str, **frameworks: tuple[str, ...]) -> Control:
+    return Control(control_id, control_id, "system", "high", ("system",), ("object_store",), frameworks)
+
+
+def test_coverage_counts_outcomes_and_lists_manual_requirements() -> None:
+    iso = load_frameworks()["iso-27001"]
+    controls = {
+        "A-1": control("A-1", **{"iso-27001": ("A.8.24",)}),
+        "B-1": control("B-1", **{"iso-27001": ("A.8.24", "A.8.13")}),
+    }
+    results = [
+        Result("A-1", "r1", Outcome.PASSED, "", "n1"),
+        Result("A-1", "r2", Outcome.FAILED, "", "n2"),
+        Result("B-1", "r1", Outcome.PASSED, "", "n3"),
+    ]
+    matrix = coverage_matrix([iso], controls, results)["iso-27001"]
+    rows = {r["id"]: r for r in matrix["requirements"]}
+    assert rows["A.8.24"]["controls"] == ["A-1", "B-1"]
+    assert (rows["A.8.24"]["outcomes"]["passed"], rows["A.8.24"]["outcomes"]["failed"]) == (2, 1)
+    assert rows["A.8.24"]["status"] == "failing"
+    assert rows["A.8.13"]["status"] == "passing"
+    assert rows["A.5.1"] == {**rows["A.5.1"], "controls": [], "status": "manual"}
+    assert matrix["summary"] == {"requirements": 93, "automated": 2, "manual": 91, "failing": 1}
+    page = coverage_html({"iso-27001": matrix}, "system", "run-1")
+    assert page.count("manual evidence needed") == 91
+
+
+def test_coverage_is_in_the_bundle_and_follows_the_framework_selection(pytester: pytest.Pytester) -> None:
+    from tests.helpers import SUITES
+    from tests.plans import compliant_bucket, write_plan
+
+    pytester.makepyprojecttoml("[tool.regops]\n")
+    write_plan(pytester.path / "plan.json", *compliant_bucket())
+    result = pytester.runpytest_subprocess(
+        str(SUITES),
+        "-c",
+        "pyproject.toml",
+        "--rootdir",
+        str(pytester.path),
+        "-p",
+        "no:cacheprovider",
+        "--stage=acceptance",
+        "--plan=plan.json",
+        "--framework=dora",
+        "--evidence-dir=out",
+    )
+    result.stdout.fnmatch_lines(["*framework coverage*", "*dora*"])
+    bundle = only_bundle(pytester.path / "out", "acceptance")
+    document = load_evidence(bundle)
+    assert list(document["coverage"]) == ["dora"]
+    import json
+
+    matrix = json.loads((bundle / "coverage.json").read_text())
+    assert matrix["dora"]["summary"]["automated"] >= 1
+    assert matrix["dora"]["summary"]["manual"] >= 1
+    assert "Framework coverage" in (bundle / "coverage.html").read_text()
