@@ -30,6 +30,7 @@ EXPECTED_PROBLEMS = {
         ("NET-001", "arn:aws:ec2:eu-central-1:123456789012:security-group/sg-*", "failed"),
         ("NET-002", "arn:aws:ec2:eu-central-1:123456789012:security-group/sg-*", "failed"),
         ("CHG-003", "arn:aws:ec2:eu-central-1:123456789012:security-group/sg-*", "failed"),
+        ("IAM-001", "arn:aws:iam::123456789012:account-password-policy", "failed"),
         ("NET-004", "aws_s3_bucket.settlement_exports", "error"),
         ("AST-001", "aws_s3_bucket.settlement_exports", "failed"),
         ("BCK-005", "aws_s3_bucket.settlement_exports", "failed"),

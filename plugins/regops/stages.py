@@ -64,6 +64,24 @@ class Parameters(BaseModel):
         default_factory=lambda: {"aws": 365, "azure": 365, "gcp": 90}
     )
     tls_min_version: str = "1.2"
+    password_min_length: int = 14
+    credential_max_age_days: int = 90
+    deprecated_runtimes: list[str] = Field(
+        default_factory=lambda: [
+            "python2.7",
+            "python3.6",
+            "python3.7",
+            "python3.8",
+            "nodejs12.x",
+            "nodejs14.x",
+            "nodejs16.x",
+            "java8",
+            "go1.x",
+            "ruby2.7",
+            "dotnetcore3.1",
+            "dotnet6",
+        ]
+    )
     # An SSH algorithm whose name contains one of these is weak (CBC modes, RC4, 3DES, MD5, SHA-1).
     ssh_weak_algorithms: list[str] = Field(
         default_factory=lambda: ["cbc", "arcfour", "3des", "blowfish", "cast128", "md5", "sha1", "umac-64"]

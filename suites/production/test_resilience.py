@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from regops import Parameters, Resource
+from regops import Parameters, Resource, not_applicable
 
 
 @pytest.mark.control(
@@ -117,3 +117,27 @@ def test_deletion_protection(resource: Resource) -> None:
     One mistaken apply must not destroy the ledger.
     """
     assert resource.fact("deletion_protection") is True, f"{resource.id}: can be deleted without a safeguard"
+
+
+@pytest.mark.control(
+    id="DEL-002",
+    layer="production",
+    severity="high",
+    kinds=("database", "object_store", "key", "log_store", "audit_trail", "secret_store"),
+    frameworks={
+        "pci-dss": ["6.5.1"],
+        "dora": ["Art. 9(4)(e)"],
+        "rts-2024-1774": ["Art. 17(1)(b)", "Art. 17(1)(e)", "Art. 17(1)(h)"],
+        "iso-27001": ["A.8.32"],
+        "bsi-c5": ["DEV-05", "DEV-09"],
+    },
+)
+def test_no_replacement_of_protected_resources(resource: Resource) -> None:
+    """The production plan does not replace stateful resources without a second approval
+
+    A replacement destroys the data of a database, bucket or key; it needs an approved waiver.
+    """
+    if resource.origin != "planned":
+        not_applicable("judged on the plan, before anything is applied")
+    action = resource.fact("planned_action")
+    assert action != "replace", f"{resource.id}: the plan destroys and recreates it (approve with a waiver)"

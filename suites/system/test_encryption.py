@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from regops import Parameters, Resource
+from regops import Parameters, Resource, not_applicable
 
 
 def _classified(resource: Resource, parameters: Parameters) -> bool:
@@ -68,3 +68,34 @@ def test_database_encrypted_at_rest(resource: Resource, parameters: Parameters) 
             f"{resource.id}: data_classification={resource.tags[parameters.classification_tag]} "
             "requires a customer-managed key"
         )
+
+
+@pytest.mark.control(
+    id="ENC-002",
+    layer="system",
+    severity="high",
+    kinds=("disk", "account"),
+    frameworks={
+        "pci-dss": ["3.5.1", "3.5.1.3"],
+        "dora": ["Art. 9(4)(d)"],
+        "rts-2024-1774": ["Art. 6(2)(a)"],
+        "iso-27001": ["A.8.24"],
+        "bsi-c5": ["CRY-03"],
+        "cis-aws": ["2.2.1"],
+        "cis-azure": ["8.3", "8.4"],
+        "cis-gcp": ["4.7"],
+    },
+)
+def test_block_storage_encrypted(resource: Resource) -> None:
+    """Block storage and VM disks encrypted by default
+
+    Disk snapshots and detached volumes are a common way out for stored data.
+    """
+    if resource.kind == "account":
+        if resource.native_type != "aws_ebs_encryption_by_default":
+            not_applicable(f"{resource.native_type} is no disk encryption setting")
+        assert resource.fact("ebs_default_encryption") is True, (
+            f"{resource.id}: new EBS volumes in this region are not encrypted by default"
+        )
+        return
+    assert resource.fact("encrypted_at_rest") is True, f"{resource.id}: the disk is not encrypted"

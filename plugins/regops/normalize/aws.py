@@ -328,6 +328,13 @@ def ebs_volume(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     return facts.values
 
 
+def lambda_function(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("runtime", lambda: dig(values, "runtime"))
+    facts.derive("encryption_cmk", lambda: bool(dig(values, "kms_key_arn")))
+    return facts.values
+
+
 def instance(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     facts.derive("public_ip", lambda: dig(values, "associate_public_ip_address", default=False) is True)
@@ -350,6 +357,7 @@ PLANNED: dict[str, PlannedType] = {
     "aws_lb": PlannedType("load_balancer", load_balancer),
     "aws_ebs_volume": PlannedType("disk", ebs_volume),
     "aws_instance": PlannedType("compute", instance),
+    "aws_lambda_function": PlannedType("function", lambda_function),
 }
 
 JOINS: dict[str, Join] = {

@@ -1,0 +1,121 @@
+"""The identity, workload, disk and replacement controls on planned and live resources."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.aws_server import Clients, aws, moto_endpoint  # noqa: F401
+from tests.helpers import SUITES, load_evidence, only_bundle
+from tests.plans import TAGS, Change, write_plan
+
+
+def outcomes(document: dict[str, Any], *controls: str) -> dict[tuple[str, str], str]:
+    return {
+        (c["id"], r["resource_id"]): r["outcome"]
+        for c in document["controls"]
+        if c["id"] in controls
+        for r in c["results"]
+        if r["resource_id"] is not None
+    }
+
+
+def run(pytester: pytest.Pytester, config: str, stage: str, *args: str) -> dict[str, Any]:
+    pytester.makepyprojecttoml(config)
+    pytester.runpytest_subprocess(
+        str(SUITES),
+        "-c",
+        "pyproject.toml",
+        "--rootdir",
+        str(pytester.path),
+        "-p",
+        "no:cacheprovider",
+        f"--stage={stage}",
+        "--evidence-dir=out",
+        *args,
+    )
+    return load_evidence(only_bundle(pytester.path / "out", stage))
+
+
+def test_planned_workloads_and_replacements(pytester: pytest.Pytester) -> None:
+    write_plan(
+        pytester.path / "plan.json",
+        Change(
+            "aws_instance.api",
+            "aws_instance",
+            {
+                "tags": TAGS,
+                "associate_public_ip_address": True,
+                "metadata_options": [{"http_tokens": "optional"}],
+            },
+        ),
+        Change(
+            "aws_instance.edge",
+            "aws_instance",
+            {
+                "tags": {**TAGS, "tier": "edge"},
+                "associate_public_ip_address": True,
+                "metadata_options": [{"http_tokens": "required"}],
+            },
+        ),
+        Change("aws_lambda_function.old", "aws_lambda_function", {"tags": TAGS, "runtime": "python3.8"}),
+        Change("aws_lambda_function.new", "aws_lambda_function", {"tags": TAGS, "runtime": "python3.12"}),
+        Change(
+            "aws_db_instance.ledger",
+            "aws_db_instance",
+            {"tags": TAGS, "storage_encrypted": True, "engine": "postgres"},
+            actions=("delete", "create"),
+        ),
+        Change("aws_ebs_volume.data", "aws_ebs_volume", {"tags": TAGS, "encrypted": False}),
+    )
+    document = run(pytester, "[tool.regops]\n", "production", "--plan=plan.json")
+    assert outcomes(document, "NET-006", "IAM-007", "VUL-003", "DEL-002", "ENC-002") == {
+        ("NET-006", "aws_instance.api"): "failed",
+        ("NET-006", "aws_instance.edge"): "not_applicable",
+        ("IAM-007", "aws_instance.api"): "failed",
+        ("IAM-007", "aws_instance.edge"): "passed",
+        ("VUL-003", "aws_lambda_function.old"): "failed",
+        ("VUL-003", "aws_lambda_function.new"): "passed",
+        ("DEL-002", "aws_db_instance.ledger"): "failed",
+        ("ENC-002", "aws_ebs_volume.data"): "failed",
+    }
+
+
+def test_live_identities_and_account_settings(pytester: pytest.Pytester, aws: Clients) -> None:  # noqa: F811
+    stage = [{"Key": "stage", "Value": "acceptance"}]
+    iam = aws("iam")
+    admin = iam.create_policy(
+        PolicyName="everything",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )["Policy"]["Arn"]
+    iam.create_user(UserName="deployer", Tags=stage)
+    iam.attach_user_policy(UserName="deployer", PolicyArn=admin)
+    iam.create_access_key(UserName="deployer")
+    iam.create_user(UserName="alice", Tags=stage)
+    iam.create_login_profile(UserName="alice", Password="Not-a-real-Passw0rd!")
+    iam.update_account_password_policy(MinimumPasswordLength=8)
+    document = run(
+        pytester,
+        '[tool.regops.stages.acceptance.aws]\nregions = ["eu-central-1"]\n',
+        "acceptance",
+        f"--aws-endpoint={aws.endpoint}",
+    )
+    found = outcomes(document, "IAM-001", "IAM-002", "IAM-003", "IAM-004", "IAM-005", "IAM-006", "ENC-002")
+    account = "arn:aws:iam::123456789012:account-password-policy"
+    deployer = "arn:aws:iam::123456789012:user/deployer"
+    alice = "arn:aws:iam::123456789012:user/alice"
+    assert found[("IAM-001", account)] == "failed"  # no root MFA in a fresh account
+    assert found[("IAM-002", account)] == "passed"
+    assert found[("IAM-003", account)] == "failed"  # passwords of 8 characters
+    assert found[("IAM-003", alice)] == "failed"  # console password, no MFA
+    assert found[("IAM-003", deployer)] == "not_applicable"
+    assert found[("IAM-004", deployer)] == "failed"
+    assert found[("IAM-004", alice)] == "passed"
+    assert found[("IAM-005", deployer)] == "passed"  # a key made today
+    assert found[("IAM-006", deployer)] == "failed"
+    assert found[("ENC-002", "arn:aws:ec2:eu-central-1:123456789012:ebs-encryption-by-default")] == "failed"
+    assert found[("ENC-002", "arn:aws:s3:::account/123456789012/public-access-block")] == "not_applicable"
