@@ -8,7 +8,7 @@ shows them as unverified.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Final
@@ -56,17 +56,13 @@ class Framework:
     version: str
     note: str | None
     requirements: tuple[Requirement, ...]
+    ids: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ids", frozenset(r.id for r in self.requirements))
 
     def has(self, requirement_id: str) -> bool:
-        return requirement_id in self._ids()
-
-    def _ids(self) -> frozenset[str]:
-        return _ids_of(self)
-
-
-@cache
-def _ids_of(framework: Framework) -> frozenset[str]:
-    return frozenset(r.id for r in framework.requirements)
+        return requirement_id in self.ids
 
 
 class FrameworkDataError(Exception):
