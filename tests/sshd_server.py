@@ -43,6 +43,14 @@ class Sshd:
     def spec(self) -> str:
         return f"paramiko://root@127.0.0.1:{self.port}"
 
+    def client_config(self) -> Path:
+        """An ssh_config that trusts this server's host key, and only that (no blind acceptance)."""
+        known = self.directory / "known_hosts"
+        known.write_text(f"[127.0.0.1]:{self.port} {self.host_key.with_suffix('.pub').read_text()}")
+        path = self.directory / "ssh_config"
+        path.write_text(f"Host *\n  UserKnownHostsFile {known}\n  StrictHostKeyChecking yes\n")
+        return path
+
     def config_file(self, name: str, body: str) -> Path:
         """An sshd configuration for `sshd -T -f` to evaluate (not the one this server runs)."""
         path = self.directory / f"{name}.conf"

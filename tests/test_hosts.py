@@ -305,3 +305,53 @@ def test_host_controls_in_a_run(pytester: pytest.Pytester, sshd: Sshd) -> None: 
     assert set(unreachable.values()) == {"error"}
     (hosts,) = (s for s in document["sources"] if s["kind"] == "hosts")
     assert hosts["complete"] is False
+
+
+def test_live_compute_instances_become_ssh_targets(sshd: Sshd) -> None:  # noqa: F811
+    from regops.discovery import _discover_hosts
+    from regops.model import Resource
+    from regops.stages import HostsConfig
+
+    instance = Resource(
+        id="arn:aws:ec2:eu-central-1:123456789012:instance/i-0abc",
+        provider="aws",
+        native_type="aws_instance",
+        kind="compute",
+        region="eu-central-1",
+        stage="acceptance",
+        origin="live",
+        tags={"stage": "acceptance"},
+        # The instance's private address is where the loopback sshd listens, with its port.
+        attributes={"description": {"PrivateIpAddress": f"127.0.0.1:{sshd.port}"}},
+    )
+    config = HostsConfig(
+        live_instances=True,
+        ssh_user="root",
+        ssh_config=str(sshd.client_config()),
+        ssh_identity_file=str(sshd.identity),
+        sshd_config=str(sshd.config_file("live", COMPLIANT)),
+    )
+    discovery = _discover_hosts("acceptance", config, [instance], None)
+    (host,) = discovery.resources
+    assert host.id == f"host:{instance.id}"
+    assert host.tags == {"stage": "acceptance"}
+    assert host.address == f"ssh://root@127.0.0.1:{sshd.port}"
+    assert discovery.report.errors == (), discovery.report.errors
+    assert host.facts["ssh_root_login_forbidden"] is True
+
+
+def test_an_unknown_host_key_is_refused_not_trusted(sshd: Sshd, tmp_path: Path) -> None:  # noqa: F811
+    empty = tmp_path / "ssh_config"
+    empty.write_text(
+        f"Host *\n  UserKnownHostsFile {tmp_path / 'known_hosts'}\n  StrictHostKeyChecking yes\n"
+    )
+    target = HostTarget(
+        f"ssh://root@127.0.0.1:{sshd.port}",
+        name="stranger",
+        ssh_config=str(empty),
+        ssh_identity_file=str(sshd.identity),
+    )
+    facts, errors = one([target])
+    assert facts == {}
+    (error,) = errors
+    assert error.startswith("stranger: unreachable: RuntimeError: No ED25519 host key is known for")

@@ -257,7 +257,10 @@ def _probe_host(target: HostTarget, stage: str, timeout: float) -> tuple[Resourc
             ask()
         errors = observed.errors
     except Exception as exc:  # testinfra's backends raise anything from socket errors to their own
-        detail = (str(exc).splitlines() or [""])[0]
+        # testinfra's ssh backend raises with the failed CommandResult: its stderr says why.
+        result = exc.args[0] if exc.args else None
+        text = getattr(result, "stderr", None) or str(exc)
+        detail = (str(text).strip().splitlines() or [""])[0]
         errors = [f"{target.label}: unreachable: {type(exc).__name__}: {detail}"]
     resource = Resource(
         id=f"host:{target.label}",
