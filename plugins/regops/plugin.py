@@ -194,6 +194,10 @@ def pytest_configure_run(config: pytest.Config) -> None:
     started = datetime.now(UTC)
     run_id = new_run_id(started)
     config.stash[run_key] = (settings, started, run_id)
+    # A failed control is one line (where, and the message); the evidence holds the rest.
+    # Full tracebacks of thousands of failures cost pytest time that grows with their square.
+    if config.option.tbstyle == "auto":
+        config.option.tbstyle = "line"
     if config.pluginmanager.hasplugin("html") and not config.getoption("htmlpath", None):
         config.option.htmlpath = str(settings.evidence_dir / settings.stage / run_id / "report.html")
         config.option.self_contained_html = True
