@@ -244,3 +244,18 @@ def test_plugin_under_xdist_gives_the_same_findings(pytester: pytest.Pytester) -
         }
 
     assert outcomes(serial) == outcomes(parallel) != set()
+
+
+def test_a_checkov_crash_is_an_error_of_the_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from checkov.terraform import plan_runner
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("checkov fell over")
+
+    # The third-party scanner is made to fail; regops's handling of it is what is tested.
+    monkeypatch.setattr(plan_runner.Runner, "run", crash)
+    plan = open_bucket_plan(tmp_path / "plan.json")
+    found = scan([ScanTarget(plan, "terraform_plan")], cache_dir=tmp_path / "cache")
+    assert found.problems[str(plan)] == f"{plan}: checkov crashed: RuntimeError: checkov fell over"
+    assert found.reports[0].complete is False
+    assert not (tmp_path / "cache").exists()
