@@ -320,7 +320,9 @@ def test_bundle_files_and_manifest(project: pytest.Pytester) -> None:
     assert '<link rel="stylesheet"' not in html  # self-contained
     document = load_evidence(bundle)
     inventory = json.loads((bundle / "inventory.json").read_text())
-    assert document["inventory"]["count"] == len(inventory["resources"]) == 2
+    # the two planned buckets and the AWS estate derived from them
+    assert document["inventory"]["count"] == len(inventory["resources"]) == 3
+    assert {r["id"] for r in inventory["resources"] if r["kind"] == "estate"} == {"estate:aws"}
     assert document["summary"]["by_outcome"]["failed"] == 1
     assert document["summary"]["by_framework"]["pci-dss"]["failed"] == 1
     assert document["sources"][0]["resource_count"] == 2

@@ -32,7 +32,36 @@ KINDS: Final = (
     "account",
     "host",
     "tls_endpoint",
+    "network",
+    "cluster",
+    "certificate",
+    "backup_vault",
+    "secret",
+    # Settings that provide a capability to the whole stage (a threat detector, an alert
+    # route), and the per-provider estate that gathers them (normalize/estate.py).
+    "security_service",
+    "estate",
     "other",
+)
+
+# Kinds that are assets of the stage: tagged, classified and placed in a region.
+ASSET_KINDS: Final = (
+    "object_store",
+    "database",
+    "network_rule",
+    "key",
+    "secret_store",
+    "audit_trail",
+    "log_store",
+    "load_balancer",
+    "compute",
+    "disk",
+    "function",
+    "network",
+    "cluster",
+    "certificate",
+    "backup_vault",
+    "secret",
 )
 
 

@@ -557,8 +557,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def _regops_property(report: pytest.TestReport) -> dict[str, Any] | None:
-    for name, value in report.user_properties:
+def _regops_property(report: pytest.TestReport | pytest.CollectReport) -> dict[str, Any] | None:
+    for name, value in getattr(report, "user_properties", ()):
         if name == PROPERTY and isinstance(value, dict):
             return value
     return None
@@ -713,9 +713,10 @@ class RegopsSession:
         """Resource id -> the plan file that holds it, relative to the root (for code scanning)."""
         files = {}
         for found in self.inventory.resources:
-            if found.origin != "planned" or not found.source:
+            # Derived resources (the estate) have no Terraform address and no file.
+            if found.origin != "planned" or not found.source or found.address is None:
                 continue
-            path = Path(found.source)
+            path = Path(found.source).absolute()
             files[found.id] = (
                 str(path.relative_to(self.config.rootpath))
                 if path.is_relative_to(self.config.rootpath)

@@ -54,6 +54,8 @@ class Parameters(BaseModel):
     )
     cmk_required_for: list[str] = Field(default_factory=lambda: ["confidential", "cde"])
     classification_tag: str = "data_classification"
+    # The classification value that marks cardholder-data-environment resources.
+    cde_classification: str = "cde"
     edge_tag: str = "tier"
     edge_tag_value: str = "edge"
     admin_ports: list[int] = Field(default_factory=lambda: [22, 3389, 5985, 5986])
@@ -66,6 +68,7 @@ class Parameters(BaseModel):
     tls_min_version: str = "1.2"
     password_min_length: int = 14
     credential_max_age_days: int = 90
+    certificate_min_days: int = 30
     deprecated_runtimes: list[str] = Field(
         default_factory=lambda: [
             "python2.7",

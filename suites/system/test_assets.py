@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from regops import FactUnknown, Parameters, Resource, not_applicable
-
-ALL_KINDS = (
-    "object_store",
-    "database",
-    "network_rule",
-    "key",
-    "secret_store",
-    "audit_trail",
-    "log_store",
-    "load_balancer",
-    "compute",
-    "disk",
-    "function",
-)
+from regops import ASSET_KINDS, FactUnknown, Parameters, Resource, not_applicable
 
 
 @pytest.mark.control(
     id="AST-001",
     layer="system",
     severity="high",
-    kinds=ALL_KINDS,
+    kinds=ASSET_KINDS,
     frameworks={
         "pci-dss": ["12.5.1"],
         "dora": ["Art. 8(1)", "Art. 8(4)"],
@@ -53,7 +39,7 @@ def test_mandatory_tags(resource: Resource, parameters: Parameters) -> None:
     id="AST-002",
     layer="system",
     severity="critical",
-    kinds=ALL_KINDS,
+    kinds=ASSET_KINDS,
     unverified=(
         "GCP value group name in:eu-locations (only the in:<group>-locations pattern was read)",
         "Azure paired regions staying in the EU",

@@ -121,3 +121,29 @@ def test_database_not_public(resource: Resource) -> None:
     A database that holds card or ledger data is reached only from the application tier.
     """
     assert resource.fact("public") is False, f"{resource.id}: reachable from the internet"
+
+
+@pytest.mark.control(
+    id="NET-003",
+    layer="system",
+    severity="medium",
+    kinds=("network",),
+    facts=("default_allow",),
+    frameworks={
+        "pci-dss": ["1.3.1", "1.3.2"],
+        "dora": ["Art. 9(4)(c)"],
+        "rts-2024-1774": ["Art. 13(a)"],
+        "iso-27001": ["A.8.20", "A.8.22"],
+        "bsi-c5": ["COS-02"],
+        "cis-aws": ["5.4"],
+        "cis-gcp": ["3.1"],
+    },
+)
+def test_default_networking_locked_down(resource: Resource) -> None:
+    """Default networks and default security groups locked down
+
+    Implicit default-allow networking bypasses the documented network design: every VPC's
+    default group is managed without rules, every Azure workload subnet has an NSG, and GCP's
+    default network does not exist.
+    """
+    assert resource.fact("default_allow") is False, f"{resource.id}: default-allow networking is in place"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regops.model import Discovery, Resource, SourceReport
+from regops.normalize.estate import estate_resources
 
 if TYPE_CHECKING:
     from regops.stages import AwsConfig, HostsConfig
@@ -37,6 +38,8 @@ class Inventory:
             sources.append(discovery.report)
             for resource in discovery.resources:
                 resources.setdefault(resource.id, resource)
+        for estate in estate_resources(list(resources.values()), stage):
+            resources[estate.id] = estate
         return cls(stage, tuple(sorted(resources.values(), key=lambda r: r.id)), tuple(sources))
 
     @property

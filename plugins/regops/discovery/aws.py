@@ -433,9 +433,13 @@ class _RegionDiscovery:
             if metadata is not UNKNOWN and metadata.get("KeyManager") != "CUSTOMER":
                 return None
             rotation = self.r.read("kms", "get_key_rotation_status", KeyId=arn)
-            return _Found(
-                arn, "aws_kms_key", self.r.region, tags, {"description": metadata, "rotation": rotation}
-            )
+            policy = self.r.read("kms", "get_key_policy", KeyId=arn, PolicyName="default")
+            payload = {
+                "description": metadata,
+                "rotation": rotation,
+                "policy": policy if policy is UNKNOWN else policy.get("Policy"),
+            }
+            return _Found(arn, "aws_kms_key", self.r.region, tags, payload)
 
         self._fan_out(describe, tagged)
 
@@ -450,9 +454,11 @@ class _RegionDiscovery:
             except _Failed:
                 listeners = UNKNOWN
             attributes = self.r.read("elbv2", "describe_load_balancer_attributes", LoadBalancerArn=arn)
+            waf = self.r.read("wafv2", "get_web_acl_for_resource", ResourceArn=arn)
             return {
                 "listeners": listeners,
                 "attributes": attributes if attributes is UNKNOWN else attributes["Attributes"],
+                "web_acl": waf if waf is UNKNOWN else (waf.get("WebACL") or {}).get("ARN"),
             }
 
         self._each(tagged, "aws_lb", listed, lambda arn: arn, extra)

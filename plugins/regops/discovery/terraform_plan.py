@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
-from regops.normalize.common import Join, PlannedType, Unknown
+from regops.normalize.common import CONFIGURATION, Join, PlannedType, Unknown
 
 SENSITIVE_TEXT = "(sensitive value)"
 UNKNOWN_TEXT = "(known after apply)"
@@ -363,8 +363,11 @@ def _resource(
     planned: PlannedType | None = cloud.PLANNED.get(block.native_type) if cloud else None
     facts: dict[str, Any] = {}
     if planned is not None:
+        related = (
+            {**block.related, CONFIGURATION: [block.expressions]} if block.expressions else block.related
+        )
         try:
-            facts = planned.facts(block.view, block.related)
+            facts = planned.facts(block.view, related)
         except Unknown:
             # A normaliser read an unknown value outside a fact: no fact of it can be trusted.
             notes.append(f"{block.address}: facts left unknown (an input is known only after apply)")

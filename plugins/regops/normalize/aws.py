@@ -6,16 +6,20 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from regops.model import UNKNOWN
 from regops.normalize.common import (
+    Capability,
     Facts,
     Join,
     PlannedType,
     Related,
     Unknown,
     blocks,
+    configured,
     dig,
     is_internet,
     known,
+    plaintext_secrets,
     port_ranges,
 )
 
@@ -184,6 +188,17 @@ def _db_common(values: Mapping[str, Any], facts: Facts) -> None:
     facts.derive("pitr", lambda: int(dig(values, "backup_retention_period", default=0)) > 0)
     facts.derive("deletion_protection", lambda: dig(values, "deletion_protection", default=False) is True)
     facts.derive("engine", lambda: str(dig(values, "engine")))
+    # Exported engine logs (postgresql, audit, general) are where connections and queries land.
+    facts.derive("audit_logging", lambda: bool(dig(values, "enabled_cloudwatch_logs_exports", default=[])))
+    facts.derive(
+        "restored_from",
+        lambda: (
+            dig(values, "snapshot_identifier")
+            or dig(values, "restore_to_point_in_time", 0, "source_db_instance_identifier")
+            or dig(values, "restore_to_point_in_time", 0, "source_dbi_resource_id")
+            or dig(values, "restore_to_point_in_time", 0, "source_cluster_identifier")
+        ),
+    )
 
 
 def db_instance(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
@@ -222,6 +237,11 @@ def rds_cluster(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
 def dynamodb_table(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
+    # Item-level access is audited by CloudTrail data events, which the trail decides.
+    facts.derive("audit_logging", lambda: None)
+    facts.derive(
+        "restored_from", lambda: dig(values, "restore_source_table_arn") or dig(values, "restore_source_name")
+    )
     # DynamoDB always encrypts; the block only chooses a customer key.
     facts.derive("encrypted_at_rest", lambda: True)
     facts.derive(
@@ -260,6 +280,16 @@ def kms_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
         "rotatable",
         lambda: dig(values, "customer_master_key_spec", default="SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT",
     )
+
+    def access_gaps() -> list[str]:
+        # Left unset, the policy is AWS's default one, which trusts the account only.
+        if values.get("policy") is UNKNOWN and configured(related, "policy") is False:
+            return []
+        return (
+            ["key policy allows any principal"] if policy_is_public(dig(values, "policy", default="")) else []
+        )
+
+    facts.derive("access_gaps", access_gaps)
     return facts.values
 
 
@@ -271,6 +301,8 @@ def cloudtrail(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
         "integrity_validation", lambda: dig(values, "enable_log_file_validation", default=False) is True
     )
     facts.derive("encryption_cmk", lambda: bool(dig(values, "kms_key_id")))
+    # A trail delivering to CloudWatch Logs feeds the log pipeline alerts and the SIEM read.
+    facts.derive("provides", lambda: ["log_aggregation"] if dig(values, "cloud_watch_logs_group_arn") else [])
     return facts.values
 
 
@@ -292,6 +324,8 @@ def load_balancer(values: Mapping[str, Any], related: Related) -> dict[str, Any]
     facts.derive(
         "deletion_protection", lambda: dig(values, "enable_deletion_protection", default=False) is True
     )
+    facts.derive("access_logs", lambda: dig(values, "access_logs", 0, "enabled", default=False) is True)
+    facts.derive("waf_attached", lambda: bool(related.get("aws_wafv2_web_acl_association")))
 
     def tls_min_version() -> str | None:
         versions = []
@@ -325,6 +359,7 @@ def ebs_volume(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     facts.derive("encrypted_at_rest", lambda: dig(values, "encrypted", default=False) is True)
     facts.derive("encryption_cmk", lambda: bool(dig(values, "kms_key_id")))
+    facts.derive("restored_from", lambda: dig(values, "snapshot_id") or None)
     return facts.values
 
 
@@ -332,6 +367,10 @@ def lambda_function(values: Mapping[str, Any], related: Related) -> dict[str, An
     facts = Facts()
     facts.derive("runtime", lambda: dig(values, "runtime"))
     facts.derive("encryption_cmk", lambda: bool(dig(values, "kms_key_arn")))
+    facts.derive(
+        "plaintext_secrets",
+        lambda: plaintext_secrets(dig(values, "environment", 0, "variables", default={}), SECRET_REFERENCES),
+    )
     return facts.values
 
 
@@ -342,7 +381,185 @@ def instance(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts.derive(
         "disk_encrypted", lambda: dig(values, "root_block_device", 0, "encrypted", default=False) is True
     )
+    facts.derive(
+        "hardening_gaps",
+        lambda: [] if dig(values, "metadata_options", 0, "http_tokens") == "required" else ["IMDSv1 allowed"],
+    )
+    facts.derive("image", lambda: dig(values, "ami"))
     return facts.values
+
+
+# Values that point at a secret store instead of holding the secret.
+SECRET_REFERENCES = ("arn:aws:secretsmanager:", "arn:aws:ssm:", "{{resolve:")
+
+
+def vpc(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive(
+        "flow_logs",
+        lambda: any(
+            dig(log, "traffic_type", default="ALL") == "ALL" for log in related.get("aws_flow_log", ())
+        ),
+    )
+
+    # AWS gives every VPC a default group that lets its members talk to each other and
+    # everything out; only a managed aws_default_security_group without rules closes it.
+    def default_allow() -> bool:
+        managed = related.get("aws_default_security_group", ())
+        if not managed:
+            return True
+        return any(blocks(group, "ingress") or blocks(group, "egress") for group in managed)
+
+    facts.derive("default_allow", default_allow)
+    return facts.values
+
+
+def default_security_group(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("default_allow", lambda: bool(blocks(values, "ingress") or blocks(values, "egress")))
+    facts.derive("flow_logs", lambda: None)
+    return facts.values
+
+
+def eks_cluster(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive(
+        "secrets_encrypted",
+        lambda: any(
+            "secrets" in [known(r) for r in dig(config, "resources", default=[])]
+            and bool(dig(config, "provider", 0, "key_arn"))
+            for config in blocks(values, "encryption_config")
+        ),
+    )
+
+    def control_plane_public() -> bool:
+        if dig(values, "vpc_config", 0, "endpoint_public_access", default=True) is not True:
+            return False
+        cidrs = dig(values, "vpc_config", 0, "public_access_cidrs", default=["0.0.0.0/0"]) or ["0.0.0.0/0"]
+        return any(is_internet(c) for c in cidrs)
+
+    facts.derive("control_plane_public", control_plane_public)
+    return facts.values
+
+
+STRONG_CERTIFICATE_KEYS = frozenset(
+    {"RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1", "EC_secp521r1"}
+)
+
+
+def acm_certificate(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    # An imported certificate carries its private key in the plan; ACM renews only its own.
+    facts.derive("managed_renewal", lambda: "private_key" not in values or values.get("private_key") is None)
+    facts.derive(
+        "strong_key", lambda: dig(values, "key_algorithm", default="RSA_2048") in STRONG_CERTIFICATE_KEYS
+    )
+    facts.derive("in_certificate_register", lambda: True)
+    facts.derive("expires", lambda: dig(values, "not_after"))
+    return facts.values
+
+
+def iam_server_certificate(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("managed_renewal", lambda: False)
+    facts.derive("in_certificate_register", lambda: False)
+    facts.derive("expires", lambda: dig(values, "expiration"))
+    return facts.values
+
+
+def backup_vault(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("encryption_cmk", lambda: bool(dig(values, "kms_key_arn")))
+    lock = _first(related, "aws_backup_vault_lock_configuration")
+    facts.derive("immutable", lambda: lock is not None)
+    facts.derive(
+        "immutable_retention_days",
+        lambda: int(dig(lock, "min_retention_days", default=0)) if lock is not None else 0,
+    )
+    return facts.values
+
+
+def secretsmanager_secret(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    rotation = _first(related, "aws_secretsmanager_secret_rotation")
+    facts.derive(
+        "rotates",
+        lambda: (
+            rotation is not None
+            and bool(
+                dig(rotation, "rotation_rules", 0, "automatically_after_days")
+                or dig(rotation, "rotation_rules", 0, "schedule_expression")
+            )
+        ),
+    )
+    return facts.values
+
+
+def _service(provides: Callable[[Mapping[str, Any], Related], list[str]]) -> Callable[..., dict[str, Any]]:
+    def normalise(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+        facts = Facts()
+        facts.derive("provides", lambda: provides(values, related))
+        return facts.values
+
+    return normalise
+
+
+def _guardduty(values: Mapping[str, Any], related: Related) -> list[str]:
+    return ["threat_detection"] if dig(values, "enable", default=True) is True else []
+
+
+def _config_recorder(values: Mapping[str, Any], related: Related) -> list[str]:
+    group = dig(values, "recording_group", 0, default={})
+    return ["config_recorder"] if dig(group, "all_supported", default=True) is True else []
+
+
+def _config_recorder_status(values: Mapping[str, Any], related: Related) -> list[str]:
+    return ["config_recording"] if dig(values, "is_enabled") is True else []
+
+
+def _inspector(values: Mapping[str, Any], related: Related) -> list[str]:
+    types = {str(known(t)).upper() for t in dig(values, "resource_types", default=[])}
+    return ["vulnerability_scanning"] if {"EC2", "ECR", "LAMBDA"} <= types else []
+
+
+def _security_lake(values: Mapping[str, Any], related: Related) -> list[str]:
+    return ["log_aggregation"]
+
+
+def _metric_alarm(values: Mapping[str, Any], related: Related) -> list[str]:
+    return ["alert_route"] if dig(values, "alarm_actions", default=[]) else []
+
+
+# API calls that switch audit logging off or blind it (CIS AWS 4.5 and the catalogue's MON-004).
+TAMPER_EVENTS = (
+    "StopLogging",
+    "DeleteTrail",
+    "UpdateTrail",
+    "PutEventSelectors",
+    "StopConfigurationRecorder",
+)
+
+
+def _event_rule(values: Mapping[str, Any], related: Related) -> list[str]:
+    if not related.get("aws_cloudwatch_event_target"):
+        return []
+    provided = ["alert_route"]
+    pattern = str(dig(values, "event_pattern", default=""))
+    if any(event in pattern for event in TAMPER_EVENTS):
+        provided.append("tamper_alert")
+    return provided
+
+
+def _alternate_contact(values: Mapping[str, Any], related: Related) -> list[str]:
+    return ["security_contact"] if dig(values, "alternate_contact_type") == "SECURITY" else []
+
+
+def _patch_baseline(values: Mapping[str, Any], related: Related) -> list[str]:
+    return ["patch_baseline"] if blocks(values, "approval_rule") else []
+
+
+def _patch_association(values: Mapping[str, Any], related: Related) -> list[str]:
+    return ["patch_run"] if dig(values, "name") == "AWS-RunPatchBaseline" else []
 
 
 PLANNED: dict[str, PlannedType] = {
@@ -358,6 +575,36 @@ PLANNED: dict[str, PlannedType] = {
     "aws_ebs_volume": PlannedType("disk", ebs_volume),
     "aws_instance": PlannedType("compute", instance),
     "aws_lambda_function": PlannedType("function", lambda_function),
+    "aws_vpc": PlannedType("network", vpc),
+    "aws_default_security_group": PlannedType("network", default_security_group),
+    "aws_eks_cluster": PlannedType("cluster", eks_cluster),
+    "aws_acm_certificate": PlannedType("certificate", acm_certificate),
+    "aws_iam_server_certificate": PlannedType("certificate", iam_server_certificate),
+    "aws_backup_vault": PlannedType("backup_vault", backup_vault),
+    "aws_secretsmanager_secret": PlannedType("secret", secretsmanager_secret),
+    "aws_guardduty_detector": PlannedType("security_service", _service(_guardduty)),
+    "aws_config_configuration_recorder": PlannedType("security_service", _service(_config_recorder)),
+    "aws_config_configuration_recorder_status": PlannedType(
+        "security_service", _service(_config_recorder_status)
+    ),
+    "aws_inspector2_enabler": PlannedType("security_service", _service(_inspector)),
+    "aws_securitylake_data_lake": PlannedType("security_service", _service(_security_lake)),
+    "aws_cloudwatch_metric_alarm": PlannedType("security_service", _service(_metric_alarm)),
+    "aws_cloudwatch_event_rule": PlannedType("security_service", _service(_event_rule)),
+    "aws_account_alternate_contact": PlannedType("security_service", _service(_alternate_contact)),
+    "aws_ssm_patch_baseline": PlannedType("security_service", _service(_patch_baseline)),
+    "aws_ssm_association": PlannedType("security_service", _service(_patch_association)),
+}
+
+ESTATE: dict[str, Capability] = {
+    "threat_detection": Capability(("threat_detection",), regional=True),
+    "config_recording": Capability(("config_recorder", "config_recording"), regional=True),
+    "vulnerability_scanning": Capability(("vulnerability_scanning",), regional=True),
+    "central_logging": Capability(("log_aggregation",)),
+    "security_alerting": Capability(("alert_route",)),
+    "security_contact": Capability(("security_contact",)),
+    "tamper_alerting": Capability(("tamper_alert",)),
+    "patch_management": Capability(("patch_baseline", "patch_run"), regional=True),
 }
 
 JOINS: dict[str, Join] = {
@@ -371,6 +618,12 @@ JOINS: dict[str, Join] = {
     "aws_security_group_rule": Join("security_group_id", "aws_security_group"),
     "aws_lb_listener": Join("load_balancer_arn", "aws_lb"),
     "aws_db_instance": Join("parameter_group_name", "aws_db_parameter_group", absorb=False),
+    "aws_flow_log": Join("vpc_id", "aws_vpc"),
+    "aws_default_security_group": Join("vpc_id", "aws_vpc"),
+    "aws_wafv2_web_acl_association": Join("resource_arn", "aws_lb"),
+    "aws_backup_vault_lock_configuration": Join("backup_vault_name", "aws_backup_vault"),
+    "aws_secretsmanager_secret_rotation": Join("secret_id", "aws_secretsmanager_secret"),
+    "aws_cloudwatch_event_target": Join("rule", "aws_cloudwatch_event_rule"),
 }
 
 
@@ -502,6 +755,7 @@ def live_db_instance(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts.derive("deletion_protection", lambda: description().get("DeletionProtection") is True)
     facts.derive("engine", lambda: str(description().get("Engine")))
     facts.derive("tls_enforced", lambda: _live_tls(payload, description()))
+    facts.derive("audit_logging", lambda: bool(description().get("EnabledCloudwatchLogsExports")))
     return facts.values
 
 
@@ -520,11 +774,13 @@ def live_rds_cluster(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts.derive("zone_redundant", lambda: len(description().get("AvailabilityZones", [])) > 1)
     facts.derive("deletion_protection", lambda: description().get("DeletionProtection") is True)
     facts.derive("engine", lambda: str(description().get("Engine")))
+    facts.derive("audit_logging", lambda: bool(description().get("EnabledCloudwatchLogsExports")))
     return facts.values
 
 
 def live_dynamodb_table(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
+    facts.derive("audit_logging", lambda: None)
     facts.derive("encrypted_at_rest", lambda: True)
     facts.derive(
         "encryption_cmk",
@@ -575,6 +831,10 @@ def live_kms_key(payload: Mapping[str, Any]) -> dict[str, Any]:
         "rotatable",
         lambda: dig(payload, "description", "KeySpec", default="SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT",
     )
+    facts.derive(
+        "access_gaps",
+        lambda: ["key policy allows any principal"] if policy_is_public(known(payload.get("policy"))) else [],
+    )
     return facts.values
 
 
@@ -586,6 +846,10 @@ def live_cloudtrail(payload: Mapping[str, Any]) -> dict[str, Any]:
         "integrity_validation", lambda: dig(payload, "description", "LogFileValidationEnabled") is True
     )
     facts.derive("encryption_cmk", lambda: bool(dig(payload, "description", "KmsKeyId")))
+    facts.derive(
+        "provides",
+        lambda: ["log_aggregation"] if dig(payload, "description", "CloudWatchLogsLogGroupArn") else [],
+    )
     return facts.values
 
 
@@ -635,6 +899,12 @@ def live_load_balancer(payload: Mapping[str, Any]) -> dict[str, Any]:
                     return True
         return False
 
+    facts.derive("waf_attached", lambda: bool(known(payload.get("web_acl"))))
+
+    def attribute(name: str) -> Any:
+        return {a.get("Key"): a.get("Value") for a in dig(payload, "attributes", default=[])}.get(name)
+
+    facts.derive("access_logs", lambda: attribute("access_logs.s3.enabled") == "true")
     if known(payload.get("listeners")):
         facts.derive("tls_min_version", tls_min_version)
         facts.derive("plaintext_listener", plaintext_listener)
@@ -653,6 +923,14 @@ def live_instance(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts.derive("public_ip", lambda: bool(dig(payload, "description", "PublicIpAddress")))
     facts.derive(
         "imdsv2_required", lambda: dig(payload, "description", "MetadataOptions", "HttpTokens") == "required"
+    )
+    facts.derive(
+        "hardening_gaps",
+        lambda: (
+            []
+            if dig(payload, "description", "MetadataOptions", "HttpTokens") == "required"
+            else ["IMDSv1 allowed"]
+        ),
     )
     return facts.values
 
@@ -726,13 +1004,15 @@ def live_ebs_default(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def live_config_recorder(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
-    facts.derive(
-        "recording",
-        lambda: any(
+
+    def recording() -> bool:
+        return any(
             s.get("recording") is True
             for s in dig(payload, "status", "ConfigurationRecordersStatus", default=[])
-        ),
-    )
+        )
+
+    facts.derive("recording", recording)
+    facts.derive("provides", lambda: ["config_recorder", "config_recording"] if recording() else [])
     return facts.values
 
 

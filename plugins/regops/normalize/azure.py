@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from regops.normalize.common import (
+    Capability,
     Facts,
     Join,
+    Normaliser,
     PlannedType,
     Related,
+    Unknown,
     blocks,
     days_from_duration,
     dig,
@@ -72,6 +75,15 @@ def mssql_server(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts.derive("tls_min_version", lambda: tls_version(dig(values, "minimum_tls_version", default="1.2")))
     facts.derive("public", lambda: dig(values, "public_network_access_enabled", default=True) is True)
     facts.derive("engine", lambda: "sqlserver")
+    # A logical server holds no data of its own; its databases are created in it.
+    facts.derive("restored_from", lambda: None)
+    facts.derive(
+        "audit_logging",
+        lambda: any(
+            dig(policy, "enabled", default=True) is True
+            for policy in related.get("azurerm_mssql_server_extended_auditing_policy", ())
+        ),
+    )
     return facts.values
 
 
@@ -88,6 +100,14 @@ def postgresql_flexible_server(values: Mapping[str, Any], related: Related) -> d
     )
     facts.derive("zone_redundant", lambda: dig(values, "high_availability", 0, "mode") == "ZoneRedundant")
     facts.derive("engine", lambda: "postgres")
+    facts.derive(
+        "restored_from",
+        lambda: (
+            dig(values, "source_server_id")
+            if dig(values, "create_mode", default="Default") not in {"Default", "Update"}
+            else None
+        ),
+    )
 
     def tls_enforced() -> bool:
         # require_secure_transport defaults to on for flexible servers.
@@ -97,6 +117,15 @@ def postgresql_flexible_server(values: Mapping[str, Any], related: Related) -> d
         return True
 
     facts.derive("tls_enforced", tls_enforced)
+
+    def audit_logging() -> bool:
+        settings = {
+            str(dig(c, "name")): str(dig(c, "value", default="")).lower()
+            for c in related.get("azurerm_postgresql_flexible_server_configuration", ())
+        }
+        return settings.get("log_connections") == "on" or bool(settings.get("pgaudit.log", "none") != "none")
+
+    facts.derive("audit_logging", audit_logging)
     # Azure has no deletion flag; a CanNotDelete or ReadOnly lock is the safeguard. Without one in
     # the plan the fact stays unknown: a lock on the resource group may exist outside it.
     if any(
@@ -159,6 +188,22 @@ def key_vault(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
             and dig(values, "network_acls", 0, "default_action", default="Allow") != "Deny"
         ),
     )
+
+    def access_gaps() -> list[str]:
+        gaps = []
+        # azurerm 3.x and 4.x spell the switch differently; access policies are the default.
+        rbac = dig(values, "rbac_authorization_enabled", default=None)
+        if rbac is None:
+            rbac = dig(values, "enable_rbac_authorization", default=False)
+        if rbac is not True:
+            gaps.append("vault access policies instead of Azure RBAC")
+        if "public" not in facts.values:
+            raise Unknown
+        if facts.values["public"]:
+            gaps.append("reachable from any network")
+        return gaps
+
+    facts.derive("access_gaps", access_gaps)
     return facts.values
 
 
@@ -184,6 +229,8 @@ def key_vault_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]
     facts.derive("rotation_enabled", lambda: period() is not None)
     facts.derive("rotation_period_days", period)
     facts.derive("expiry_set", lambda: bool(dig(values, "expiration_date") or dig(policy(), "expire_after")))
+    # Who may use a key is decided on its vault (KMS-003 judges the vault).
+    facts.derive("access_gaps", lambda: [])
     vault = _first(related, "azurerm_key_vault")
     if vault is not None:
         facts.derive(
@@ -229,13 +276,145 @@ def virtual_machine(values: Mapping[str, Any], related: Related) -> dict[str, An
     facts.derive(
         "encryption_at_host", lambda: dig(values, "encryption_at_host_enabled", default=False) is True
     )
+
+    def hardening_gaps() -> list[str]:
+        gaps = []
+        if dig(values, "secure_boot_enabled", default=False) is not True:
+            gaps.append("secure boot off")
+        if dig(values, "vtpm_enabled", default=False) is not True:
+            gaps.append("vTPM off")
+        # Only Linux VMs have the switch; it defaults to keys only.
+        if dig(values, "disable_password_authentication", default=True) is not True:
+            gaps.append("password SSH login allowed")
+        return gaps
+
+    facts.derive("hardening_gaps", hardening_gaps)
     return facts.values
+
+
+def kubernetes_cluster(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive(
+        "secrets_encrypted", lambda: bool(dig(values, "key_management_service", 0, "key_vault_key_id"))
+    )
+    facts.derive(
+        "control_plane_public",
+        lambda: (
+            dig(values, "private_cluster_enabled", default=False) is not True
+            and not dig(values, "api_server_access_profile", 0, "authorized_ip_ranges", default=[])
+        ),
+    )
+    return facts.values
+
+
+# Subnets Azure reserves for its own gateways and firewalls, which take no NSG.
+NSG_EXEMPT_SUBNETS = frozenset({"GatewaySubnet", "AzureBastionSubnet", "AzureFirewallSubnet"})
+
+
+def subnet(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive(
+        "default_allow",
+        lambda: (
+            dig(values, "name") not in NSG_EXEMPT_SUBNETS
+            and not related.get("azurerm_subnet_network_security_group_association")
+        ),
+    )
+    # Flow logs are set on the virtual network (or its NSGs), not the subnet.
+    facts.derive("flow_logs", lambda: None)
+    return facts.values
+
+
+def virtual_network(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("default_allow", lambda: False)
+    facts.derive(
+        "flow_logs",
+        lambda: any(
+            dig(log, "enabled", default=False) is True
+            for log in related.get("azurerm_network_watcher_flow_log", ())
+        ),
+    )
+    return facts.values
+
+
+def recovery_services_vault(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("immutable", lambda: dig(values, "immutability") == "Locked")
+    # Retention is set per backup policy, which the vault lock protects; the vault has none.
+    facts.derive("immutable_retention_days", lambda: None)
+    facts.derive("encryption_cmk", lambda: bool(dig(values, "encryption", 0, "key_id")))
+    facts.derive("soft_delete", lambda: dig(values, "soft_delete_enabled", default=True) is True)
+    return facts.values
+
+
+def key_vault_secret(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("rotates", lambda: bool(dig(values, "expiration_date")))
+    return facts.values
+
+
+def key_vault_certificate(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+
+    def policy() -> Any:
+        return dig(values, "certificate_policy", 0, default={})
+
+    facts.derive(
+        "managed_renewal",
+        lambda: any(
+            dig(action, "action", 0, "action_type") == "AutoRenew"
+            for action in blocks(policy(), "lifetime_action")
+        ),
+    )
+    facts.derive(
+        "strong_key",
+        lambda: (
+            dig(policy(), "key_properties", 0, "key_type", default="RSA") in {"EC", "EC-HSM"}
+            or int(dig(policy(), "key_properties", 0, "key_size", default=2048)) >= 2048
+        ),
+    )
+    facts.derive("in_certificate_register", lambda: True)
+    facts.derive("expires", lambda: dig(values, "certificate_attribute", 0, "expires"))
+    return facts.values
+
+
+def _service(provides: Callable[[Mapping[str, Any]], list[str]]) -> Normaliser:
+    def normalise(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+        facts = Facts()
+        facts.derive("provides", lambda: provides(values))
+        return facts.values
+
+    return normalise
+
+
+def _defender_plan(values: Mapping[str, Any]) -> list[str]:
+    if dig(values, "tier") != "Standard":
+        return []
+    plan = f"defender:{dig(values, 'resource_type')}"
+    return [plan, f"{plan}:{dig(values, 'subplan')}"] if dig(values, "subplan") else [plan]
+
+
+def _activity_log_alert(values: Mapping[str, Any]) -> list[str]:
+    if not blocks(values, "action"):
+        return []
+    operations = [str(dig(c, "operation_name", default="")) for c in blocks(values, "criteria")]
+    tamper = any(op.lower().startswith("microsoft.insights/diagnosticsettings/") for op in operations)
+    return ["alert_route", "tamper_alert"] if tamper else ["alert_route"]
 
 
 def managed_disk(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     facts.derive("encrypted_at_rest", lambda: True)
     facts.derive("encryption_cmk", lambda: bool(dig(values, "disk_encryption_set_id")))
+    facts.derive(
+        "restored_from",
+        lambda: (
+            dig(values, "source_resource_id") or dig(values, "source_uri")
+            if dig(values, "create_option", default="Empty") in {"Copy", "Restore", "Import"}
+            else None
+        ),
+    )
     return facts.values
 
 
@@ -251,6 +430,44 @@ PLANNED: dict[str, PlannedType] = {
     "azurerm_linux_virtual_machine": PlannedType("compute", virtual_machine),
     "azurerm_windows_virtual_machine": PlannedType("compute", virtual_machine),
     "azurerm_managed_disk": PlannedType("disk", managed_disk),
+    "azurerm_kubernetes_cluster": PlannedType("cluster", kubernetes_cluster),
+    "azurerm_subnet": PlannedType("network", subnet),
+    "azurerm_virtual_network": PlannedType("network", virtual_network),
+    "azurerm_recovery_services_vault": PlannedType("backup_vault", recovery_services_vault),
+    "azurerm_key_vault_secret": PlannedType("secret", key_vault_secret),
+    "azurerm_key_vault_certificate": PlannedType("certificate", key_vault_certificate),
+    "azurerm_security_center_subscription_pricing": PlannedType("security_service", _service(_defender_plan)),
+    "azurerm_sentinel_log_analytics_workspace_onboarding": PlannedType(
+        "security_service", _service(lambda values: ["siem"])
+    ),
+    "azurerm_monitor_activity_log_alert": PlannedType("security_service", _service(_activity_log_alert)),
+    "azurerm_security_center_contact": PlannedType(
+        "security_service", _service(lambda values: ["security_contact"] if dig(values, "email") else [])
+    ),
+    "azurerm_maintenance_configuration": PlannedType(
+        "security_service", _service(lambda values: ["patching"] if blocks(values, "install_patches") else [])
+    ),
+}
+
+# Defender plans that detect threats on the workloads a payments platform runs.
+THREAT_DETECTION_PLANS = (
+    "VirtualMachines",
+    "StorageAccounts",
+    "KeyVaults",
+    "Arm",
+    "SqlServers",
+    "Containers",
+)
+
+ESTATE: dict[str, Capability] = {
+    "threat_detection": Capability(tuple(f"defender:{plan}" for plan in THREAT_DETECTION_PLANS)),
+    "config_recording": Capability(("defender:CloudPosture",)),
+    "vulnerability_scanning": Capability(("defender:VirtualMachines:P2", "defender:Containers")),
+    "central_logging": Capability(("siem",)),
+    "security_alerting": Capability(("alert_route",)),
+    "security_contact": Capability(("security_contact",)),
+    "tamper_alerting": Capability(("tamper_alert",)),
+    "patch_management": Capability(("patching",)),
 }
 
 JOINS: dict[str, Join] = {
@@ -261,6 +478,9 @@ JOINS: dict[str, Join] = {
     "azurerm_network_security_rule": Join("network_security_group_name", "azurerm_network_security_group"),
     "azurerm_management_lock": Join("scope", "azurerm_postgresql_flexible_server"),
     "azurerm_key_vault_key": Join("key_vault_id", "azurerm_key_vault", absorb=False),
+    "azurerm_subnet_network_security_group_association": Join("subnet_id", "azurerm_subnet"),
+    "azurerm_network_watcher_flow_log": Join("target_resource_id", "azurerm_virtual_network"),
+    "azurerm_mssql_server_extended_auditing_policy": Join("server_id", "azurerm_mssql_server"),
 }
 
 
@@ -270,6 +490,10 @@ UNTAGGABLE = frozenset(
         "azurerm_monitor_diagnostic_setting",
         "azurerm_network_security_rule",
         "azurerm_postgresql_flexible_server_configuration",
+        "azurerm_subnet",
+        "azurerm_security_center_subscription_pricing",
+        "azurerm_security_center_contact",
+        "azurerm_sentinel_log_analytics_workspace_onboarding",
     }
 )
 
@@ -282,7 +506,14 @@ def tags_of(native_type: str, values: Mapping[str, Any]) -> dict[str, str]:
 
 
 # Subscription-level settings hold no data and live in no region.
-GLOBAL_TYPES = frozenset({"azurerm_monitor_diagnostic_setting"})
+GLOBAL_TYPES = frozenset(
+    {
+        "azurerm_monitor_diagnostic_setting",
+        "azurerm_security_center_subscription_pricing",
+        "azurerm_security_center_contact",
+        "azurerm_monitor_activity_log_alert",
+    }
+)
 
 
 def region_of(native_type: str, values: Mapping[str, Any]) -> str | None:

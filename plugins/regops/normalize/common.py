@@ -8,6 +8,7 @@ never guessed. `dig` raises `Unknown` on the way, and `Facts.derive` drops the f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,12 @@ _MISSING: Any = object()
 
 # Anything that lets the whole internet in, in the spellings of the three clouds.
 INTERNET_SOURCES = frozenset({"0.0.0.0/0", "::/0", "*", "internet", "any", "0.0.0.0"})
+
+
+# Setting names that announce a credential (environment variables, app settings, metadata).
+SECRET_NAME = re.compile(
+    r"pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|connection[_-]?string", re.I
+)
 
 
 class Unknown(Exception):
@@ -148,6 +155,18 @@ def days_from_duration(text: Any) -> int | None:
 Related = Mapping[str, Sequence[Mapping[str, Any]]]
 """Values of the Terraform blocks joined to a resource, by their native type."""
 
+CONFIGURATION = "$configuration"
+"""The `Related` entry holding the block's own configuration expressions, when the plan has
+them: an attribute known only after apply that the configuration does not set is the
+provider's default, not a value someone chose."""
+
+
+def configured(related: Related, attribute: str) -> bool | None:
+    """Whether the configuration sets `attribute`; None when the plan carries no configuration."""
+    found = related.get(CONFIGURATION)
+    return attribute in found[0] if found else None
+
+
 Normaliser = Callable[[Mapping[str, Any], Related], dict[str, Any]]
 
 
@@ -171,3 +190,28 @@ class Join:
     attribute: str
     target_type: str
     absorb: bool = True
+
+
+def plaintext_secrets(settings: Any, references: Sequence[str]) -> list[str]:
+    """Names of settings that look like secrets and hold a value instead of a reference.
+
+    A value the plan cannot show (sensitive, or known only after apply) leaves the answer
+    unknown: it may be a literal as well as a reference to a secret store.
+    """
+    found = []
+    for name, value in (known(settings) or {}).items():
+        if not SECRET_NAME.search(str(name)):
+            continue
+        value = known(value)
+        if value not in (None, "") and not str(value).startswith(tuple(references)):
+            found.append(str(name))
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class Capability:
+    """What the estate needs for one capability: every token, in every used region when
+    `regional` (see normalize/estate.py)."""
+
+    tokens: tuple[str, ...]
+    regional: bool = False

@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from regops.normalize.common import (
+    Capability,
     Facts,
     Join,
+    Normaliser,
     PlannedType,
     Related,
     blocks,
     days_from_duration,
     dig,
     is_internet,
+    known,
     parse_port_span,
     port_ranges,
 )
 
 PUBLIC_MEMBERS = frozenset({"allusers", "allauthenticatedusers"})
+
+
+def _grants_everyone(related: Related, prefix: str) -> bool:
+    """Whether the joined `<prefix>_member` / `<prefix>_binding` blocks admit anyone at all."""
+    members = [str(dig(b, "member", default="")) for b in related.get(f"{prefix}_member", ())]
+    for binding in related.get(f"{prefix}_binding", ()):
+        members.extend(str(known(m)) for m in dig(binding, "members", default=[]))
+    return any(member.lower() in PUBLIC_MEMBERS for member in members)
 
 
 def storage_bucket(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
@@ -33,12 +44,7 @@ def storage_bucket(values: Mapping[str, Any], related: Related) -> dict[str, Any
     def public() -> bool:
         if dig(values, "public_access_prevention", default="inherited") == "enforced":
             return False
-        members = []
-        for binding in related.get("google_storage_bucket_iam_member", ()):
-            members.append(str(dig(binding, "member", default="")))
-        for binding in related.get("google_storage_bucket_iam_binding", ()):
-            members.extend(str(m) for m in dig(binding, "members", default=[]))
-        return any(member.lower() in PUBLIC_MEMBERS for member in members)
+        return _grants_everyone(related, "google_storage_bucket_iam")
 
     facts.derive("public", public)
     facts.derive("versioning", lambda: dig(values, "versioning", 0, "enabled", default=False) is True)
@@ -101,6 +107,22 @@ def sql_instance(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
         "zone_redundant", lambda: dig(settings(), "availability_type", default="ZONAL") == "REGIONAL"
     )
     facts.derive("deletion_protection", lambda: dig(values, "deletion_protection", default=True) is True)
+
+    def audit_logging() -> bool:
+        flags = {
+            str(dig(f, "name")): str(dig(f, "value", default="")).lower()
+            for f in blocks(settings(), "database_flags")
+        }
+        return flags.get("cloudsql.enable_pgaudit") == "on" or flags.get("log_connections") == "on"
+
+    facts.derive("audit_logging", audit_logging)
+    facts.derive(
+        "restored_from",
+        lambda: (
+            dig(values, "clone", 0, "source_instance_name")
+            or dig(values, "restore_backup_context", 0, "instance_id")
+        ),
+    )
     return facts.values
 
 
@@ -143,6 +165,12 @@ def crypto_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
     facts.derive("deletion_window_days", window)
     facts.derive("deletion_protected", lambda: (window() or 0) >= 30)
+
+    def access_gaps() -> list[str]:
+        public = _grants_everyone(related, "google_kms_crypto_key_iam")
+        return ["IAM grants the key to allUsers or allAuthenticatedUsers"] if public else []
+
+    facts.derive("access_gaps", access_gaps)
     return facts.values
 
 
@@ -173,13 +201,138 @@ def compute_instance(values: Mapping[str, Any], related: Related) -> dict[str, A
         "shielded_boot",
         lambda: dig(values, "shielded_instance_config", 0, "enable_secure_boot", default=False) is True,
     )
+
+    def hardening_gaps() -> list[str]:
+        gaps = []
+        shielded = dig(values, "shielded_instance_config", 0, default={})
+        if dig(shielded, "enable_secure_boot", default=False) is not True:
+            gaps.append("secure boot off")
+        if dig(shielded, "enable_vtpm", default=True) is not True:
+            gaps.append("vTPM off")
+        metadata = dig(values, "metadata", default={}) or {}
+        if str(dig(metadata, "block-project-ssh-keys", default="false")).lower() != "true":
+            gaps.append("project-wide SSH keys accepted")
+        if str(dig(metadata, "serial-port-enable", default="false")).lower() in {"true", "1"}:
+            gaps.append("serial console enabled")
+        if dig(values, "can_ip_forward", default=False) is True:
+            gaps.append("IP forwarding on")
+        return gaps
+
+    facts.derive("hardening_gaps", hardening_gaps)
     return facts.values
+
+
+def container_cluster(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive(
+        "secrets_encrypted",
+        lambda: (
+            dig(values, "database_encryption", 0, "state") == "ENCRYPTED"
+            and bool(dig(values, "database_encryption", 0, "key_name"))
+        ),
+    )
+
+    def control_plane_public() -> bool:
+        if dig(values, "private_cluster_config", 0, "enable_private_endpoint", default=False) is True:
+            return False
+        networks = [
+            dig(block, "cidr_block")
+            for config in blocks(values, "master_authorized_networks_config")
+            for block in blocks(config, "cidr_blocks")
+        ]
+        if blocks(values, "master_authorized_networks_config"):
+            return any(is_internet(cidr) for cidr in networks)
+        return True
+
+    facts.derive("control_plane_public", control_plane_public)
+    return facts.values
+
+
+def network(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    # The default network comes with firewall rules that admit SSH, RDP and ICMP from anywhere.
+    facts.derive("default_allow", lambda: dig(values, "name") == "default")
+    facts.derive("flow_logs", lambda: None)
+    return facts.values
+
+
+def subnetwork(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("default_allow", lambda: False)
+    facts.derive("flow_logs", lambda: bool(blocks(values, "log_config")))
+    return facts.values
+
+
+def secret(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("rotates", lambda: bool(dig(values, "rotation", 0, "rotation_period")))
+    return facts.values
+
+
+def managed_certificate(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("managed_renewal", lambda: True)
+    facts.derive("strong_key", lambda: True)
+    facts.derive("in_certificate_register", lambda: True)
+    return facts.values
+
+
+def self_managed_certificate(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("managed_renewal", lambda: False)
+    facts.derive("in_certificate_register", lambda: True)
+    facts.derive("expires", lambda: dig(values, "expire_time"))
+    return facts.values
+
+
+def backup_vault(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("immutable", lambda: bool(dig(values, "backup_minimum_enforced_retention_duration")))
+    facts.derive(
+        "immutable_retention_days",
+        lambda: days_from_duration(dig(values, "backup_minimum_enforced_retention_duration")) or 0,
+    )
+    return facts.values
+
+
+def _service(provides: Callable[[Mapping[str, Any]], list[str]]) -> Normaliser:
+    def normalise(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+        facts = Facts()
+        facts.derive("provides", lambda: provides(values))
+        return facts.values
+
+    return normalise
+
+
+def _project_service(values: Mapping[str, Any]) -> list[str]:
+    return [f"api:{dig(values, 'service')}"]
+
+
+def _alert_policy(values: Mapping[str, Any]) -> list[str]:
+    return ["alert_route"] if dig(values, "notification_channels", default=[]) else []
+
+
+def _essential_contact(values: Mapping[str, Any]) -> list[str]:
+    categories = {str(known(c)) for c in dig(values, "notification_category_subscriptions", default=[])}
+    return ["security_contact"] if categories & {"SECURITY", "ALL"} else []
+
+
+def _log_metric(values: Mapping[str, Any]) -> list[str]:
+    # CIS GCP 2.5: changes to audit configuration; sink deletion blinds the SIEM as well.
+    text = str(dig(values, "filter", default=""))
+    tamper = "auditConfigDeltas" in text or "DeleteSink" in text or "UpdateSink" in text
+    return ["tamper_metric"] if tamper else []
+
+
+def _organization_sink(values: Mapping[str, Any]) -> list[str]:
+    return ["aggregated_sink"] if dig(values, "include_children", default=False) is True else []
 
 
 def compute_disk(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     facts.derive("encrypted_at_rest", lambda: True)
     facts.derive("encryption_cmk", lambda: bool(dig(values, "disk_encryption_key", 0, "kms_key_self_link")))
+    facts.derive("restored_from", lambda: dig(values, "snapshot") or dig(values, "source_disk"))
     return facts.values
 
 
@@ -192,19 +345,83 @@ PLANNED: dict[str, PlannedType] = {
     "google_logging_project_bucket_config": PlannedType("log_store", logging_bucket),
     "google_compute_instance": PlannedType("compute", compute_instance),
     "google_compute_disk": PlannedType("disk", compute_disk),
+    "google_container_cluster": PlannedType("cluster", container_cluster),
+    "google_compute_network": PlannedType("network", network),
+    "google_compute_subnetwork": PlannedType("network", subnetwork),
+    "google_secret_manager_secret": PlannedType("secret", secret),
+    "google_compute_managed_ssl_certificate": PlannedType("certificate", managed_certificate),
+    "google_certificate_manager_certificate": PlannedType("certificate", managed_certificate),
+    "google_compute_ssl_certificate": PlannedType("certificate", self_managed_certificate),
+    "google_backup_dr_backup_vault": PlannedType("backup_vault", backup_vault),
+    "google_project_service": PlannedType("security_service", _service(_project_service)),
+    "google_monitoring_alert_policy": PlannedType("security_service", _service(_alert_policy)),
+    "google_essential_contacts_contact": PlannedType("security_service", _service(_essential_contact)),
+    "google_logging_metric": PlannedType("security_service", _service(_log_metric)),
+    "google_logging_organization_sink": PlannedType("security_service", _service(_organization_sink)),
+    "google_logging_folder_sink": PlannedType("security_service", _service(_organization_sink)),
+    "google_os_config_patch_deployment": PlannedType(
+        "security_service", _service(lambda values: ["patching"])
+    ),
+}
+
+ESTATE: dict[str, Capability] = {
+    # Security Command Center's activation is an organisation setting outside Terraform; the
+    # project's API is what a plan can show.
+    "threat_detection": Capability(("api:securitycenter.googleapis.com",)),
+    "config_recording": Capability(("api:cloudasset.googleapis.com",)),
+    "vulnerability_scanning": Capability(
+        ("api:containerscanning.googleapis.com", "api:osconfig.googleapis.com")
+    ),
+    "central_logging": Capability(("aggregated_sink",)),
+    "security_alerting": Capability(("alert_route",)),
+    "security_contact": Capability(("security_contact",)),
+    "tamper_alerting": Capability(("tamper_metric",)),
+    "patch_management": Capability(("patching",)),
 }
 
 JOINS: dict[str, Join] = {
     "google_storage_bucket_iam_member": Join("bucket", "google_storage_bucket"),
     "google_storage_bucket_iam_binding": Join("bucket", "google_storage_bucket"),
+    "google_kms_crypto_key_iam_member": Join("crypto_key_id", "google_kms_crypto_key"),
+    "google_kms_crypto_key_iam_binding": Join("crypto_key_id", "google_kms_crypto_key"),
 }
 
-GLOBAL_TYPES = frozenset({"google_project_iam_audit_config", "google_compute_firewall"})
+GLOBAL_TYPES = frozenset(
+    {
+        "google_project_iam_audit_config",
+        "google_compute_firewall",
+        "google_compute_network",
+        "google_project_service",
+        "google_monitoring_alert_policy",
+        "google_essential_contacts_contact",
+        "google_logging_metric",
+        "google_logging_organization_sink",
+        "google_logging_folder_sink",
+        "google_os_config_patch_deployment",
+        "google_compute_managed_ssl_certificate",
+        "google_compute_ssl_certificate",
+    }
+)
 
 
 # Types the provider cannot tag or label: the tagging control does not apply to them.
 UNTAGGABLE = frozenset(
-    {"google_compute_firewall", "google_project_iam_audit_config", "google_logging_project_bucket_config"}
+    {
+        "google_compute_firewall",
+        "google_project_iam_audit_config",
+        "google_logging_project_bucket_config",
+        "google_compute_network",
+        "google_compute_subnetwork",
+        "google_project_service",
+        "google_monitoring_alert_policy",
+        "google_essential_contacts_contact",
+        "google_logging_metric",
+        "google_logging_organization_sink",
+        "google_logging_folder_sink",
+        "google_os_config_patch_deployment",
+        "google_compute_managed_ssl_certificate",
+        "google_compute_ssl_certificate",
+    }
 )
 
 
