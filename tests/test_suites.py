@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -119,3 +120,51 @@ def test_live_identities_and_account_settings(pytester: pytest.Pytester, aws: Cl
     assert found[("IAM-006", deployer)] == "failed"
     assert found[("ENC-002", "arn:aws:ec2:eu-central-1:123456789012:ebs-encryption-by-default")] == "failed"
     assert found[("ENC-002", "arn:aws:s3:::account/123456789012/public-access-block")] == "not_applicable"
+
+
+def test_certificates_restores_and_estate_controls(pytester: pytest.Pytester) -> None:
+    in_ten_days = (datetime.now(UTC) + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    in_a_year = (datetime.now(UTC) + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    write_plan(
+        pytester.path / "plan.json",
+        Change("aws_acm_certificate.api", "aws_acm_certificate", {"tags": TAGS, "key_algorithm": "RSA_1024"}),
+        Change("aws_iam_server_certificate.old", "aws_iam_server_certificate", {"tags": TAGS}),
+        Change(
+            "google_compute_ssl_certificate.soon",
+            "google_compute_ssl_certificate",
+            {"name": "soon", "expire_time": in_ten_days},
+        ),
+        Change(
+            "google_compute_ssl_certificate.later",
+            "google_compute_ssl_certificate",
+            {"name": "later", "expire_time": in_a_year},
+        ),
+        Change(
+            "aws_db_instance.copy",
+            "aws_db_instance",
+            {"tags": TAGS, "storage_encrypted": True, "snapshot_identifier": "ledger-prod-final"},
+        ),
+        Change("aws_guardduty_detector.main", "aws_guardduty_detector", {"enable": True}),
+        Change(
+            "aws_inspector2_enabler.main",
+            "aws_inspector2_enabler",
+            {"resource_types": None},
+            unknown={"resource_types": True},
+        ),
+    )
+    document = run(pytester, "[tool.regops]\n", "acceptance", "--plan=plan.json")
+    assert outcomes(document, "KMS-005", "ENV-002", "MON-001", "VUL-001") == {
+        ("KMS-005", "aws_acm_certificate.api"): "failed",
+        ("KMS-005", "aws_iam_server_certificate.old"): "failed",
+        ("KMS-005", "google_compute_ssl_certificate.soon"): "failed",
+        ("KMS-005", "google_compute_ssl_certificate.later"): "passed",
+        ("ENV-002", "aws_db_instance.copy"): "failed",
+        ("MON-001", "estate:aws"): "passed",
+        # the enabler's resource types are known only after apply: neither present nor absent
+        ("VUL-001", "estate:aws"): "error",
+        ("MON-001", "estate:gcp"): "failed",
+        ("VUL-001", "estate:gcp"): "failed",
+    }
+    # in production a restored database is a recovery, not test data
+    production = run(pytester, "[tool.regops]\n", "production", "--plan=plan.json")
+    assert not outcomes(production, "ENV-002")

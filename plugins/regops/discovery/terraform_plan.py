@@ -97,6 +97,8 @@ class _Block:
     display: Mapping[str, Any]
     expressions: Mapping[str, Any]
     provider_key: str | None
+    # Whether the plan's configuration section has this block (hand-written plans may not).
+    configured: bool
     related: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     components: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     # The block a non-absorbing join points at (a key's vault): where its region comes from.
@@ -261,6 +263,7 @@ def _discover(plan: Mapping[str, Any], digest: str, path: Path, stage: str) -> D
             display=display,
             expressions=config.get("expressions") or {},
             provider_key=config.get("provider_config_key"),
+            configured=bool(config),
             action=_action(entry),
         )
     absorbed = _join(blocks, notes)
@@ -363,9 +366,7 @@ def _resource(
     planned: PlannedType | None = cloud.PLANNED.get(block.native_type) if cloud else None
     facts: dict[str, Any] = {}
     if planned is not None:
-        related = (
-            {**block.related, CONFIGURATION: [block.expressions]} if block.expressions else block.related
-        )
+        related = {**block.related, CONFIGURATION: [block.expressions]} if block.configured else block.related
         try:
             facts = planned.facts(block.view, related)
         except Unknown:
