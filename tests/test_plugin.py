@@ -365,3 +365,23 @@ def test_bad_signing_key_is_a_usage_error(project: pytest.Pytester) -> None:
     result = run(project, "--stage=acceptance", "--plan", "plan.json", "--signing-key", "key.pem")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*key.pem: cannot load an unencrypted PEM private key*"])
+
+
+def test_results_record_the_facts_the_control_saw(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_controls=CONTROLS)
+    write_plan(
+        pytester.path / "plan.json",
+        *public_bucket(),
+        Change("aws_s3_bucket.computed", "aws_s3_bucket", {"bucket": None}, unknown={"bucket": True}),
+    )
+    run(pytester, "--stage=acceptance", "--plan", "plan.json", "--control=T-001")
+    document = load_evidence(only_bundle(pytester.path / "out", "acceptance"))
+    (control,) = document["controls"]
+    results = {r["resource_id"]: r for r in control["results"]}
+    assert results["aws_s3_bucket.open"]["outcome"] == "failed"
+    assert results["aws_s3_bucket.open"]["observed"] == {"public": True}
+    assert "unknown_facts" not in results["aws_s3_bucket.open"]
+    # without a public access block nothing says whether the bucket is public
+    assert results["aws_s3_bucket.computed"]["outcome"] == "error"
+    assert results["aws_s3_bucket.computed"]["observed"] == {"public": None}
+    assert results["aws_s3_bucket.computed"]["unknown_facts"] == ["public"]

@@ -70,4 +70,7 @@ def test_report_opens_on_the_regops_summary(pytester: pytest.Pytester) -> None:
     rows = re.findall(r'<tbody class="results-table-row[^"]*"', dom)
     assert len(rows) > 5
     assert "aws_s3_bucket.plain" in dom
-    assert "pci-dss" in dom[dom.index('id="results-table"') :]
+    table = dom[dom.index('id="results-table"') :]
+    assert "pci-dss" in table
+    # and the facts each control saw
+    assert "public = false" in table

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
@@ -100,6 +102,29 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
+# The facts a control reads while it runs, recorded as the result's observed values.
+_observed: ContextVar[dict[str, Any] | None] = ContextVar("regops_observed", default=None)
+
+
+def observed_json(seen: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Observed facts as JSON values, and the names of those that were unknown."""
+    return (
+        {name: None if value is UNKNOWN else value for name, value in seen.items()},
+        sorted(name for name, value in seen.items() if value is UNKNOWN),
+    )
+
+
+@contextlib.contextmanager
+def observing() -> Iterator[dict[str, Any]]:
+    """Collect every fact read through `Resource.fact` inside the block: name -> value."""
+    seen: dict[str, Any] = {}
+    token = _observed.set(seen)
+    try:
+        yield seen
+    finally:
+        _observed.reset(token)
+
+
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
 
@@ -144,6 +169,9 @@ class Resource:
     def fact(self, name: str) -> Any:
         """The fact's value; raises FactUnknown when the source could not establish it."""
         value = self.facts.get(name, UNKNOWN)
+        seen = _observed.get()
+        if seen is not None:
+            seen[name] = value
         if value is UNKNOWN:
             raise FactUnknown(self.id, name)
         return value
@@ -285,9 +313,13 @@ class Result:
     address: str | None = None
     provider: str | None = None
     origin: str | None = None
+    # The facts the control read and the values it saw; a fact it could not have is null
+    # there and named in `unknown_facts`.
+    observed: Mapping[str, Any] | None = None
+    unknown_facts: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "resource_id": self.resource_id,
             "address": self.address,
             "provider": self.provider,
@@ -296,3 +328,8 @@ class Result:
             "message": self.message,
             "nodeid": self.nodeid,
         }
+        if self.observed is not None:
+            found["observed"] = dict(self.observed)
+        if self.unknown_facts:
+            found["unknown_facts"] = list(self.unknown_facts)
+        return found

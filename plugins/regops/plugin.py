@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import os
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,10 +43,10 @@ from regops.evidence.signing import SigningError, load_private_key, sign_manifes
 from regops.frameworks import load_frameworks
 from regops.gate import Gate, judge, summarise
 from regops.history import Comparison, HistoryError, compare, read_run, resolve_baseline, stage_history
-from regops.model import Control, Outcome, Resource, Result
+from regops.model import Control, Outcome, Resource, Result, observed_json, observing
 from regops.outcomes import RANK, phase_outcome
 from regops.promotion import PROMOTION_CONTROL, promotion_results
-from regops.report_html import references_html, summary_html
+from regops.report_html import observed_html, references_html, summary_html
 from regops.scanners.checkov import (
     SCAN_CONTROL,
     CheckovScan,
@@ -74,6 +74,7 @@ settings_key = pytest.StashKey[Settings]()
 inventory_key = pytest.StashKey[Inventory]()
 control_key = pytest.StashKey[Control]()
 resource_key = pytest.StashKey[Resource | None]()
+observed_key = pytest.StashKey[dict[str, Mapping[str, Any]]]()
 problems_key = pytest.StashKey[list[str]]()
 checkov_key = pytest.StashKey[CheckovScan]()
 run_key = pytest.StashKey[tuple[Settings, datetime, str]]()
@@ -525,6 +526,27 @@ def parameters(request: pytest.FixtureRequest) -> Parameters:
     return request.config.stash[settings_key].parameters
 
 
+def _observe(item: pytest.Item, phase: str) -> Generator[None, None, None]:
+    if control_key not in item.stash:
+        return (yield)
+    with observing() as seen:
+        try:
+            return (yield)
+        finally:
+            item.stash.setdefault(observed_key, {})[phase] = seen
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    # The resource fixture reads the facts a control declares: a missing one fails here.
+    return (yield from _observe(item, "setup"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    return (yield from _observe(item, "call"))
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
@@ -551,10 +573,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 "origin": resource.origin if resource else None,
                 "outcome": outcome.value,
                 "message": message,
+                **_observed_property(item, report.when),
             },
         )
     )
     return report
+
+
+def _observed_property(item: pytest.Item, phase: str) -> dict[str, Any]:
+    seen = item.stash.get(observed_key, {}).get(phase)
+    if not seen:
+        return {}
+    observed, unknown = observed_json(seen)
+    return {"observed": observed, "unknown_facts": unknown}
 
 
 def _regops_property(report: pytest.TestReport | pytest.CollectReport) -> dict[str, Any] | None:
@@ -657,6 +688,8 @@ class RegopsSession:
             address=found["address"],
             provider=found["provider"],
             origin=found["origin"],
+            observed=found.get("observed"),
+            unknown_facts=tuple(found.get("unknown_facts", ())),
         )
         waiver = self._waiver_for(result)
         if waiver is not None:
@@ -851,6 +884,7 @@ class RegopsSession:
             "<th>Severity</th>",
             "<th>Stage</th>",
             "<th>Requirements</th>",
+            "<th>Observed</th>",
         ]
 
     @pytest.hookimpl(optionalhook=True)
@@ -862,6 +896,7 @@ class RegopsSession:
             f"<td>{html.escape(control['severity'])}</td>",
             f"<td>{html.escape(self.settings.stage)}</td>",
             f"<td>{references_html(control)}</td>",
+            f"<td>{observed_html(found)}</td>",
         ]
 
     @pytest.hookimpl(optionalhook=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -72,3 +73,15 @@ def references_html(control: Mapping[str, Any]) -> str:
     if control.get("unverified"):
         refs += " <em>(unverified: " + html.escape("; ".join(control["unverified"])) + ")</em>"
     return refs
+
+
+def observed_html(found: Mapping[str, Any] | None) -> str:
+    """The facts a result's control read, `name = value`, unknown ones marked."""
+    if not found or not found.get("observed"):
+        return ""
+    unknown = set(found.get("unknown_facts") or ())
+    return "<br>".join(
+        f"{html.escape(name)} = "
+        + ("<em>unknown</em>" if name in unknown else html.escape(json.dumps(value, default=str)))
+        for name, value in found["observed"].items()
+    )

@@ -6,6 +6,7 @@ from it, so `evidence.json` and the exports cannot disagree.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
@@ -91,6 +92,7 @@ def sarif_document(document: Mapping[str, Any], locations: Mapping[str, str]) ->
                 "origin": result.get("origin"),
                 "provider": result["provider"],
                 "stage": run["stage"],
+                **({"observed": result["observed"]} if "observed" in result else {}),
             },
         }
         if result["outcome"] == "waived":
@@ -158,6 +160,16 @@ def oscal_assessment_results(document: Mapping[str, Any]) -> dict[str, Any]:
                             [{"name": "origin", "ns": INFORMATION_URI, "value": result["origin"]}]
                             if result.get("origin")
                             else []
+                        ),
+                        # OSCAL props carry strings: one per fact the control read, as JSON.
+                        *(
+                            {
+                                "name": "observed",
+                                "ns": INFORMATION_URI,
+                                "class": name,
+                                "value": json.dumps(value, sort_keys=True),
+                            }
+                            for name, value in (result.get("observed") or {}).items()
                         ),
                     ],
                     "methods": ["TEST"],
