@@ -216,6 +216,9 @@ def test_marker_keywords_select_by_severity(project: pytest.Pytester) -> None:
             "*unknown control id(s): T-999*",
         ),
         (["--stage=acceptance", "--plan", "bad.json"], "*bad.json: not valid JSON*"),
+        (["--stage=acceptance", "--inventory", "nope.json"], "*inventory file not found: *nope.json*"),
+        (["--stage=acceptance", "--inventory", "bad.json"], "*bad.json: cannot read the inventory*"),
+        (["--stage=acceptance", "--inventory", "plan.json"], "*plan.json: not a regops inventory*"),
     ],
 )
 def test_usage_errors(project: pytest.Pytester, args: list[str], message: str) -> None:

@@ -71,6 +71,49 @@ def _keygen(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _snapshot(arguments: argparse.Namespace) -> int:
+    from regops.discovery import InventoryError, discover
+    from regops.discovery.terraform_plan import PlanError
+    from regops.stages import ConfigError, resolve
+
+    pyproject = Path("pyproject.toml")
+    try:
+        settings = resolve(
+            stage=arguments.stage,
+            plans=arguments.plan,
+            aws_endpoint=arguments.aws_endpoint,
+            evidence_dir=None,
+            fail_on=None,
+            controls=(),
+            frameworks=(),
+            rootdir=Path.cwd(),
+            pyproject=pyproject if pyproject.is_file() else None,
+        )
+        inventory = discover(
+            settings.stage,
+            settings.plans,
+            settings.aws,
+            lambda line: print(line, file=sys.stderr),
+            settings.hosts,
+            settings.inventories,
+        )
+    except (ConfigError, PlanError, InventoryError) as exc:
+        print(f"regops snapshot: {exc}", file=sys.stderr)
+        return 2
+    output = Path(arguments.output)
+    # Written beside and moved into place: an interrupted snapshot never leaves half a file.
+    partial = output.with_name(output.name + ".partial")
+    digest = inventory.write(partial)
+    partial.replace(output)
+    print(f"{output}: {len(inventory.resources)} resources, sha256 {digest}")
+    for source in inventory.sources:
+        if not source.complete:
+            print(
+                f"  INCOMPLETE {source.kind} {source.location}: {'; '.join(source.errors)}", file=sys.stderr
+            )
+    return 0 if inventory.complete else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="regops", description="regops evidence tools")
     parser.add_argument("--version", action="version", version=f"regops {__version__}")
@@ -93,6 +136,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "output", metavar="PATH", help="Where to write the private key; PATH.pub gets the public key"
     )
     keygen.set_defaults(handler=_keygen)
+    snapshot = commands.add_parser(
+        "snapshot", help="Discover a stage as pyproject.toml configures it and save its inventory"
+    )
+    snapshot.add_argument("--stage", required=True, choices=["system", "acceptance", "production"])
+    snapshot.add_argument("-o", "--output", required=True, metavar="FILE", help="inventory.json to write")
+    snapshot.add_argument("--plan", action="append", default=[], metavar="PATH", help="overrides pyproject")
+    snapshot.add_argument("--aws-endpoint", metavar="URL", help="AWS endpoint (a test server)")
+    snapshot.set_defaults(handler=_snapshot)
     arguments = parser.parse_args(argv)
     status: int = arguments.handler(arguments)
     return status

@@ -104,6 +104,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="Terraform plan JSON (terraform show -json) to check; repeatable; overrides pyproject",
     )
+    group.addoption(
+        "--inventory",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Saved inventory.json to judge instead of calling the clouds (a replay); repeatable",
+    )
     group.addoption("--evidence-dir", metavar="DIR", help="Where evidence bundles go (default: reports/)")
     group.addoption(
         "--fail-on",
@@ -209,6 +216,7 @@ def _resolve(config: pytest.Config, stage: str | None, ini_stage: str | None) ->
         stage=stage,
         ini_stage=ini_stage,
         plans=config.getoption("plan"),
+        inventories=config.getoption("inventory"),
         signing_key=config.getoption("signing_key"),
         waivers=config.getoption("waivers"),
         iac_repo=config.getoption("iac_repo"),
@@ -260,7 +268,14 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         from regops.discovery import discover
 
-        inventory = discover(settings.stage, settings.plans, settings.aws, _progress(config), settings.hosts)
+        inventory = discover(
+            settings.stage,
+            settings.plans,
+            settings.aws,
+            _progress(config),
+            settings.hosts,
+            settings.inventories,
+        )
         checkov = _checkov_scan(settings, _progress(config, "checkov"))
         if checkov is not None:
             inventory = replace(inventory, sources=(*inventory.sources, *checkov.reports))

@@ -144,6 +144,8 @@ class StageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     plans: list[str] = Field(default_factory=list)
+    # Saved inventories (inventory.json) to judge instead of calling the clouds.
+    inventories: list[str] = Field(default_factory=list)
     waivers: list[str] = Field(default_factory=list)
     promotion_from: list[Literal["system", "acceptance"]] | None = None
     gate_on: Literal["all", "new"] = "all"
@@ -183,6 +185,7 @@ class Settings:
     plans: tuple[Path, ...]
     evidence_dir: Path
     fail_on: str
+    inventories: tuple[Path, ...] = ()
     aws: AwsConfig | None = None
     aws_endpoint: str | None = None
     hosts: HostsConfig | None = None
@@ -220,6 +223,7 @@ class Settings:
         return {
             "stage": self.stage,
             "plans": [str(p) for p in self.plans],
+            "inventories": [str(p) for p in self.inventories],
             "aws": self.aws.model_dump() if self.aws else None,
             "aws_endpoint": self.aws_endpoint,
             "hosts": self.hosts.model_dump() if self.hosts else None,
@@ -254,6 +258,7 @@ class Settings:
         return cls(
             stage=data["stage"],
             plans=tuple(Path(p) for p in data["plans"]),
+            inventories=tuple(Path(p) for p in data["inventories"]),
             aws=AwsConfig(**data["aws"]) if data.get("aws") else None,
             aws_endpoint=data.get("aws_endpoint"),
             hosts=HostsConfig(**data["hosts"]) if data.get("hosts") else None,
@@ -332,6 +337,7 @@ def resolve(
     stage: str | None,
     ini_stage: str | None = None,
     plans: Sequence[str],
+    inventories: Sequence[str] = (),
     aws_endpoint: str | None = None,
     signing_key: str | None = None,
     waivers: Sequence[str] = (),
@@ -367,14 +373,24 @@ def resolve(
     if aws is not None and aws_endpoint:
         aws = aws.model_copy(update={"endpoint_url": aws_endpoint})
     hosts = _hosts(stage_config.hosts, base)
-    if not plan_paths and aws is None and hosts is None:
+    inventory_paths = tuple(Path(p).expanduser().resolve() for p in inventories) or tuple(
+        (base / p).resolve() for p in stage_config.inventories
+    )
+    if inventories:
+        # A replay judges what was saved: no cloud is called, and only plans given with it count.
+        aws = hosts = None
+        plan_paths = tuple(Path(p).expanduser().resolve() for p in plans)
+    if not plan_paths and aws is None and hosts is None and not inventory_paths:
         raise ConfigError(
-            f"stage {stage!r} has no sources: pass --plan PATH or set plans (or aws, hosts) in"
-            f" [tool.regops.stages.{stage}] of pyproject.toml"
+            f"stage {stage!r} has no sources: pass --plan PATH or --inventory FILE, or set plans (or"
+            f" inventories, aws, hosts) in [tool.regops.stages.{stage}] of pyproject.toml"
         )
     for path in plan_paths:
         if not path.is_file():
             raise ConfigError(f"plan file not found: {path}")
+    for path in inventory_paths:
+        if not path.is_file():
+            raise ConfigError(f"inventory file not found: {path}")
     try:
         parameters = Parameters(**{**tool.parameters, **stage_config.parameters})
     except ValidationError as exc:
@@ -409,6 +425,7 @@ def resolve(
     return Settings(
         stage=stage,
         plans=plan_paths,
+        inventories=inventory_paths,
         aws=aws,
         aws_endpoint=aws_endpoint,
         hosts=hosts,

@@ -88,11 +88,14 @@ def discover(
     aws: AwsConfig | None = None,
     progress: Callable[[str], None] | None = None,
     hosts: HostsConfig | None = None,
+    inventories: Sequence[Path] = (),
 ) -> Inventory:
     """Run every configured source for a stage; SDKs are imported only for sources in use."""
+    from regops.discovery.inventory_file import discover_inventory
     from regops.discovery.terraform_plan import discover_plan
 
     discoveries = [discover_plan(path, stage) for path in plans]
+    discoveries.extend(discover_inventory(path, stage) for path in inventories)
     if aws is not None:
         from regops.discovery.aws import AwsSource, discover_aws
 
