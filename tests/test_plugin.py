@@ -383,8 +383,10 @@ def test_results_record_the_facts_the_control_saw(pytester: pytest.Pytester) -> 
     results = {r["resource_id"]: r for r in control["results"]}
     assert results["aws_s3_bucket.open"]["outcome"] == "failed"
     assert results["aws_s3_bucket.open"]["observed"] == {"public": True}
+    assert results["aws_s3_bucket.open"]["comparison"] == "assert True is False"
     assert "unknown_facts" not in results["aws_s3_bucket.open"]
     # without a public access block nothing says whether the bucket is public
     assert results["aws_s3_bucket.computed"]["outcome"] == "error"
     assert results["aws_s3_bucket.computed"]["observed"] == {"public": None}
     assert results["aws_s3_bucket.computed"]["unknown_facts"] == ["public"]
+    assert "comparison" not in results["aws_s3_bucket.computed"]

@@ -317,6 +317,8 @@ class Result:
     # there and named in `unknown_facts`.
     observed: Mapping[str, Any] | None = None
     unknown_facts: tuple[str, ...] = ()
+    # For a failure: the assert as evaluated, observed against required ("assert 90 >= 365").
+    comparison: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {
@@ -332,4 +334,6 @@ class Result:
             found["observed"] = dict(self.observed)
         if self.unknown_facts:
             found["unknown_facts"] = list(self.unknown_facts)
+        if self.comparison is not None:
+            found["comparison"] = self.comparison
         return found

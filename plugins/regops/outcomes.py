@@ -34,3 +34,17 @@ def phase_outcome(when: str, pytest_outcome: str, error: BaseException | None) -
     kind = type(error).__name__ if error is not None else "error"
     detail = first_line(str(error)) if error is not None else ""
     return Outcome.ERROR, f"could not evaluate ({kind} during {when}): {detail}".rstrip(": ")
+
+
+def failed_comparison(error: BaseException | None) -> str | None:
+    """The comparison a failed assert made, with the values pytest filled in ("assert 90 >= 365").
+
+    pytest rewrites a control's asserts and puts the evaluated expression under the message;
+    the first such line shows what was observed against what was required.
+    """
+    if not isinstance(error, AssertionError):
+        return None
+    for line in str(error).splitlines():
+        if line.startswith("assert "):
+            return line if len(line) <= 300 else line[:297] + "..."
+    return None

@@ -44,7 +44,7 @@ from regops.frameworks import load_frameworks
 from regops.gate import Gate, judge, summarise
 from regops.history import Comparison, HistoryError, compare, read_run, resolve_baseline, stage_history
 from regops.model import Control, Outcome, Resource, Result, observed_json, observing
-from regops.outcomes import RANK, phase_outcome
+from regops.outcomes import RANK, failed_comparison, phase_outcome
 from regops.promotion import PROMOTION_CONTROL, promotion_results
 from regops.report_html import observed_html, references_html, summary_html
 from regops.scanners.checkov import (
@@ -589,6 +589,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 "outcome": outcome.value,
                 "message": message,
                 **_observed_property(item, report.when),
+                **({"comparison": comparison} if (comparison := failed_comparison(error)) else {}),
             },
         )
     )
@@ -705,6 +706,7 @@ class RegopsSession:
             origin=found["origin"],
             observed=found.get("observed"),
             unknown_facts=tuple(found.get("unknown_facts", ())),
+            comparison=found.get("comparison"),
         )
         waiver = self._waiver_for(result)
         if waiver is not None:

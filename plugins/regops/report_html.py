@@ -76,12 +76,15 @@ def references_html(control: Mapping[str, Any]) -> str:
 
 
 def observed_html(found: Mapping[str, Any] | None) -> str:
-    """The facts a result's control read, `name = value`, unknown ones marked."""
-    if not found or not found.get("observed"):
+    """The facts a result's control read, `name = value`, unknown ones marked; the failed check."""
+    if not found:
         return ""
     unknown = set(found.get("unknown_facts") or ())
-    return "<br>".join(
+    lines = [
         f"{html.escape(name)} = "
         + ("<em>unknown</em>" if name in unknown else html.escape(json.dumps(value, default=str)))
-        for name, value in found["observed"].items()
-    )
+        for name, value in (found.get("observed") or {}).items()
+    ]
+    if found.get("comparison"):
+        lines.append(f"<code>{html.escape(found['comparison'])}</code>")
+    return "<br>".join(lines)

@@ -92,7 +92,7 @@ def sarif_document(document: Mapping[str, Any], locations: Mapping[str, str]) ->
                 "origin": result.get("origin"),
                 "provider": result["provider"],
                 "stage": run["stage"],
-                **({"observed": result["observed"]} if "observed" in result else {}),
+                **{key: result[key] for key in ("observed", "comparison") if key in result},
             },
         }
         if result["outcome"] == "waived":
