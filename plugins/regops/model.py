@@ -46,24 +46,12 @@ KINDS: Final = (
     "other",
 )
 
-# Kinds that are assets of the stage: tagged, classified and placed in a region.
-ASSET_KINDS: Final = (
-    "object_store",
-    "database",
-    "network_rule",
-    "key",
-    "secret_store",
-    "audit_trail",
-    "log_store",
-    "load_balancer",
-    "compute",
-    "disk",
-    "function",
-    "network",
-    "cluster",
-    "certificate",
-    "backup_vault",
-    "secret",
+# Kinds that are assets of the stage: tagged, classified and placed in a region. Hosts and TLS
+# endpoints are looked at from outside; accounts, identities and security services are settings.
+ASSET_KINDS: Final = tuple(
+    kind
+    for kind in KINDS
+    if kind not in {"identity", "account", "host", "tls_endpoint", "security_service", "estate", "other"}
 )
 
 

@@ -21,6 +21,7 @@ from regops.normalize.common import (
     known,
     plaintext_secrets,
     port_ranges,
+    security_service,
 )
 
 # Minimum TLS version of each ELBv2 security policy; an unlisted policy leaves the fact out
@@ -495,15 +496,6 @@ def secretsmanager_secret(values: Mapping[str, Any], related: Related) -> dict[s
     return facts.values
 
 
-def _service(provides: Callable[[Mapping[str, Any], Related], list[str]]) -> Callable[..., dict[str, Any]]:
-    def normalise(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
-        facts = Facts()
-        facts.derive("provides", lambda: provides(values, related))
-        return facts.values
-
-    return normalise
-
-
 def _guardduty(values: Mapping[str, Any], related: Related) -> list[str]:
     return ["threat_detection"] if dig(values, "enable", default=True) is True else []
 
@@ -582,18 +574,16 @@ PLANNED: dict[str, PlannedType] = {
     "aws_iam_server_certificate": PlannedType("certificate", iam_server_certificate),
     "aws_backup_vault": PlannedType("backup_vault", backup_vault),
     "aws_secretsmanager_secret": PlannedType("secret", secretsmanager_secret),
-    "aws_guardduty_detector": PlannedType("security_service", _service(_guardduty)),
-    "aws_config_configuration_recorder": PlannedType("security_service", _service(_config_recorder)),
-    "aws_config_configuration_recorder_status": PlannedType(
-        "security_service", _service(_config_recorder_status)
-    ),
-    "aws_inspector2_enabler": PlannedType("security_service", _service(_inspector)),
-    "aws_securitylake_data_lake": PlannedType("security_service", _service(_security_lake)),
-    "aws_cloudwatch_metric_alarm": PlannedType("security_service", _service(_metric_alarm)),
-    "aws_cloudwatch_event_rule": PlannedType("security_service", _service(_event_rule)),
-    "aws_account_alternate_contact": PlannedType("security_service", _service(_alternate_contact)),
-    "aws_ssm_patch_baseline": PlannedType("security_service", _service(_patch_baseline)),
-    "aws_ssm_association": PlannedType("security_service", _service(_patch_association)),
+    "aws_guardduty_detector": security_service(_guardduty),
+    "aws_config_configuration_recorder": security_service(_config_recorder),
+    "aws_config_configuration_recorder_status": security_service(_config_recorder_status),
+    "aws_inspector2_enabler": security_service(_inspector),
+    "aws_securitylake_data_lake": security_service(_security_lake),
+    "aws_cloudwatch_metric_alarm": security_service(_metric_alarm),
+    "aws_cloudwatch_event_rule": security_service(_event_rule),
+    "aws_account_alternate_contact": security_service(_alternate_contact),
+    "aws_ssm_patch_baseline": security_service(_patch_baseline),
+    "aws_ssm_association": security_service(_patch_association),
 }
 
 ESTATE: dict[str, Capability] = {

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from regops.normalize.common import (
     Capability,
     Facts,
     Join,
-    Normaliser,
     PlannedType,
     Related,
     Unknown,
@@ -19,6 +18,7 @@ from regops.normalize.common import (
     is_internet,
     parse_port_span,
     port_ranges,
+    security_service,
     tls_version,
 )
 
@@ -379,23 +379,14 @@ def key_vault_certificate(values: Mapping[str, Any], related: Related) -> dict[s
     return facts.values
 
 
-def _service(provides: Callable[[Mapping[str, Any]], list[str]]) -> Normaliser:
-    def normalise(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
-        facts = Facts()
-        facts.derive("provides", lambda: provides(values))
-        return facts.values
-
-    return normalise
-
-
-def _defender_plan(values: Mapping[str, Any]) -> list[str]:
+def _defender_plan(values: Mapping[str, Any], related: Related) -> list[str]:
     if dig(values, "tier") != "Standard":
         return []
     plan = f"defender:{dig(values, 'resource_type')}"
     return [plan, f"{plan}:{dig(values, 'subplan')}"] if dig(values, "subplan") else [plan]
 
 
-def _activity_log_alert(values: Mapping[str, Any]) -> list[str]:
+def _activity_log_alert(values: Mapping[str, Any], related: Related) -> list[str]:
     if not blocks(values, "action"):
         return []
     operations = [str(dig(c, "operation_name", default="")) for c in blocks(values, "criteria")]
@@ -436,16 +427,14 @@ PLANNED: dict[str, PlannedType] = {
     "azurerm_recovery_services_vault": PlannedType("backup_vault", recovery_services_vault),
     "azurerm_key_vault_secret": PlannedType("secret", key_vault_secret),
     "azurerm_key_vault_certificate": PlannedType("certificate", key_vault_certificate),
-    "azurerm_security_center_subscription_pricing": PlannedType("security_service", _service(_defender_plan)),
-    "azurerm_sentinel_log_analytics_workspace_onboarding": PlannedType(
-        "security_service", _service(lambda values: ["siem"])
+    "azurerm_security_center_subscription_pricing": security_service(_defender_plan),
+    "azurerm_sentinel_log_analytics_workspace_onboarding": security_service(lambda values, related: ["siem"]),
+    "azurerm_monitor_activity_log_alert": security_service(_activity_log_alert),
+    "azurerm_security_center_contact": security_service(
+        lambda values, related: ["security_contact"] if dig(values, "email") else []
     ),
-    "azurerm_monitor_activity_log_alert": PlannedType("security_service", _service(_activity_log_alert)),
-    "azurerm_security_center_contact": PlannedType(
-        "security_service", _service(lambda values: ["security_contact"] if dig(values, "email") else [])
-    ),
-    "azurerm_maintenance_configuration": PlannedType(
-        "security_service", _service(lambda values: ["patching"] if blocks(values, "install_patches") else [])
+    "azurerm_maintenance_configuration": security_service(
+        lambda values, related: ["patching"] if blocks(values, "install_patches") else []
     ),
 }
 

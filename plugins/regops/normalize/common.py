@@ -178,6 +178,17 @@ class PlannedType:
     facts: Normaliser
 
 
+def security_service(provides: Callable[[Mapping[str, Any], Related], list[str]]) -> PlannedType:
+    """A resource that gives the estate capabilities (normalize/estate.py): its fact is `provides`."""
+
+    def normalise(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+        facts = Facts()
+        facts.derive("provides", lambda: provides(values, related))
+        return facts.values
+
+    return PlannedType("security_service", normalise)
+
+
 @dataclass(frozen=True)
 class Join:
     """A Terraform block that refers to another through `attribute`.

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from regops.normalize.common import (
     Capability,
     Facts,
     Join,
-    Normaliser,
     PlannedType,
     Related,
     blocks,
@@ -20,6 +19,7 @@ from regops.normalize.common import (
     known,
     parse_port_span,
     port_ranges,
+    security_service,
 )
 
 PUBLIC_MEMBERS = frozenset({"allusers", "allauthenticatedusers"})
@@ -295,36 +295,27 @@ def backup_vault(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     return facts.values
 
 
-def _service(provides: Callable[[Mapping[str, Any]], list[str]]) -> Normaliser:
-    def normalise(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
-        facts = Facts()
-        facts.derive("provides", lambda: provides(values))
-        return facts.values
-
-    return normalise
-
-
-def _project_service(values: Mapping[str, Any]) -> list[str]:
+def _project_service(values: Mapping[str, Any], related: Related) -> list[str]:
     return [f"api:{dig(values, 'service')}"]
 
 
-def _alert_policy(values: Mapping[str, Any]) -> list[str]:
+def _alert_policy(values: Mapping[str, Any], related: Related) -> list[str]:
     return ["alert_route"] if dig(values, "notification_channels", default=[]) else []
 
 
-def _essential_contact(values: Mapping[str, Any]) -> list[str]:
+def _essential_contact(values: Mapping[str, Any], related: Related) -> list[str]:
     categories = {str(known(c)) for c in dig(values, "notification_category_subscriptions", default=[])}
     return ["security_contact"] if categories & {"SECURITY", "ALL"} else []
 
 
-def _log_metric(values: Mapping[str, Any]) -> list[str]:
+def _log_metric(values: Mapping[str, Any], related: Related) -> list[str]:
     # CIS GCP 2.5: changes to audit configuration; sink deletion blinds the SIEM as well.
     text = str(dig(values, "filter", default=""))
     tamper = "auditConfigDeltas" in text or "DeleteSink" in text or "UpdateSink" in text
     return ["tamper_metric"] if tamper else []
 
 
-def _organization_sink(values: Mapping[str, Any]) -> list[str]:
+def _organization_sink(values: Mapping[str, Any], related: Related) -> list[str]:
     return ["aggregated_sink"] if dig(values, "include_children", default=False) is True else []
 
 
@@ -353,15 +344,13 @@ PLANNED: dict[str, PlannedType] = {
     "google_certificate_manager_certificate": PlannedType("certificate", managed_certificate),
     "google_compute_ssl_certificate": PlannedType("certificate", self_managed_certificate),
     "google_backup_dr_backup_vault": PlannedType("backup_vault", backup_vault),
-    "google_project_service": PlannedType("security_service", _service(_project_service)),
-    "google_monitoring_alert_policy": PlannedType("security_service", _service(_alert_policy)),
-    "google_essential_contacts_contact": PlannedType("security_service", _service(_essential_contact)),
-    "google_logging_metric": PlannedType("security_service", _service(_log_metric)),
-    "google_logging_organization_sink": PlannedType("security_service", _service(_organization_sink)),
-    "google_logging_folder_sink": PlannedType("security_service", _service(_organization_sink)),
-    "google_os_config_patch_deployment": PlannedType(
-        "security_service", _service(lambda values: ["patching"])
-    ),
+    "google_project_service": security_service(_project_service),
+    "google_monitoring_alert_policy": security_service(_alert_policy),
+    "google_essential_contacts_contact": security_service(_essential_contact),
+    "google_logging_metric": security_service(_log_metric),
+    "google_logging_organization_sink": security_service(_organization_sink),
+    "google_logging_folder_sink": security_service(_organization_sink),
+    "google_os_config_patch_deployment": security_service(lambda values, related: ["patching"]),
 }
 
 ESTATE: dict[str, Capability] = {
