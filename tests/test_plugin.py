@@ -390,3 +390,12 @@ def test_results_record_the_facts_the_control_saw(pytester: pytest.Pytester) -> 
     assert results["aws_s3_bucket.computed"]["observed"] == {"public": None}
     assert results["aws_s3_bucket.computed"]["unknown_facts"] == ["public"]
     assert "comparison" not in results["aws_s3_bucket.computed"]
+
+
+def test_collect_only_evaluates_nothing_and_leaves_no_bundle(project: pytest.Pytester) -> None:
+    result = run(project, "--stage=acceptance", "--plan", "plan.json", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(
+        ["*test_not_public?aws_s3_bucket.open?*", "*collect only; nothing evaluated*"]
+    )
+    assert "gate:" not in result.stdout.str()
+    assert not list((project.path / "out").glob("acceptance/*"))

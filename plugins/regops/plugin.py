@@ -667,7 +667,8 @@ class RegopsSession:
         self.controls: dict[str, Control] = {}
         self.other_failures = 0
         self.gate_passed: bool | None = None
-        self.usage_error = False
+        # A usage error or --collect-only: nothing was evaluated, so no bundle and no gate.
+        self.nothing_evaluated = False
         self.archived: str | None = None
         self.comparison: Comparison | None = None
         self.archive_error: str | None = None
@@ -791,8 +792,8 @@ class RegopsSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if exitstatus == pytest.ExitCode.USAGE_ERROR:
-            self.usage_error = True
+        if exitstatus == pytest.ExitCode.USAGE_ERROR or session.config.option.collectonly:
+            self.nothing_evaluated = True
             return
         results = [*self.results.values(), *self.governance, *self._anomalies()]
         comparison = self._compare(results)
@@ -865,7 +866,9 @@ class RegopsSession:
                 session.exitstatus = pytest.ExitCode.OK
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.usage_error:
+        if self.nothing_evaluated:
+            if terminalreporter.config.option.collectonly:
+                terminalreporter.write_line("regops: collect only; nothing evaluated, no evidence bundle")
             return
         from regops.terminal import render_comparison, render_summary
 
@@ -952,8 +955,8 @@ class RegopsSession:
         self, session: pytest.Session, exitstatus: int
     ) -> Generator[None, None, None]:
         yield
-        if self.usage_error:
-            # Nothing was evaluated: leave no half bundle that could pass for a run.
+        if self.nothing_evaluated:
+            # Leave no half bundle that could pass for a run.
             self.bundle.discard()
             return
         self.bundle.write_manifest()
