@@ -124,7 +124,7 @@ def test_demo_never_leaks_the_sensitive_password(pytester: pytest.Pytester) -> N
 
 
 def test_demo_planned_delete_is_not_inventoried(pytester: pytest.Pytester) -> None:
-    _, bundle = run_demo(pytester, "acceptance", "--co")
+    _, bundle = run_demo(pytester, "acceptance", "--control=AST-001")
     inventory = (bundle / "inventory.json").read_text()
     assert "arn:aws:rds:eu-central-1:123456789012:db:payments-ledger-acceptance" in inventory  # live part
     assert "legacy_exports" not in inventory
