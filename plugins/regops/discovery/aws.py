@@ -19,18 +19,17 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from regops.discovery.live import jsonable, normalised
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
 from regops.normalize.aws import LIVE
-from regops.normalize.common import Unknown
 
-UNREADABLE_TEXT = "(could not be read)"
 Progress = Callable[[str], None]
 # boto3 sessions are not thread-safe; clients made from them are.
 _CLIENT_LOCK = threading.Lock()
@@ -142,20 +141,6 @@ def _session(source: AwsSource) -> boto3.Session:
             aws_session_token=credentials["SessionToken"],
         )
     return session
-
-
-def _jsonable(value: Any) -> Any:
-    if value is UNKNOWN:
-        return UNREADABLE_TEXT
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items() if k != "ResponseMetadata"}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return f"({len(value)} bytes)"
-    return value
 
 
 def _tags(items: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
@@ -699,16 +684,6 @@ def _incomplete(location: str, errors: list[str]) -> Discovery:
     return Discovery((), report)
 
 
-def _facts(
-    normaliser: Callable[[Mapping[str, Any]], dict[str, Any]], payload: Mapping[str, Any]
-) -> dict[str, Any]:
-    try:
-        return normaliser(payload)
-    except Unknown:
-        # An unreadable part was needed outside any one fact: none of them can be trusted.
-        return {}
-
-
 def _resource(found: _Found, stage: str, location: str) -> Resource:
     kind, normaliser = LIVE[found.native_type]
     return Resource(
@@ -720,7 +695,8 @@ def _resource(found: _Found, stage: str, location: str) -> Resource:
         stage=stage,
         origin="live",
         tags=found.tags,
-        attributes=_jsonable(found.payload),
-        facts=_facts(normaliser, found.payload),
+        # The credential report's password_* columns are flags, not secrets.
+        attributes=jsonable(found.payload, redact=False),
+        facts=normalised(normaliser, found.payload),
         source=location,
     )

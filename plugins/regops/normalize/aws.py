@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from regops.model import UNKNOWN
@@ -11,6 +11,7 @@ from regops.normalize.common import (
     Capability,
     Facts,
     Join,
+    LiveNormaliser,
     PlannedType,
     Related,
     Unknown,
@@ -639,7 +640,6 @@ def region_of(native_type: str, values: Mapping[str, Any]) -> str | None:
 # Live: AWS API payloads (as boto3 returns them, gathered per resource by discovery/aws.py).
 # The same fact names and meanings as the planned side, so one control judges both alike.
 
-LiveNormaliser = Callable[[Mapping[str, Any]], dict[str, Any]]
 _PUBLIC_GRANTEES = (
     "http://acs.amazonaws.com/groups/global/AllUsers",
     "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from regops.normalize.common import (
@@ -140,38 +141,51 @@ def _rules(values: Mapping[str, Any], related: Related) -> list[Mapping[str, Any
     return [*blocks(values, "security_rule"), *related.get("azurerm_network_security_rule", ())]
 
 
+@dataclass(frozen=True)
+class NsgRule:
+    """One NSG rule as both Terraform and ARM spell it, reduced to what exposure depends on."""
+
+    priority: int
+    inbound: bool
+    allow: bool
+    sources: tuple[Any, ...]
+    ports: tuple[Any, ...]
+
+
+def nsg_internet_ports(rules: Iterable[NsgRule]) -> list[list[int]]:
+    """Ports an NSG opens to the internet.
+
+    Approximation of NSG evaluation: rules in priority order; a port an earlier internet Deny
+    covers cannot be opened by a later Allow. Overlaps are resolved per whole span.
+    """
+    denied: list[tuple[int, int]] = []
+    allowed: list[tuple[int, int]] = []
+    for rule in sorted((r for r in rules if r.inbound), key=lambda r: r.priority):
+        if not any(s is not None and is_internet(s) for s in rule.sources):
+            continue
+        for low, high in (parse_port_span(p) for p in rule.ports if p is not None):
+            if not rule.allow:
+                denied.append((low, high))
+            elif not any(d_low <= low and high <= d_high for d_low, d_high in denied):
+                allowed.append((low, high))
+    return port_ranges(allowed)
+
+
 def network_security_group(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
 
-    def open_ports() -> list[list[int]]:
-        inbound = sorted(
-            (r for r in _rules(values, related) if str(dig(r, "direction", default="")).lower() == "inbound"),
-            key=lambda r: int(dig(r, "priority", default=4096)),
+    def rule(block: Mapping[str, Any]) -> NsgRule:
+        return NsgRule(
+            priority=int(dig(block, "priority", default=4096)),
+            inbound=str(dig(block, "direction", default="")).lower() == "inbound",
+            allow=str(dig(block, "access")).lower() == "allow",
+            sources=(dig(block, "source_address_prefix"), *dig(block, "source_address_prefixes", default=[])),
+            ports=(dig(block, "destination_port_range"), *dig(block, "destination_port_ranges", default=[])),
         )
-        # Approximation of NSG evaluation: rules in priority order; a port an earlier internet
-        # Deny covers cannot be opened by a later Allow. Overlaps are resolved per whole span.
-        denied: list[tuple[int, int]] = []
-        allowed: list[tuple[int, int]] = []
-        for rule in inbound:
-            sources = [dig(rule, "source_address_prefix"), *dig(rule, "source_address_prefixes", default=[])]
-            if not any(s is not None and is_internet(s) for s in sources):
-                continue
-            spans = [
-                parse_port_span(p)
-                for p in [
-                    dig(rule, "destination_port_range"),
-                    *dig(rule, "destination_port_ranges", default=[]),
-                ]
-                if p is not None
-            ]
-            for low, high in spans:
-                if str(dig(rule, "access")).lower() == "deny":
-                    denied.append((low, high))
-                elif not any(d_low <= low and high <= d_high for d_low, d_high in denied):
-                    allowed.append((low, high))
-        return port_ranges(allowed)
 
-    facts.derive("internet_ingress_ports", open_ports)
+    facts.derive(
+        "internet_ingress_ports", lambda: nsg_internet_ports(rule(r) for r in _rules(values, related))
+    )
     facts.derive("direction", lambda: "ingress")
     facts.derive("enabled", lambda: True)
     return facts.values

@@ -226,3 +226,29 @@ class Capability:
 
     tokens: tuple[str, ...]
     regional: bool = False
+
+
+LiveNormaliser = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class LiveType:
+    """How one cloud API type (an ARM type, a Cloud Asset type) is normalised.
+
+    A type that is not `taggable` cannot carry the stage's tag or label (subscription and
+    project settings, firewall rules, subnets): it belongs to the stage through the discovery
+    scope or through its parent.
+    """
+
+    kind: str
+    facts: LiveNormaliser
+    taggable: bool = True
+
+
+def live_security_service(provides: Callable[[Mapping[str, Any]], list[str]]) -> LiveType:
+    def normalise(payload: Mapping[str, Any]) -> dict[str, Any]:
+        facts = Facts()
+        facts.derive("provides", lambda: provides(payload))
+        return facts.values
+
+    return LiveType("security_service", normalise, taggable=False)

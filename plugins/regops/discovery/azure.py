@@ -1,0 +1,325 @@
+"""Live Azure resources of one stage, through the Azure SDK: the only module that imports it.
+
+Per subscription, the stage's resources are listed by tag (`resources.list`, paged by
+nextLink) and read one by one with `resources.get_by_id` at the api-version of their type, as
+the tag-filtered list returns no properties. Beside them: a storage account's blob service, a
+SQL server's auditing settings, a PostgreSQL server's settings, a vault's keys, a virtual
+network's subnets, and the subscription's Defender plans, security contacts, activity-log
+diagnostic settings and activity-log alerts, which carry no stage tag.
+
+Fail closed: a call that fails after the SDK's retries (401, 403, 429, 5xx, a timeout, a broken
+nextLink) is an error of the source, which makes it incomplete; a resource whose extra read
+failed keeps UNKNOWN there, so the facts that needed it are absent and controls report errors.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.core.rest import HttpRequest
+from azure.mgmt.resource.resources import ResourceManagementClient
+
+from regops.discovery.live import arm_resource, in_stage
+from regops.model import UNKNOWN, Discovery, Resource, SourceReport
+from regops.normalize.azure_arm import (
+    BLOB_SERVICE,
+    FLOW_LOGS,
+    PG_CONFIGURATIONS,
+    PG_SETTINGS,
+    SQL_AUDITING,
+)
+
+Progress = Callable[[str], None]
+
+# The api-version each type is read with (get_by_id needs one per resource provider).
+API_VERSIONS: dict[str, str] = {
+    "microsoft.storage/storageaccounts": "2023-05-01",
+    "microsoft.sql/servers": "2021-11-01",
+    "microsoft.dbforpostgresql/flexibleservers": "2024-08-01",
+    "microsoft.network/networksecuritygroups": "2024-05-01",
+    "microsoft.network/virtualnetworks": "2024-05-01",
+    "microsoft.keyvault/vaults": "2023-07-01",
+    "microsoft.operationalinsights/workspaces": "2023-09-01",
+    "microsoft.compute/virtualmachines": "2024-07-01",
+    "microsoft.compute/disks": "2024-03-02",
+    "microsoft.containerservice/managedclusters": "2024-09-01",
+    "microsoft.recoveryservices/vaults": "2024-04-01",
+    "microsoft.insights/activitylogalerts": "2020-10-01",
+}
+SUBSCRIPTION_COLLECTIONS = (
+    ("Microsoft.Security/pricings", "2024-01-01"),
+    ("Microsoft.Security/securityContacts", "2020-01-01-preview"),
+    ("Microsoft.Insights/diagnosticSettings", "2021-05-01-preview"),
+)
+ALERTS_FILTER = "resourceType eq 'Microsoft.Insights/activityLogAlerts'"
+
+
+@dataclass(frozen=True)
+class AzureSource:
+    subscriptions: tuple[str, ...]
+    tag_key: str = "stage"
+    endpoint: str = "https://management.azure.com"
+    # The name of an environment variable holding an ARM access token (a pipeline step's
+    # `az account get-access-token`); without it, DefaultAzureCredential.
+    token_env: str | None = None
+    ca_bundle: str | None = None
+    max_workers: int = 8
+    retry_total: int = 4
+    retry_backoff: float = 0.8
+    connection_timeout: float = 5.0
+    read_timeout: float = 20.0
+
+
+class _EnvironmentToken:
+    """A bearer token handed over by the pipeline; Azure AD is never called."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self._token, int(time.time()) + 3600)
+
+
+class _Failed(Exception):
+    """A call failed; the message is the error recorded in the source report."""
+
+
+def _error_text(where: str, exc: Exception) -> str:
+    if isinstance(exc, HttpResponseError):
+        code = exc.error.code if exc.error is not None else exc.reason
+        message = exc.error.message if exc.error is not None else ""
+        return f"{where}: HTTP {exc.status_code} {code}: {message}".rstrip(": ")
+    return f"{where}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+
+
+def _credential(source: AzureSource) -> TokenCredential:
+    if source.token_env is not None:
+        token = os.environ.get(source.token_env, "")
+        if not token:
+            raise _Failed(f"the environment variable {source.token_env} holds no access token")
+        return _EnvironmentToken(token)
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+class _Subscription:
+    """One subscription's client, and a record of every call that failed there."""
+
+    def __init__(self, source: AzureSource, subscription: str, credential: TokenCredential) -> None:
+        self.subscription = subscription
+        self.errors: list[str] = []
+        transport_options: dict[str, Any] = {}
+        if source.ca_bundle:
+            transport_options["connection_verify"] = source.ca_bundle
+        self.client = ResourceManagementClient(
+            credential,
+            subscription,
+            base_url=source.endpoint,
+            # Sovereign clouds take their own management endpoint as the token audience.
+            credential_scopes=[f"{source.endpoint.rstrip('/')}/.default"],
+            retry_total=source.retry_total,
+            retry_backoff_factor=source.retry_backoff,
+            connection_timeout=source.connection_timeout,
+            read_timeout=source.read_timeout,
+            **transport_options,
+        )
+
+    def fail(self, where: str, exc: Exception) -> _Failed:
+        message = _error_text(f"{self.subscription} {where}", exc)
+        self.errors.append(message)
+        return _Failed(message)
+
+    def listed(self, filter_text: str) -> list[Any]:
+        try:
+            return list(self.client.resources.list(filter=filter_text))
+        except AzureError as exc:
+            raise self.fail(f"resources.list({filter_text})", exc) from None
+
+    def get(self, resource_id: str, api_version: str, absent_ok: bool = False) -> Any:
+        """The resource as a dict; None when `absent_ok` and it does not exist; UNKNOWN on failure."""
+        try:
+            return self.client.resources.get_by_id(resource_id, api_version=api_version).as_dict()
+        except ResourceNotFoundError as exc:
+            if absent_ok:
+                return None
+            self.fail(f"get {resource_id}", exc)
+        except AzureError as exc:
+            self.fail(f"get {resource_id}", exc)
+        return UNKNOWN
+
+    def collection(self, path: str, api_version: str) -> list[dict[str, Any]]:
+        """Every item of an ARM collection, following nextLink; raises _Failed."""
+        items: list[dict[str, Any]] = []
+        url: str | None = f"{path}?api-version={api_version}"
+        while url:
+            try:
+                response = self.client.send_request(HttpRequest("GET", url))
+                response.raise_for_status()
+                page = response.json()
+            except (AzureError, ValueError) as exc:
+                raise self.fail(f"GET {path}", exc) from None
+            items.extend(page.get("value", []))
+            url = page.get("nextLink")
+        return items
+
+
+def _with_extras(sub: _Subscription, payload: dict[str, Any]) -> dict[str, Any]:
+    kind = str(payload.get("type", "")).lower()
+    rid = str(payload["id"])
+    if kind == "microsoft.storage/storageaccounts":
+        payload[BLOB_SERVICE] = sub.get(f"{rid}/blobServices/default", "2023-05-01")
+    elif kind == "microsoft.sql/servers":
+        payload[SQL_AUDITING] = sub.get(f"{rid}/auditingSettings/default", "2021-11-01")
+    elif kind == "microsoft.dbforpostgresql/flexibleservers":
+        settings: Any = {}
+        for name in PG_SETTINGS:
+            found = sub.get(f"{rid}/configurations/{name}", "2024-08-01", absent_ok=True)
+            if found is UNKNOWN:
+                settings = UNKNOWN
+                break
+            if found is not None:
+                settings[name] = (found.get("properties") or {}).get("value")
+        payload[PG_CONFIGURATIONS] = settings
+    return payload
+
+
+def _children(sub: _Subscription, payload: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Resources inside a resource that regops judges on their own: subnets and vault keys."""
+    kind = str(payload.get("type", "")).lower()
+    if kind == "microsoft.network/virtualnetworks":
+        for subnet in (payload.get("properties") or {}).get("subnets") or []:
+            yield {
+                "type": "Microsoft.Network/virtualNetworks/subnets",
+                "location": payload.get("location"),
+                **subnet,
+            }
+    elif kind == "microsoft.keyvault/vaults":
+        try:
+            keys = sub.collection(f"{payload['id']}/keys", API_VERSIONS[kind])
+        except _Failed:
+            return
+        for key in keys:
+            yield {"type": "Microsoft.KeyVault/vaults/keys", "location": payload.get("location"), **key}
+
+
+def _target(flow_log: Mapping[str, Any]) -> str:
+    return str((flow_log.get("properties") or {}).get("targetResourceId", "")).lower()
+
+
+def _flow_logs(sub: _Subscription) -> Any:
+    """Every flow log of the subscription's network watchers (they live outside the stage's
+    resource groups); UNKNOWN when they cannot be listed."""
+    version = API_VERSIONS["microsoft.network/virtualnetworks"]
+    try:
+        watchers = sub.collection(
+            f"/subscriptions/{sub.subscription}/providers/Microsoft.Network/networkWatchers", version
+        )
+        return [log for w in watchers for log in sub.collection(f"{w['id']}/flowLogs", version)]
+    except _Failed:
+        return UNKNOWN
+
+
+def _discover_subscription(
+    source: AzureSource, stage: str, sub: _Subscription, location: str, pool: ThreadPoolExecutor
+) -> list[Resource]:
+    tag_filter = f"tagName eq '{source.tag_key}' and tagValue eq '{stage}'"
+    listed = [*sub.listed(tag_filter), *sub.listed(ALERTS_FILTER)]
+
+    def read(item: Any) -> dict[str, Any] | None:
+        version = API_VERSIONS.get(str(item.type).lower())
+        if version is None:
+            return None
+        found = sub.get(item.id, version)
+        if found is UNKNOWN:
+            # Still the stage's: its facts stay unknown, so its controls report errors.
+            found = {"id": item.id, "type": item.type, "location": item.location, "tags": item.tags}
+            found["properties"] = UNKNOWN
+            return found
+        return _with_extras(sub, found)
+
+    payloads = [p for p in pool.map(read, listed) if p is not None]
+    if any(str(p.get("type", "")).lower() == "microsoft.network/virtualnetworks" for p in payloads):
+        flow_logs = _flow_logs(sub)
+        for payload in payloads:
+            if str(payload.get("type", "")).lower() == "microsoft.network/virtualnetworks":
+                payload[FLOW_LOGS] = (
+                    flow_logs
+                    if flow_logs is UNKNOWN
+                    else [f for f in flow_logs if _target(f) == str(payload["id"]).lower()]
+                )
+    for payload in list(payloads):
+        if payload.get("properties") is not UNKNOWN:
+            payloads.extend(_children(sub, payload))
+    for collection, version in SUBSCRIPTION_COLLECTIONS:
+        path = f"/subscriptions/{sub.subscription}/providers/{collection}"
+        try:
+            payloads.extend({"type": collection, **item} for item in sub.collection(path, version))
+        except _Failed:
+            continue
+    resources = []
+    for payload in payloads:
+        resource = arm_resource(payload, stage, location)
+        if resource is not None and in_stage(resource, source.tag_key, stage):
+            resources.append(resource)
+    return resources
+
+
+def discover_azure(
+    source: AzureSource,
+    stage: str,
+    progress: Progress | None = None,
+    *,
+    credential: TokenCredential | None = None,
+) -> Discovery:
+    """The stage's live Azure resources, normalised."""
+    location = f"azure:{','.join(source.subscriptions)}@{source.endpoint}"
+    try:
+        credential = credential or _credential(source)
+    except _Failed as exc:
+        return _incomplete(location, [str(exc)])
+    resources: list[Resource] = []
+    errors: list[str] = []
+    with ThreadPoolExecutor(max_workers=source.max_workers) as pool:
+        for subscription in source.subscriptions:
+            sub = _Subscription(source, subscription, credential)
+            try:
+                found = _discover_subscription(source, stage, sub, location, pool)
+            except _Failed:
+                found = []
+            finally:
+                sub.client.close()
+            resources.extend(found)
+            errors.extend(sub.errors)
+            if progress is not None:
+                progress(
+                    f"azure {subscription}: {len(found)} resources"
+                    + (f", {len(sub.errors)} errors" if sub.errors else "")
+                )
+    notes = [f"subscriptions: {', '.join(source.subscriptions)}; tag {source.tag_key}={stage}"]
+    if not any(r.tags.get(source.tag_key) == stage for r in resources):
+        # Subscription settings alone are no stage: report nothing, so the gate fails closed.
+        resources = []
+        notes.append(f"no resource is tagged {source.tag_key}={stage}")
+    resources.sort(key=lambda r: r.id)
+    report = SourceReport(
+        kind="azure",
+        location=location,
+        sha256=None,
+        resource_count=len(resources),
+        complete=not errors,
+        errors=tuple(errors),
+        notes=tuple(notes),
+    )
+    return Discovery(tuple(resources), report)
+
+
+def _incomplete(location: str, errors: list[str]) -> Discovery:
+    return Discovery((), SourceReport("azure", location, None, 0, False, tuple(errors)))

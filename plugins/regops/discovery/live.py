@@ -1,0 +1,142 @@
+"""What every live source does alike: payloads made safe for evidence, and normalised resources."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from regops.model import UNKNOWN, Resource
+from regops.normalize import azure_arm, gcp_asset
+from regops.normalize.common import SECRET_NAME, LiveNormaliser, LiveType, Unknown
+
+UNREADABLE_TEXT = "(could not be read)"
+REDACTED_TEXT = "(redacted)"
+
+
+def jsonable(value: Any, redact: bool = True) -> Any:
+    """A payload as evidence may hold it: unreadable parts marked and, with `redact`, strings
+    under credential-like names removed (an API may echo a connection string or a password)."""
+    if value is UNKNOWN:
+        return UNREADABLE_TEXT
+    if isinstance(value, Mapping):
+        return {
+            str(k): REDACTED_TEXT
+            if redact and isinstance(v, str) and SECRET_NAME.search(str(k))
+            else jsonable(v, redact)
+            for k, v in value.items()
+            if k != "ResponseMetadata"
+        }
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v, redact) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return f"({len(value)} bytes)"
+    return value
+
+
+def normalised(normaliser: LiveNormaliser, payload: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return normaliser(payload)
+    except Unknown:
+        # An unreadable part was needed outside any one fact: none of them can be trusted.
+        return {}
+
+
+def live_resource(
+    *,
+    resource_id: str,
+    provider: str,
+    native_type: str,
+    live_type: LiveType,
+    region: str,
+    tags: Mapping[str, str],
+    payload: Mapping[str, Any],
+    stage: str,
+    source: str,
+) -> Resource:
+    facts = normalised(live_type.facts, payload)
+    facts["taggable"] = live_type.taggable
+    return Resource(
+        id=resource_id,
+        provider=provider,
+        native_type=native_type,
+        kind=live_type.kind,
+        region=region,
+        stage=stage,
+        origin="live",
+        tags=dict(tags),
+        attributes=jsonable(payload),
+        facts=facts,
+        source=source,
+    )
+
+
+def arm_resource(payload: Mapping[str, Any], stage: str, source: str) -> Resource | None:
+    """An Azure Resource Manager resource (the SDK's or a Resource Graph row); None for a type
+    regops does not normalise."""
+    native_type = azure_arm.canonical_type(str(payload.get("type", "")))
+    if native_type is None:
+        return None
+    return live_resource(
+        resource_id=str(payload["id"]),
+        provider="azure",
+        native_type=native_type,
+        live_type=azure_arm.LIVE[native_type],
+        region=azure_arm.region_of(payload),
+        tags=azure_arm.tags_of(payload),
+        payload=payload,
+        stage=stage,
+        source=source,
+    )
+
+
+_IAM_KEYS = {"audit_configs": "auditConfigs", "audit_log_configs": "auditLogConfigs", "log_type": "logType"}
+
+
+def _iam_policy(policy: Any) -> Any:
+    """An IAM policy in the camelCase of the REST API, whichever spelling the export used."""
+    if isinstance(policy, Mapping):
+        return {_IAM_KEYS.get(str(k), str(k)): _iam_policy(v) for k, v in policy.items()}
+    if isinstance(policy, list):
+        return [_iam_policy(v) for v in policy]
+    return policy
+
+
+def asset_payload(record: Mapping[str, Any], iam_policy: Any = None) -> dict[str, Any]:
+    """A Cloud Asset record (SDK or `gcloud asset export`, snake_case or camelCase) as the
+    payload normalize/gcp_asset.py reads."""
+    resource = record.get("resource") or {}
+    return {
+        "name": record.get("name"),
+        "asset_type": record.get("asset_type", record.get("assetType")),
+        "data": resource.get("data") or {},
+        "location": resource.get("location"),
+        gcp_asset.IAM_POLICY: _iam_policy(
+            iam_policy if iam_policy is not None else record.get("iam_policy", record.get("iamPolicy"))
+        ),
+    }
+
+
+def asset_resource(payload: Mapping[str, Any], stage: str, source: str) -> Resource | None:
+    native_type = str(payload.get("asset_type"))
+    live_type = gcp_asset.LIVE.get(native_type)
+    if live_type is None:
+        return None
+    return live_resource(
+        resource_id=str(payload["name"]),
+        provider="gcp",
+        native_type=native_type,
+        live_type=live_type,
+        region=gcp_asset.region_of(payload),
+        tags=gcp_asset.labels_of(payload),
+        payload=payload,
+        stage=stage,
+        source=source,
+    )
+
+
+def in_stage(resource: Resource, tag_key: str, stage: str) -> bool:
+    """Whether a live resource belongs to the stage: tagged for it, or untaggable in its scope."""
+    return resource.tags.get(tag_key) == stage or resource.facts.get("taggable") is False

@@ -1,0 +1,403 @@
+"""Azure: live resources as Azure Resource Manager returns them, to facts.
+
+The payload is one ARM resource (`id`, `type`, `location`, `tags`, `properties`, as from
+`resources.get_by_id` or a Resource Graph row) plus what discovery read beside it under
+`regops:` keys: a storage account's blob service, a SQL server's auditing settings, a
+PostgreSQL server's configuration values. Such an extra holds UNKNOWN when its call failed.
+The facts have the names and meanings of the planned side (normalize/azure.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from regops.normalize.azure import NSG_EXEMPT_SUBNETS, NsgRule, nsg_internet_ports
+from regops.normalize.common import (
+    Facts,
+    LiveType,
+    Unknown,
+    days_from_duration,
+    dig,
+    known,
+    live_security_service,
+    tls_version,
+)
+
+BLOB_SERVICE = "regops:blob_service"
+SQL_AUDITING = "regops:auditing"
+PG_CONFIGURATIONS = "regops:configurations"
+FLOW_LOGS = "regops:flow_logs"
+# PostgreSQL flexible server settings the controls read, fetched one by one.
+PG_SETTINGS = ("require_secure_transport", "log_connections", "pgaudit.log")
+
+
+def _properties(payload: Mapping[str, Any]) -> Any:
+    return dig(payload, "properties", default={})
+
+
+def _extra(payload: Mapping[str, Any], key: str) -> Any:
+    """What discovery read beside the resource; unknown when it was not read or could not be."""
+    if key not in payload:
+        raise Unknown
+    return known(payload[key])
+
+
+def storage_account(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    p = _properties(payload)
+    facts.derive("encrypted_at_rest", lambda: True)
+    facts.derive(
+        "encryption_cmk",
+        lambda: str(dig(p, "encryption", "keySource", default="")).lower() == "microsoft.keyvault",
+    )
+    # ARM leaves out settings never changed from their defaults on older accounts.
+    facts.derive("tls_min_version", lambda: tls_version(dig(p, "minimumTlsVersion", default="TLS1_0")))
+    facts.derive("https_only", lambda: dig(p, "supportsHttpsTrafficOnly", default=True) is True)
+    facts.derive(
+        "public",
+        lambda: (
+            dig(p, "allowBlobPublicAccess", default=False) is True
+            and str(dig(p, "publicNetworkAccess", default="Enabled")) != "Disabled"
+        ),
+    )
+    facts.derive("shared_key_access", lambda: dig(p, "allowSharedKeyAccess", default=True) is not False)
+    facts.derive(
+        "versioning",
+        lambda: (
+            dig(_extra(payload, BLOB_SERVICE), "properties", "isVersioningEnabled", default=False) is True
+        ),
+    )
+    facts.derive(
+        "infrastructure_encryption",
+        lambda: dig(p, "encryption", "requireInfrastructureEncryption", default=False) is True,
+    )
+    return facts.values
+
+
+def sql_server(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    p = _properties(payload)
+    facts.derive("encrypted_at_rest", lambda: True)
+    facts.derive("tls_enforced", lambda: True)
+    # Servers created before the setting existed report none, which admits TLS 1.0.
+    facts.derive("tls_min_version", lambda: tls_version(dig(p, "minimalTlsVersion", default="1.0")))
+    facts.derive("public", lambda: str(dig(p, "publicNetworkAccess", default="Enabled")) != "Disabled")
+    facts.derive("engine", lambda: "sqlserver")
+    facts.derive("restored_from", lambda: None)
+    facts.derive(
+        "audit_logging",
+        lambda: dig(_extra(payload, SQL_AUDITING), "properties", "state", default="Disabled") == "Enabled",
+    )
+    return facts.values
+
+
+def postgresql_flexible_server(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    p = _properties(payload)
+
+    def setting(name: str, default: str) -> str:
+        return str(dig(_extra(payload, PG_CONFIGURATIONS), name, default=default)).lower()
+
+    facts.derive("encrypted_at_rest", lambda: True)
+    facts.derive("encryption_cmk", lambda: dig(p, "dataEncryption", "type") == "AzureKeyVault")
+    facts.derive("public", lambda: dig(p, "network", "publicNetworkAccess", default="Enabled") != "Disabled")
+    facts.derive("backup_days", lambda: int(dig(p, "backup", "backupRetentionDays", default=7)))
+    facts.derive("pitr", lambda: int(dig(p, "backup", "backupRetentionDays", default=7)) > 0)
+    facts.derive(
+        "geo_redundant_backup",
+        lambda: dig(p, "backup", "geoRedundantBackup", default="Disabled") == "Enabled",
+    )
+    facts.derive("zone_redundant", lambda: dig(p, "highAvailability", "mode") == "ZoneRedundant")
+    facts.derive("engine", lambda: "postgres")
+    facts.derive(
+        "restored_from",
+        lambda: (
+            dig(p, "sourceServerResourceId")
+            if dig(p, "createMode", default="Default") not in {"Default", "Update", "Create"}
+            else None
+        ),
+    )
+    facts.derive("tls_enforced", lambda: setting("require_secure_transport", "on") == "on")
+    facts.derive(
+        "audit_logging",
+        lambda: setting("log_connections", "off") == "on" or setting("pgaudit.log", "none") != "none",
+    )
+    return facts.values
+
+
+def network_security_group(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+
+    def rule(item: Mapping[str, Any]) -> NsgRule:
+        r = dig(item, "properties", default={})
+        return NsgRule(
+            priority=int(dig(r, "priority", default=4096)),
+            inbound=str(dig(r, "direction", default="")).lower() == "inbound",
+            allow=str(dig(r, "access")).lower() == "allow",
+            sources=(dig(r, "sourceAddressPrefix"), *dig(r, "sourceAddressPrefixes", default=[])),
+            ports=(dig(r, "destinationPortRange"), *dig(r, "destinationPortRanges", default=[])),
+        )
+
+    # The default rules admit only the virtual network and the load balancer.
+    facts.derive(
+        "internet_ingress_ports",
+        lambda: nsg_internet_ports(rule(r) for r in dig(payload, "properties", "securityRules", default=[])),
+    )
+    facts.derive("direction", lambda: "ingress")
+    facts.derive("enabled", lambda: True)
+    return facts.values
+
+
+def key_vault(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    p = _properties(payload)
+    facts.derive("deletion_protected", lambda: dig(p, "enablePurgeProtection", default=False) is True)
+    facts.derive("soft_delete_days", lambda: int(dig(p, "softDeleteRetentionInDays", default=90)))
+    facts.derive(
+        "public",
+        lambda: (
+            dig(p, "publicNetworkAccess", default="Enabled") != "Disabled"
+            and dig(p, "networkAcls", "defaultAction", default="Allow") != "Deny"
+        ),
+    )
+
+    def access_gaps() -> list[str]:
+        gaps = []
+        if dig(p, "enableRbacAuthorization", default=False) is not True:
+            gaps.append("vault access policies instead of Azure RBAC")
+        if "public" not in facts.values:
+            raise Unknown
+        if facts.values["public"]:
+            gaps.append("reachable from any network")
+        return gaps
+
+    facts.derive("access_gaps", access_gaps)
+    return facts.values
+
+
+def key_vault_key(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    policy = dig(payload, "properties", "rotationPolicy", default={})
+
+    def period() -> int | None:
+        rotations = [
+            dig(action, "trigger", default={})
+            for action in dig(policy, "lifetimeActions", default=[])
+            if str(dig(action, "action", "type", default="")).lower() == "rotate"
+        ]
+        if not rotations:
+            return None
+        after_creation = days_from_duration(dig(rotations[0], "timeAfterCreate"))
+        if after_creation:
+            return after_creation
+        expire = days_from_duration(dig(policy, "attributes", "expiryTime"))
+        before = days_from_duration(dig(rotations[0], "timeBeforeExpiry"))
+        return expire - (before or 0) if expire else None
+
+    facts.derive("rotation_enabled", lambda: period() is not None)
+    facts.derive("rotation_period_days", period)
+    facts.derive(
+        "expiry_set",
+        lambda: bool(
+            dig(payload, "properties", "attributes", "exp") or dig(policy, "attributes", "expiryTime")
+        ),
+    )
+    facts.derive("access_gaps", lambda: [])
+    return facts.values
+
+
+def diagnostic_setting(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    p = _properties(payload)
+    facts.derive(
+        "enabled",
+        lambda: (
+            any(dig(log, "enabled", default=False) is True for log in dig(p, "logs", default=[]))
+            and any(dig(p, key) for key in ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId"))
+        ),
+    )
+    facts.derive(
+        "covers_all_regions",
+        lambda: str(dig(payload, "id", default="")).lower().split("/providers/")[0].count("/") == 2,
+    )
+    return facts.values
+
+
+def log_analytics_workspace(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("retention_days", lambda: int(dig(payload, "properties", "retentionInDays", default=30)))
+    return facts.values
+
+
+def virtual_machine(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    security = dig(payload, "properties", "securityProfile", default={})
+    facts.derive("encryption_at_host", lambda: dig(security, "encryptionAtHost", default=False) is True)
+
+    def hardening_gaps() -> list[str]:
+        gaps = []
+        if dig(security, "uefiSettings", "secureBootEnabled", default=False) is not True:
+            gaps.append("secure boot off")
+        if dig(security, "uefiSettings", "vTpmEnabled", default=False) is not True:
+            gaps.append("vTPM off")
+        linux = dig(payload, "properties", "osProfile", "linuxConfiguration")
+        if linux is not None and dig(linux, "disablePasswordAuthentication", default=False) is not True:
+            gaps.append("password SSH login allowed")
+        return gaps
+
+    facts.derive("hardening_gaps", hardening_gaps)
+    return facts.values
+
+
+def managed_disk(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    p = _properties(payload)
+    facts.derive("encrypted_at_rest", lambda: True)
+    facts.derive(
+        "encryption_cmk",
+        lambda: (
+            "customerkey" in str(dig(p, "encryption", "type", default="")).lower()
+            or bool(dig(p, "encryption", "diskEncryptionSetId"))
+        ),
+    )
+    facts.derive(
+        "restored_from",
+        lambda: (
+            dig(p, "creationData", "sourceResourceId") or dig(p, "creationData", "sourceUri")
+            if dig(p, "creationData", "createOption", default="Empty") in {"Copy", "Restore", "Import"}
+            else None
+        ),
+    )
+    return facts.values
+
+
+def kubernetes_cluster(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    p = _properties(payload)
+    facts.derive(
+        "secrets_encrypted",
+        lambda: dig(p, "securityProfile", "azureKeyVaultKms", "enabled", default=False) is True,
+    )
+    facts.derive(
+        "control_plane_public",
+        lambda: (
+            dig(p, "apiServerAccessProfile", "enablePrivateCluster", default=False) is not True
+            and not dig(p, "apiServerAccessProfile", "authorizedIPRanges", default=[])
+        ),
+    )
+    return facts.values
+
+
+def virtual_network(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("default_allow", lambda: False)
+    facts.derive(
+        "flow_logs",
+        lambda: any(
+            dig(log, "properties", "enabled", default=False) is True for log in _extra(payload, FLOW_LOGS)
+        ),
+    )
+    return facts.values
+
+
+def subnet(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive(
+        "default_allow",
+        lambda: (
+            dig(payload, "name") not in NSG_EXEMPT_SUBNETS
+            and dig(payload, "properties", "networkSecurityGroup", "id") is None
+        ),
+    )
+    facts.derive("flow_logs", lambda: None)
+    return facts.values
+
+
+def recovery_services_vault(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    p = _properties(payload)
+    facts.derive("immutable", lambda: dig(p, "securitySettings", "immutabilitySettings", "state") == "Locked")
+    facts.derive("immutable_retention_days", lambda: None)
+    facts.derive("encryption_cmk", lambda: bool(dig(p, "encryption", "keyVaultProperties", "keyUri")))
+    facts.derive(
+        "soft_delete",
+        lambda: (
+            dig(p, "securitySettings", "softDeleteSettings", "softDeleteState", default="Enabled")
+            != "Disabled"
+        ),
+    )
+    return facts.values
+
+
+def _defender_pricing(payload: Mapping[str, Any]) -> list[str]:
+    if dig(payload, "properties", "pricingTier") != "Standard":
+        return []
+    plan = f"defender:{dig(payload, 'name')}"
+    sub_plan = dig(payload, "properties", "subPlan")
+    return [plan, f"{plan}:{sub_plan}"] if sub_plan else [plan]
+
+
+def _activity_log_alert(payload: Mapping[str, Any]) -> list[str]:
+    p = _properties(payload)
+    if dig(p, "enabled", default=True) is not True or not dig(p, "actions", "actionGroups", default=[]):
+        return []
+    conditions = dig(p, "condition", "allOf", default=[])
+    tamper = any(
+        dig(c, "field") == "operationName"
+        and str(dig(c, "equals", default="")).lower().startswith("microsoft.insights/diagnosticsettings/")
+        for c in conditions
+    )
+    return ["alert_route", "tamper_alert"] if tamper else ["alert_route"]
+
+
+def _security_contact(payload: Mapping[str, Any]) -> list[str]:
+    return ["security_contact"] if dig(payload, "properties", "emails") else []
+
+
+def _sentinel(payload: Mapping[str, Any]) -> list[str]:
+    return ["siem"]
+
+
+LIVE: dict[str, LiveType] = {
+    "Microsoft.Storage/storageAccounts": LiveType("object_store", storage_account),
+    "Microsoft.Sql/servers": LiveType("database", sql_server),
+    "Microsoft.DBforPostgreSQL/flexibleServers": LiveType("database", postgresql_flexible_server),
+    "Microsoft.Network/networkSecurityGroups": LiveType("network_rule", network_security_group),
+    "Microsoft.KeyVault/vaults": LiveType("secret_store", key_vault),
+    "Microsoft.KeyVault/vaults/keys": LiveType("key", key_vault_key, taggable=False),
+    "Microsoft.Insights/diagnosticSettings": LiveType("audit_trail", diagnostic_setting, taggable=False),
+    "Microsoft.OperationalInsights/workspaces": LiveType("log_store", log_analytics_workspace),
+    "Microsoft.Compute/virtualMachines": LiveType("compute", virtual_machine),
+    "Microsoft.Compute/disks": LiveType("disk", managed_disk),
+    "Microsoft.ContainerService/managedClusters": LiveType("cluster", kubernetes_cluster),
+    "Microsoft.Network/virtualNetworks": LiveType("network", virtual_network),
+    "Microsoft.Network/virtualNetworks/subnets": LiveType("network", subnet, taggable=False),
+    "Microsoft.RecoveryServices/vaults": LiveType("backup_vault", recovery_services_vault),
+    "Microsoft.Security/pricings": live_security_service(_defender_pricing),
+    "Microsoft.Security/securityContacts": live_security_service(_security_contact),
+    "Microsoft.Insights/activityLogAlerts": live_security_service(_activity_log_alert),
+    "Microsoft.SecurityInsights/onboardingStates": live_security_service(_sentinel),
+}
+
+# Resource Graph spells types in lower case.
+_BY_LOWER = {name.lower(): name for name in LIVE}
+
+
+def canonical_type(arm_type: str) -> str | None:
+    """The LIVE key for an ARM type in any casing; None for a type regops does not normalise."""
+    return _BY_LOWER.get(arm_type.lower())
+
+
+def region_of(payload: Mapping[str, Any]) -> str:
+    location = payload.get("location")
+    if not isinstance(location, str) or location.lower() == "global":
+        return "global"
+    return location.lower().replace(" ", "")
+
+
+def tags_of(payload: Mapping[str, Any]) -> dict[str, str]:
+    found = payload.get("tags")
+    if isinstance(found, Mapping):
+        return {str(k): str(v) for k, v in found.items() if isinstance(v, str)}
+    return {}

@@ -1,0 +1,358 @@
+"""GCP: live resources as Cloud Asset Inventory returns them, to facts.
+
+The payload is one asset: `data` (the resource in its service's REST representation, as in
+`resource.data`), `location`, and `iam_policy` (the asset's IAM policy, when discovery read
+one; UNKNOWN when that listing failed). The facts have the names and meanings of the planned
+side (normalize/gcp.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from regops.normalize.common import (
+    Facts,
+    LiveType,
+    days_from_duration,
+    dig,
+    is_internet,
+    known,
+    live_security_service,
+    parse_port_span,
+    port_ranges,
+)
+from regops.normalize.gcp import PUBLIC_MEMBERS
+
+IAM_POLICY = "iam_policy"
+
+
+def _data(payload: Mapping[str, Any]) -> Any:
+    return dig(payload, "data", default={})
+
+
+def _grants_everyone(payload: Mapping[str, Any]) -> bool:
+    bindings = dig(payload, IAM_POLICY, "bindings", default=[])
+    return any(str(m).lower() in PUBLIC_MEMBERS for b in bindings for m in dig(b, "members", default=[]))
+
+
+def storage_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    data = _data(payload)
+    facts.derive("encrypted_at_rest", lambda: True)
+    facts.derive("https_only", lambda: True)
+    facts.derive("encryption_cmk", lambda: bool(dig(data, "encryption", "defaultKmsKeyName")))
+    facts.derive(
+        "uniform_access",
+        lambda: dig(data, "iamConfiguration", "uniformBucketLevelAccess", "enabled", default=False) is True,
+    )
+
+    def public() -> bool:
+        prevention = dig(data, "iamConfiguration", "publicAccessPrevention", default="inherited")
+        if str(prevention).lower() == "enforced":
+            return False
+        return _grants_everyone(payload)
+
+    facts.derive("public", public)
+    facts.derive("versioning", lambda: dig(data, "versioning", "enabled", default=False) is True)
+    facts.derive("access_logging", lambda: bool(dig(data, "logging", "logBucket")))
+    facts.derive(
+        "retention_days",
+        lambda: int(float(dig(data, "retentionPolicy", "retentionPeriod", default=0))) // 86400,
+    )
+    return facts.values
+
+
+def sql_instance(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    data = _data(payload)
+    settings = dig(data, "settings", default={})
+    ip = dig(settings, "ipConfiguration", default={})
+    backup = dig(settings, "backupConfiguration", default={})
+    facts.derive("encrypted_at_rest", lambda: True)
+    facts.derive("encryption_cmk", lambda: bool(dig(data, "diskEncryptionConfiguration", "kmsKeyName")))
+    facts.derive("engine", lambda: str(dig(data, "databaseVersion", default="")).split("_")[0].lower())
+    facts.derive(
+        "public",
+        lambda: (
+            dig(ip, "ipv4Enabled", default=True) is True
+            and any(
+                is_internet(dig(n, "value", default="")) for n in dig(ip, "authorizedNetworks", default=[])
+            )
+        ),
+    )
+
+    def tls_enforced() -> bool:
+        mode = dig(ip, "sslMode")
+        if mode is not None:
+            return mode in {"ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"}
+        return dig(ip, "requireSsl", default=False) is True
+
+    facts.derive("tls_enforced", tls_enforced)
+    facts.derive(
+        "backup_days",
+        lambda: (
+            int(dig(backup, "backupRetentionSettings", "retainedBackups", default=7))
+            if dig(backup, "enabled", default=False) is True
+            else 0
+        ),
+    )
+    facts.derive(
+        "pitr",
+        lambda: (
+            dig(backup, "pointInTimeRecoveryEnabled", default=False) is True
+            or dig(backup, "binaryLogEnabled", default=False) is True
+        ),
+    )
+    facts.derive("zone_redundant", lambda: dig(settings, "availabilityType", default="ZONAL") == "REGIONAL")
+    facts.derive(
+        "deletion_protection", lambda: dig(settings, "deletionProtectionEnabled", default=False) is True
+    )
+
+    def audit_logging() -> bool:
+        flags = {
+            str(dig(f, "name")): str(dig(f, "value", default="")).lower()
+            for f in dig(settings, "databaseFlags", default=[])
+        }
+        return flags.get("cloudsql.enable_pgaudit") == "on" or flags.get("log_connections") == "on"
+
+    facts.derive("audit_logging", audit_logging)
+    # A clone or restore leaves no mark on the running instance; only the plan declares it.
+    return facts.values
+
+
+def firewall(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    data = _data(payload)
+
+    def direction() -> str:
+        return str(dig(data, "direction", default="INGRESS")).lower()
+
+    facts.derive("direction", direction)
+    facts.derive("enabled", lambda: dig(data, "disabled", default=False) is not True)
+
+    def open_ports() -> list[list[int]]:
+        if direction() != "ingress" or dig(data, "disabled", default=False) is True:
+            return []
+        if not any(is_internet(s) for s in dig(data, "sourceRanges", default=[])):
+            return []
+        spans: list[tuple[int, int]] = []
+        for rule in dig(data, "allowed", default=[]):
+            ports = dig(rule, "ports", default=[])
+            if str(dig(rule, "IPProtocol", default="all")).lower() == "all" or not ports:
+                spans.append((0, 65535))
+            else:
+                spans.extend(parse_port_span(p) for p in ports)
+        return port_ranges(spans)
+
+    facts.derive("internet_ingress_ports", open_ports)
+    return facts.values
+
+
+def crypto_key(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    data = _data(payload)
+    facts.derive("rotatable", lambda: dig(data, "purpose", default="ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT")
+    facts.derive("rotation_enabled", lambda: bool(dig(data, "rotationPeriod")))
+    facts.derive("rotation_period_days", lambda: days_from_duration(dig(data, "rotationPeriod")))
+
+    def window() -> int | None:
+        return days_from_duration(dig(data, "destroyScheduledDuration", default="2592000s"))
+
+    facts.derive("deletion_window_days", window)
+    facts.derive("deletion_protected", lambda: (window() or 0) >= 30)
+    facts.derive(
+        "access_gaps",
+        lambda: (
+            ["IAM grants the key to allUsers or allAuthenticatedUsers"] if _grants_everyone(payload) else []
+        ),
+    )
+    return facts.values
+
+
+def project_audit_config(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The project's IAM policy: its `auditConfigs` say which Data Access logs are written."""
+    facts = Facts()
+
+    def all_services_types() -> set[str]:
+        for config in dig(payload, IAM_POLICY, "auditConfigs", default=[]):
+            if dig(config, "service") == "allServices":
+                return {str(dig(c, "logType")) for c in dig(config, "auditLogConfigs", default=[])}
+        return set()
+
+    def enabled() -> bool:
+        # Admin Activity logs are always written; Data Access logs only where configured.
+        known(payload.get(IAM_POLICY))
+        return True
+
+    facts.derive("enabled", enabled)
+    facts.derive("covers_all_regions", lambda: True)
+    facts.derive("data_access_logged", lambda: {"DATA_READ", "DATA_WRITE"} <= all_services_types())
+    return facts.values
+
+
+def logging_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("retention_days", lambda: int(dig(payload, "data", "retentionDays", default=30)))
+    return facts.values
+
+
+def _metadata(data: Mapping[str, Any]) -> dict[str, str]:
+    items = dig(data, "metadata", "items", default=[])
+    return {str(dig(i, "key")): str(dig(i, "value", default="")) for i in items}
+
+
+def compute_instance(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    data = _data(payload)
+    facts.derive(
+        "public_ip",
+        lambda: any(dig(n, "accessConfigs", default=[]) for n in dig(data, "networkInterfaces", default=[])),
+    )
+    shielded = dig(data, "shieldedInstanceConfig", default={})
+    facts.derive("shielded_boot", lambda: dig(shielded, "enableSecureBoot", default=False) is True)
+
+    def hardening_gaps() -> list[str]:
+        gaps = []
+        if dig(shielded, "enableSecureBoot", default=False) is not True:
+            gaps.append("secure boot off")
+        if dig(shielded, "enableVtpm", default=True) is not True:
+            gaps.append("vTPM off")
+        metadata = _metadata(data)
+        if metadata.get("block-project-ssh-keys", "false").lower() != "true":
+            gaps.append("project-wide SSH keys accepted")
+        if metadata.get("serial-port-enable", "false").lower() in {"true", "1"}:
+            gaps.append("serial console enabled")
+        if dig(data, "canIpForward", default=False) is True:
+            gaps.append("IP forwarding on")
+        return gaps
+
+    facts.derive("hardening_gaps", hardening_gaps)
+    return facts.values
+
+
+def compute_disk(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    data = _data(payload)
+    facts.derive("encrypted_at_rest", lambda: True)
+    facts.derive("encryption_cmk", lambda: bool(dig(data, "diskEncryptionKey", "kmsKeyName")))
+    facts.derive("restored_from", lambda: dig(data, "sourceSnapshot") or dig(data, "sourceDisk"))
+    return facts.values
+
+
+def container_cluster(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    data = _data(payload)
+    facts.derive(
+        "secrets_encrypted",
+        lambda: (
+            dig(data, "databaseEncryption", "state") == "ENCRYPTED"
+            and bool(dig(data, "databaseEncryption", "keyName"))
+        ),
+    )
+
+    def control_plane_public() -> bool:
+        if dig(data, "privateClusterConfig", "enablePrivateEndpoint", default=False) is True:
+            return False
+        authorised = dig(data, "masterAuthorizedNetworksConfig", default={})
+        if dig(authorised, "enabled", default=False) is True:
+            return any(is_internet(dig(b, "cidrBlock")) for b in dig(authorised, "cidrBlocks", default=[]))
+        return True
+
+    facts.derive("control_plane_public", control_plane_public)
+    return facts.values
+
+
+def network(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("default_allow", lambda: dig(payload, "data", "name") == "default")
+    facts.derive("flow_logs", lambda: None)
+    return facts.values
+
+
+def subnetwork(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("default_allow", lambda: False)
+    facts.derive("flow_logs", lambda: dig(payload, "data", "logConfig", "enable", default=False) is True)
+    return facts.values
+
+
+def secret(payload: Mapping[str, Any]) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("rotates", lambda: bool(dig(payload, "data", "rotation", "rotationPeriod")))
+    return facts.values
+
+
+def _service(payload: Mapping[str, Any]) -> list[str]:
+    if dig(payload, "data", "state") != "ENABLED":
+        return []
+    return [f"api:{str(dig(payload, 'data', 'name', default='')).rsplit('/', 1)[-1]}"]
+
+
+def _alert_policy(payload: Mapping[str, Any]) -> list[str]:
+    data = _data(payload)
+    if dig(data, "enabled", default=True) is False:
+        return []
+    return ["alert_route"] if dig(data, "notificationChannels", default=[]) else []
+
+
+def _log_metric(payload: Mapping[str, Any]) -> list[str]:
+    text = str(dig(payload, "data", "filter", default=""))
+    tamper = "auditConfigDeltas" in text or "DeleteSink" in text or "UpdateSink" in text
+    return ["tamper_metric"] if tamper else []
+
+
+def _sink(payload: Mapping[str, Any]) -> list[str]:
+    return ["aggregated_sink"] if dig(payload, "data", "includeChildren", default=False) is True else []
+
+
+LIVE: dict[str, LiveType] = {
+    "storage.googleapis.com/Bucket": LiveType("object_store", storage_bucket),
+    "sqladmin.googleapis.com/Instance": LiveType("database", sql_instance),
+    "compute.googleapis.com/Firewall": LiveType("network_rule", firewall, taggable=False),
+    "cloudkms.googleapis.com/CryptoKey": LiveType("key", crypto_key),
+    "cloudresourcemanager.googleapis.com/Project": LiveType(
+        "audit_trail", project_audit_config, taggable=False
+    ),
+    "logging.googleapis.com/LogBucket": LiveType("log_store", logging_bucket, taggable=False),
+    "compute.googleapis.com/Instance": LiveType("compute", compute_instance),
+    "compute.googleapis.com/Disk": LiveType("disk", compute_disk),
+    "container.googleapis.com/Cluster": LiveType("cluster", container_cluster),
+    "compute.googleapis.com/Network": LiveType("network", network, taggable=False),
+    "compute.googleapis.com/Subnetwork": LiveType("network", subnetwork, taggable=False),
+    "secretmanager.googleapis.com/Secret": LiveType("secret", secret),
+    "serviceusage.googleapis.com/Service": live_security_service(_service),
+    "monitoring.googleapis.com/AlertPolicy": live_security_service(_alert_policy),
+    "logging.googleapis.com/LogMetric": live_security_service(_log_metric),
+    "logging.googleapis.com/LogSink": live_security_service(_sink),
+}
+
+# Assets with an IAM policy the controls read.
+IAM_POLICY_TYPES = (
+    "storage.googleapis.com/Bucket",
+    "cloudkms.googleapis.com/CryptoKey",
+    "cloudresourcemanager.googleapis.com/Project",
+)
+
+
+def labels_of(payload: Mapping[str, Any]) -> dict[str, str]:
+    data = payload.get("data")
+    if not isinstance(data, Mapping):
+        return {}
+    found = data.get("labels")
+    settings = data.get("settings")
+    if found is None and isinstance(settings, Mapping):
+        found = settings.get("userLabels")
+    if isinstance(found, Mapping):
+        return {str(k): str(v) for k, v in found.items() if isinstance(v, str)}
+    return {}
+
+
+def region_of(payload: Mapping[str, Any]) -> str:
+    location = payload.get("location")
+    if not isinstance(location, str) or not location or location.lower() == "global":
+        return "global"
+    location = location.lower()
+    # A zone ("europe-west3-a") belongs to its region.
+    parts = location.split("-")
+    return "-".join(parts[:2]) if len(parts) == 3 and len(parts[2]) == 1 else location
