@@ -1,9 +1,14 @@
-"""Repository-local wiring: the acceptance demo's live AWS stage, served by moto on loopback.
+"""Repository-local wiring: the acceptance demo's live stage, served on loopback.
 
-`pytest --stage=acceptance` in this repository checks the demo platform's plan and its live AWS
-side. The live side is a moto server started here on 127.0.0.1 and seeded by
-fixtures/demo/live_aws.py; REGOPS_AWS_ENDPOINT sends every AWS call there. When an endpoint is
-already given (option or environment), nothing is started.
+`pytest --stage=acceptance` in this repository checks the demo platform's plan and its live
+side in three clouds, none of which is ever contacted:
+- AWS: a moto server started here on 127.0.0.1, seeded by fixtures/demo/live_aws.py;
+  REGOPS_AWS_ENDPOINT sends every AWS call there.
+- Azure and GCP: recorded API responses (fixtures/demo/azure_api.json, gcp_api.json) served on
+  127.0.0.1 (Azure over HTTPS with a certificate made for the run) to the real SDK clients;
+  REGOPS_AZURE_ENDPOINT, REGOPS_AZURE_CA_BUNDLE and REGOPS_GCP_ENDPOINT send them there, and
+  the demo's access tokens are placeholders in the environment variables pyproject names.
+When an AWS endpoint is already given (option or environment), nothing is started.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ import pytest
 
 DEMO = Path(__file__).parent / "fixtures" / "demo"
 _server: Any = None
+_recorded: list[Any] = []
+# The tokens the demo's [tool.regops.stages.acceptance.azure] and .gcp name; never real ones.
+_DEMO_ENVIRONMENT = {"REGOPS_DEMO_AZURE_TOKEN": "demo-token", "REGOPS_DEMO_GCP_TOKEN": "demo-token"}
 
 
 def _demo_acceptance(config: pytest.Config) -> bool:
@@ -53,6 +61,23 @@ def pytest_configure(config: pytest.Config) -> None:
         sys.path.remove(str(DEMO))
     live_aws.seed(endpoint)
     os.environ["REGOPS_AWS_ENDPOINT"] = endpoint
+    _serve_recorded_apis()
+
+
+def _serve_recorded_apis() -> None:
+    from tests.recorded_api import RecordedApi, load_recording
+
+    azure = RecordedApi(load_recording(DEMO / "azure_api.json"), tls=True).start()
+    gcp = RecordedApi(load_recording(DEMO / "gcp_api.json")).start()
+    _recorded.extend([azure, gcp])
+    os.environ.update(
+        {
+            **_DEMO_ENVIRONMENT,
+            "REGOPS_AZURE_ENDPOINT": azure.endpoint,
+            "REGOPS_AZURE_CA_BUNDLE": str(azure.ca_file),
+            "REGOPS_GCP_ENDPOINT": gcp.endpoint,
+        }
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -61,3 +86,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _server.stop()
         _server = None
         os.environ.pop("REGOPS_AWS_ENDPOINT", None)
+    while _recorded:
+        _recorded.pop().close()
+    for name in [*_DEMO_ENVIRONMENT, "REGOPS_AZURE_ENDPOINT", "REGOPS_AZURE_CA_BUNDLE", "REGOPS_GCP_ENDPOINT"]:
+        os.environ.pop(name, None)

@@ -3,7 +3,8 @@
 A recording is a JSON document: `{"interactions": [...]}`. Each interaction names a method, a
 path and, optionally, query parameters that must be present with these values; it answers with
 its `responses` in turn (the last one repeats), each a status, headers and a JSON body. A
-response with `"drop": true` closes the connection without an answer. `{endpoint}` anywhere in
+response with `"drop": true` closes the connection without an answer; one with `"hang": true`
+answers nothing until the server closes (a client's read timeout). `{endpoint}` anywhere in
 a body is the server's own address, so recorded nextLinks point back at it. A request nothing
 matches gets a 404 and is remembered in `unmatched`.
 
@@ -72,6 +73,7 @@ class RecordedApi:
         self.unmatched: list[str] = []
         self._directory = tempfile.TemporaryDirectory(prefix="recorded-api-")
         self.ca_file: str | None = None
+        self._closing = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         if tls:
@@ -95,6 +97,7 @@ class RecordedApi:
         return self.__enter__()
 
     def close(self) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
         self._directory.cleanup()
@@ -134,6 +137,9 @@ class RecordedApi:
                 parts = urlsplit(self.path)
                 query = dict(parse_qsl(parts.query, keep_blank_values=True))
                 response = api._answer(self.command, unquote(parts.path), query)
+                if response is not None and response.get("hang"):
+                    api._closing.wait()
+                    return
                 if response is not None and response.get("drop"):
                     self.close_connection = True
                     self.connection.close()

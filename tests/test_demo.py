@@ -11,6 +11,11 @@ from tests.helpers import DEMO, SUITES, load_evidence, only_bundle, sha256sum_ch
 
 SECRET = "S3cr3t-ledger-pw-DO-NOT-LEAK"
 
+AZURE_GROUP = (
+    "/subscriptions/6f1e9c2a-4b7d-4e8a-9c3f-2d5b8a1e7f40/resourceGroups/rg-payments-acceptance/providers"
+)
+GCP_KEYS = "//cloudkms.googleapis.com/projects/payments-acceptance-4821/locations/europe-west3/keyRings/payments/cryptoKeys"
+
 EXPECTED_PROBLEMS = {
     "system": {
         ("ENC-001", "google_storage_bucket.fraud_model_exports", "failed"),
@@ -43,6 +48,15 @@ EXPECTED_PROBLEMS = {
         ("CKV_AWS_56", "module.card_vault.aws_s3_bucket.this", "failed"),
         ("CKV_AWS_7", "aws_kms_key.logs", "failed"),
         ("CKV_AZURE_44", "azurerm_storage_account.settlement_reports", "failed"),
+        # the live Azure subscription and GCP project, recorded API responses served to the real
+        # SDK clients: a public export account on TLS 1.0, SSH open to the internet in an NSG, a
+        # bucket readable by allUsers, and a Cloud KMS key that never rotates
+        ("NET-004", f"{AZURE_GROUP}/Microsoft.Storage/storageAccounts/stpayaccexport", "failed"),
+        ("ENC-004", f"{AZURE_GROUP}/Microsoft.Storage/storageAccounts/stpayaccexport", "failed"),
+        ("NET-001", f"{AZURE_GROUP}/Microsoft.Network/networkSecurityGroups/nsg-payments-web", "failed"),
+        ("NET-002", f"{AZURE_GROUP}/Microsoft.Network/networkSecurityGroups/nsg-payments-web", "failed"),
+        ("NET-004", "//storage.googleapis.com/payments-acc-public-assets", "failed"),
+        ("KMS-001", f"{GCP_KEYS}/legacy-export", "failed"),
     },
     "production": {
         ("ENC-003", "azurerm_postgresql_flexible_server.reconciliation", "failed"),
@@ -107,7 +121,9 @@ def test_demo_shows_exactly_the_deliberate_violations(pytester: pytest.Pytester,
     assert document["summary"]["by_outcome"]["passed"] > 60
     assert {s["complete"] for s in document["sources"]} == {True}
     assert {s["kind"] for s in document["sources"]} == (
-        {"terraform_plan", "aws", "checkov"} if stage == "acceptance" else {"terraform_plan", "checkov"}
+        {"terraform_plan", "aws", "azure", "gcp", "checkov"}
+        if stage == "acceptance"
+        else {"terraform_plan", "checkov"}
     )
     checkov = {c["id"]: c for c in document["controls"] if c["source"].startswith("checkov")}
     assert {c["maps_to"] for c in checkov.values()} <= {c["id"] for c in document["controls"]}
@@ -127,6 +143,10 @@ def test_demo_planned_delete_is_not_inventoried(pytester: pytest.Pytester) -> No
     _, bundle = run_demo(pytester, "acceptance", "--control=AST-001")
     inventory = (bundle / "inventory.json").read_text()
     assert "arn:aws:rds:eu-central-1:123456789012:db:payments-ledger-acceptance" in inventory  # live part
+    assert f"{AZURE_GROUP}/Microsoft.KeyVault/vaults/kv-payments-acc/keys/cmk-storage" in inventory
+    assert (
+        "//sqladmin.googleapis.com/projects/payments-acceptance-4821/instances/pg-payments-acc" in inventory
+    )
     assert "legacy_exports" not in inventory
     assert "aws_s3_bucket_versioning" in inventory  # joined into the card-vault bucket's components
 

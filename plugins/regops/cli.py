@@ -89,14 +89,7 @@ def _snapshot(arguments: argparse.Namespace) -> int:
             rootdir=Path.cwd(),
             pyproject=pyproject if pyproject.is_file() else None,
         )
-        inventory = discover(
-            settings.stage,
-            settings.plans,
-            settings.aws,
-            lambda line: print(line, file=sys.stderr),
-            settings.hosts,
-            settings.inventories,
-        )
+        inventory = discover(settings, lambda line: print(line, file=sys.stderr))
     except (ConfigError, PlanError, InventoryError) as exc:
         print(f"regops snapshot: {exc}", file=sys.stderr)
         return 2

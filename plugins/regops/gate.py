@@ -34,6 +34,10 @@ class Gate:
         }
 
 
+# Sources that report findings on resources other sources found, not resources of their own.
+FINDING_SOURCES = frozenset({"checkov"})
+
+
 def judge(
     results: Sequence[Result],
     controls: Mapping[str, Control],
@@ -51,6 +55,9 @@ def judge(
     if not inventory.resources:
         reasons.append(f"no resources discovered for stage {inventory.stage!r}: nothing was checked")
     for source in inventory.sources:
+        if source.complete and source.resource_count == 0 and source.kind not in FINDING_SOURCES:
+            # A live source that found nothing tagged for the stage looked in the wrong place.
+            reasons.append(f"source {source.kind} {source.location} found no resources of the stage")
         if not source.complete:
             detail = "; ".join(source.errors) or "no detail"
             reasons.append(f"source {source.kind} {source.location} is incomplete: {detail}")

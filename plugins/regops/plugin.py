@@ -268,14 +268,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         from regops.discovery import discover
 
-        inventory = discover(
-            settings.stage,
-            settings.plans,
-            settings.aws,
-            _progress(config),
-            settings.hosts,
-            settings.inventories,
-        )
+        inventory = discover(settings, _progress(config))
         checkov = _checkov_scan(settings, _progress(config, "checkov"))
         if checkov is not None:
             inventory = replace(inventory, sources=(*inventory.sources, *checkov.reports))

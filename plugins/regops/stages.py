@@ -105,6 +105,32 @@ class AwsConfig(BaseModel):
     max_workers: int = Field(default=8, ge=1, le=64)
 
 
+class AzureConfig(BaseModel):
+    """Live Azure discovery for a stage: `[tool.regops.stages.<stage>.azure]`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    subscriptions: list[str] = Field(min_length=1)
+    tag_key: str = "stage"
+    endpoint: str = Field(default="https://management.azure.com", pattern=r"^https://")
+    # An environment variable with an ARM access token; otherwise DefaultAzureCredential.
+    token_env: str | None = None
+    ca_bundle: str | None = None
+    max_workers: int = Field(default=8, ge=1, le=64)
+
+
+class GcpConfig(BaseModel):
+    """Live GCP discovery for a stage: `[tool.regops.stages.<stage>.gcp]`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scope: str = Field(pattern=r"^(projects|folders|organizations)/[A-Za-z0-9._:-]+$")
+    label_key: str = "stage"
+    endpoint: str | None = None
+    # An environment variable with an OAuth access token; otherwise Application Default Credentials.
+    token_env: str | None = None
+
+
 class CheckovConfig(BaseModel):
     """checkov in the same run: `[tool.regops.checkov]`; every stage, unless one says `checkov = false`."""
 
@@ -151,6 +177,8 @@ class StageConfig(BaseModel):
     gate_on: Literal["all", "new"] = "all"
     anomalies: bool = False
     aws: AwsConfig | None = None
+    azure: AzureConfig | None = None
+    gcp: GcpConfig | None = None
     hosts: HostsConfig | None = None
     checkov: bool | None = None
     fail_on: Severity | None = None
@@ -188,6 +216,8 @@ class Settings:
     inventories: tuple[Path, ...] = ()
     aws: AwsConfig | None = None
     aws_endpoint: str | None = None
+    azure: AzureConfig | None = None
+    gcp: GcpConfig | None = None
     hosts: HostsConfig | None = None
     # Resolved: folders absolute, cache_dir set; None when checkov does not run for the stage.
     checkov: CheckovConfig | None = None
@@ -226,6 +256,8 @@ class Settings:
             "inventories": [str(p) for p in self.inventories],
             "aws": self.aws.model_dump() if self.aws else None,
             "aws_endpoint": self.aws_endpoint,
+            "azure": self.azure.model_dump() if self.azure else None,
+            "gcp": self.gcp.model_dump() if self.gcp else None,
             "hosts": self.hosts.model_dump() if self.hosts else None,
             "checkov": self.checkov.model_dump() if self.checkov else None,
             "signing_key": str(self.signing_key) if self.signing_key else None,
@@ -261,6 +293,8 @@ class Settings:
             inventories=tuple(Path(p) for p in data["inventories"]),
             aws=AwsConfig(**data["aws"]) if data.get("aws") else None,
             aws_endpoint=data.get("aws_endpoint"),
+            azure=AzureConfig(**data["azure"]) if data.get("azure") else None,
+            gcp=GcpConfig(**data["gcp"]) if data.get("gcp") else None,
             hosts=HostsConfig(**data["hosts"]) if data.get("hosts") else None,
             checkov=CheckovConfig(**data["checkov"]) if data.get("checkov") else None,
             signing_key=Path(data["signing_key"]) if data.get("signing_key") else None,
@@ -332,6 +366,31 @@ def load_tool_config(pyproject: Path | None) -> ToolConfig:
         raise ConfigError(f"{pyproject}: invalid [tool.regops]: {_describe(exc)}") from None
 
 
+def _azure(config: AzureConfig | None, base: Path) -> AzureConfig | None:
+    """The stage's Azure settings; REGOPS_AZURE_ENDPOINT and REGOPS_AZURE_CA_BUNDLE override
+    pyproject (a proxy, a sovereign cloud, a recorded API)."""
+    if config is None:
+        return None
+    endpoint = os.environ.get("REGOPS_AZURE_ENDPOINT") or config.endpoint
+    ca_bundle = os.environ.get("REGOPS_AZURE_CA_BUNDLE") or config.ca_bundle
+    if ca_bundle is not None:
+        ca_bundle = str((base / ca_bundle).expanduser().resolve())
+        if not Path(ca_bundle).is_file():
+            raise ConfigError(f"Azure CA bundle not found: {ca_bundle}")
+    try:
+        return AzureConfig(**{**config.model_dump(), "endpoint": endpoint, "ca_bundle": ca_bundle})
+    except ValidationError as exc:
+        raise ConfigError(f"REGOPS_AZURE_ENDPOINT: {_describe(exc)}") from None
+
+
+def _gcp(config: GcpConfig | None) -> GcpConfig | None:
+    """The stage's GCP settings; REGOPS_GCP_ENDPOINT overrides the Cloud Asset API endpoint."""
+    if config is None:
+        return None
+    endpoint = os.environ.get("REGOPS_GCP_ENDPOINT") or config.endpoint
+    return config.model_copy(update={"endpoint": endpoint})
+
+
 def resolve(
     *,
     stage: str | None,
@@ -372,18 +431,19 @@ def resolve(
     aws_endpoint = aws_endpoint or os.environ.get("REGOPS_AWS_ENDPOINT") or None
     if aws is not None and aws_endpoint:
         aws = aws.model_copy(update={"endpoint_url": aws_endpoint})
+    azure, gcp = _azure(stage_config.azure, base), _gcp(stage_config.gcp)
     hosts = _hosts(stage_config.hosts, base)
     inventory_paths = tuple(Path(p).expanduser().resolve() for p in inventories) or tuple(
         (base / p).resolve() for p in stage_config.inventories
     )
     if inventories:
         # A replay judges what was saved: no cloud is called, and only plans given with it count.
-        aws = hosts = None
+        aws = azure = gcp = hosts = None
         plan_paths = tuple(Path(p).expanduser().resolve() for p in plans)
-    if not plan_paths and aws is None and hosts is None and not inventory_paths:
+    if not plan_paths and not inventory_paths and (aws, azure, gcp, hosts) == (None, None, None, None):
         raise ConfigError(
             f"stage {stage!r} has no sources: pass --plan PATH or --inventory FILE, or set plans (or"
-            f" inventories, aws, hosts) in [tool.regops.stages.{stage}] of pyproject.toml"
+            f" inventories, aws, azure, gcp, hosts) in [tool.regops.stages.{stage}] of pyproject.toml"
         )
     for path in plan_paths:
         if not path.is_file():
@@ -428,6 +488,8 @@ def resolve(
         inventories=inventory_paths,
         aws=aws,
         aws_endpoint=aws_endpoint,
+        azure=azure,
+        gcp=gcp,
         hosts=hosts,
         checkov=checkov_config,
         signing_key=key_path,

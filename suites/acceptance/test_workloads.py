@@ -37,7 +37,6 @@ def test_no_public_ip_outside_the_edge(resource: Resource, parameters: Parameter
     layer="acceptance",
     severity="high",
     kinds=("compute",),
-    facts=("imdsv2_required",),
     frameworks={
         "pci-dss": ["7.2.5", "7.2.2"],
         "dora": ["Art. 9(4)(c)"],

@@ -13,7 +13,7 @@ from regops.model import Discovery, Resource, SourceReport
 from regops.normalize.estate import estate_resources
 
 if TYPE_CHECKING:
-    from regops.stages import AwsConfig, HostsConfig
+    from regops.stages import HostsConfig, Settings
 
 INVENTORY_SCHEMA = "regops.inventory/v1"
 
@@ -82,23 +82,18 @@ class Inventory:
             raise InventoryError(f"{path}: the inventory is truncated or malformed ({exc!r})") from None
 
 
-def discover(
-    stage: str,
-    plans: Sequence[Path],
-    aws: AwsConfig | None = None,
-    progress: Callable[[str], None] | None = None,
-    hosts: HostsConfig | None = None,
-    inventories: Sequence[Path] = (),
-) -> Inventory:
-    """Run every configured source for a stage; SDKs are imported only for sources in use."""
+def discover(settings: Settings, progress: Callable[[str], None] | None = None) -> Inventory:
+    """Run every source configured for the stage; SDKs are imported only for sources in use."""
     from regops.discovery.inventory_file import discover_inventory
     from regops.discovery.terraform_plan import discover_plan
 
-    discoveries = [discover_plan(path, stage) for path in plans]
-    discoveries.extend(discover_inventory(path, stage) for path in inventories)
-    if aws is not None:
+    stage = settings.stage
+    discoveries = [discover_plan(path, stage) for path in settings.plans]
+    discoveries.extend(discover_inventory(path, stage) for path in settings.inventories)
+    if settings.aws is not None:
         from regops.discovery.aws import AwsSource, discover_aws
 
+        aws = settings.aws
         source = AwsSource(
             regions=tuple(aws.regions),
             tag_key=aws.tag_key,
@@ -109,10 +104,31 @@ def discover(
             max_workers=aws.max_workers,
         )
         discoveries.append(discover_aws(source, stage, progress))
-    if hosts is not None:
+    if settings.azure is not None:
+        from regops.discovery.azure import AzureSource, discover_azure
+
+        azure = settings.azure
+        azure_source = AzureSource(
+            subscriptions=tuple(azure.subscriptions),
+            tag_key=azure.tag_key,
+            endpoint=azure.endpoint,
+            token_env=azure.token_env,
+            ca_bundle=azure.ca_bundle,
+            max_workers=azure.max_workers,
+        )
+        discoveries.append(discover_azure(azure_source, stage, progress))
+    if settings.gcp is not None:
+        from regops.discovery.gcp import GcpSource, discover_gcp
+
+        gcp = settings.gcp
+        gcp_source = GcpSource(
+            scope=gcp.scope, label_key=gcp.label_key, endpoint=gcp.endpoint, token_env=gcp.token_env
+        )
+        discoveries.append(discover_gcp(gcp_source, stage, progress))
+    if settings.hosts is not None:
         # After the clouds: the stage's live compute instances are hosts to look at too.
         live = [r for d in discoveries for r in d.resources if r.origin == "live"]
-        discoveries.append(_discover_hosts(stage, hosts, live, progress))
+        discoveries.append(_discover_hosts(stage, settings.hosts, live, progress))
     return Inventory.merge(stage, discoveries)
 
 

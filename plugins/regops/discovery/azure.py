@@ -29,8 +29,10 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from regops.discovery.live import arm_resource, in_stage
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
 from regops.normalize.azure_arm import (
+    BLOB_DIAGNOSTICS,
     BLOB_SERVICE,
     FLOW_LOGS,
+    NETWORK_INTERFACES,
     PG_CONFIGURATIONS,
     PG_SETTINGS,
     SQL_AUDITING,
@@ -155,6 +157,13 @@ class _Subscription:
             self.fail(f"get {resource_id}", exc)
         return UNKNOWN
 
+    def listing(self, path: str, api_version: str) -> Any:
+        """An ARM collection as a list; UNKNOWN when it cannot be read (the error is recorded)."""
+        try:
+            return self.collection(path, api_version)
+        except _Failed:
+            return UNKNOWN
+
     def collection(self, path: str, api_version: str) -> list[dict[str, Any]]:
         """Every item of an ARM collection, following nextLink; raises _Failed."""
         items: list[dict[str, Any]] = []
@@ -176,6 +185,14 @@ def _with_extras(sub: _Subscription, payload: dict[str, Any]) -> dict[str, Any]:
     rid = str(payload["id"])
     if kind == "microsoft.storage/storageaccounts":
         payload[BLOB_SERVICE] = sub.get(f"{rid}/blobServices/default", "2023-05-01")
+        payload[BLOB_DIAGNOSTICS] = sub.listing(
+            f"{rid}/blobServices/default/providers/Microsoft.Insights/diagnosticSettings",
+            "2021-05-01-preview",
+        )
+    elif kind == "microsoft.compute/virtualmachines":
+        nics = (payload.get("properties") or {}).get("networkProfile", {}).get("networkInterfaces") or []
+        found = [sub.get(str(nic["id"]), API_VERSIONS["microsoft.network/virtualnetworks"]) for nic in nics]
+        payload[NETWORK_INTERFACES] = UNKNOWN if any(f is UNKNOWN for f in found) else found
     elif kind == "microsoft.sql/servers":
         payload[SQL_AUDITING] = sub.get(f"{rid}/auditingSettings/default", "2021-11-01")
     elif kind == "microsoft.dbforpostgresql/flexibleservers":
@@ -231,7 +248,9 @@ def _discover_subscription(
     source: AzureSource, stage: str, sub: _Subscription, location: str, pool: ThreadPoolExecutor
 ) -> list[Resource]:
     tag_filter = f"tagName eq '{source.tag_key}' and tagValue eq '{stage}'"
-    listed = [*sub.listed(tag_filter), *sub.listed(ALERTS_FILTER)]
+    tagged = sub.listed(tag_filter)
+    listed = [*tagged, *sub.listed(ALERTS_FILTER)]
+    tagged_ids = {item.id for item in tagged}
 
     def read(item: Any) -> dict[str, Any] | None:
         version = API_VERSIONS.get(str(item.type).lower())
@@ -239,10 +258,16 @@ def _discover_subscription(
             return None
         found = sub.get(item.id, version)
         if found is UNKNOWN:
-            # Still the stage's: its facts stay unknown, so its controls report errors.
-            found = {"id": item.id, "type": item.type, "location": item.location, "tags": item.tags}
-            found["properties"] = UNKNOWN
-            return found
+            # Still the stage's (the listing matched its tag): its facts stay unknown, so its
+            # controls report errors.
+            tags = {source.tag_key: stage} if item.id in tagged_ids else {}
+            return {
+                "id": item.id,
+                "type": item.type,
+                "location": item.location,
+                "tags": tags,
+                "properties": UNKNOWN,
+            }
         return _with_extras(sub, found)
 
     payloads = [p for p in pool.map(read, listed) if p is not None]

@@ -1,21 +1,140 @@
 """A saved inventory as a source: replay a run, or judge a stage from an archived snapshot.
 
-The file is regops's own inventory.json (a bundle's, or `regops snapshot`'s). Its resources come
-back as they were discovered; its estate is derived again from them. A snapshot whose sources
-were incomplete stays incomplete on replay: what was not seen then is not seen now.
+Three formats, told apart by their content:
+- regops's own inventory.json (a bundle's, or `regops snapshot`'s). Its resources come back as
+  they were discovered; its estate is derived again from them. A snapshot whose sources were
+  incomplete stays incomplete on replay: what was not seen then is not seen now.
+- Azure Resource Graph query output (`az graph query -q ... -o json`: an object with `data`, or
+  a bare list of rows). Rows carry what ARM returns for the resource itself; what live discovery
+  reads beside it (blob service, auditing settings, server parameters) is not there, so facts
+  from it stay unknown. Output with a `skip_token` is a first page only: incomplete.
+- `gcloud asset export` newline-delimited JSON, resources and IAM policies in one file (two
+  exports concatenated). Without IAM policy lines, the facts that read them stay unknown.
+Cloud exports are filtered to the stage by its `stage` tag or label, as live discovery does.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from regops.discovery import Inventory, InventoryError
-from regops.model import Discovery, SourceReport
+from regops.discovery import INVENTORY_SCHEMA, Inventory, InventoryError
+from regops.discovery.live import arm_resource, asset_payload, asset_resource, in_stage
+from regops.model import UNKNOWN, Discovery, Resource, SourceReport
 from regops.normalize.estate import ESTATE_KIND
+from regops.normalize.gcp_asset import IAM_POLICY_TYPES
+
+STAGE_TAG = "stage"
 
 
 def discover_inventory(path: Path, stage: str) -> Discovery:
+    """The stage's resources in a saved inventory or a cloud export, with a report of the file."""
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InventoryError(f"{path}: cannot read the inventory: {exc}") from None
+    try:
+        document: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg != "Extra data":
+            raise InventoryError(f"{path}: cannot read the inventory: not JSON ({exc})") from None
+        return _asset_export(path, text, stage, hashlib.sha256(data).hexdigest())
+    if isinstance(document, Mapping) and document.get("schema") == INVENTORY_SCHEMA:
+        return _regops_inventory(path, stage)
+    if isinstance(document, Mapping) and isinstance(document.get("data"), list):
+        return _resource_graph(path, document, document["data"], stage, hashlib.sha256(data).hexdigest())
+    if isinstance(document, list) and all(isinstance(row, Mapping) and "type" in row for row in document):
+        return _resource_graph(path, {}, document, stage, hashlib.sha256(data).hexdigest())
+    if isinstance(document, Mapping) and ("asset_type" in document or "assetType" in document):
+        return _asset_export(path, text, stage, hashlib.sha256(data).hexdigest())
+    raise InventoryError(
+        f"{path}: not a regops inventory (schema {INVENTORY_SCHEMA!r}), Azure Resource Graph output"
+        " or gcloud asset export"
+    )
+
+
+def _cloud_export(
+    path: Path,
+    kind: str,
+    sha256: str,
+    resources: Sequence[Resource],
+    stage: str,
+    errors: list[str],
+    notes: list[str],
+) -> Discovery:
+    if not any(r.tags.get(STAGE_TAG) == stage for r in resources):
+        # Subscription or project settings alone are no stage: fail closed.
+        errors.append(f"no resource is tagged {STAGE_TAG}={stage}")
+        resources = []
+    report = SourceReport(
+        kind=kind,
+        location=str(path),
+        sha256=sha256,
+        resource_count=len(resources),
+        complete=not errors,
+        errors=tuple(errors),
+        notes=tuple(notes),
+    )
+    return Discovery(tuple(sorted(resources, key=lambda r: r.id)), report)
+
+
+def _resource_graph(
+    path: Path, document: Mapping[str, Any], rows: Sequence[Any], stage: str, sha256: str
+) -> Discovery:
+    errors, notes = [], ["Azure Resource Graph rows: facts read beside a resource stay unknown"]
+    if document.get("skip_token"):
+        errors.append("the query output is one page of several (skip_token is set): page through it")
+    total = document.get("total_records", document.get("totalRecords"))
+    if isinstance(total, int) and total > len(rows):
+        errors.append(f"the query output holds {len(rows)} of {total} records")
+    resources = []
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row, Mapping) or not isinstance(row.get("id"), str) or "type" not in row:
+            raise InventoryError(f"{path}: row {number} is not a Resource Graph resource (needs id and type)")
+        resource = arm_resource(row, stage, str(path))
+        if resource is not None and in_stage(resource, STAGE_TAG, stage):
+            resources.append(resource)
+    return _cloud_export(path, "azure-resource-graph", sha256, resources, stage, errors, notes)
+
+
+def _asset_export(path: Path, text: str, stage: str, sha256: str) -> Discovery:
+    records: list[Mapping[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InventoryError(
+                f"{path}: line {number} is not JSON ({exc}); is the export truncated?"
+            ) from None
+        if not isinstance(record, Mapping) or not isinstance(record.get("name"), str):
+            raise InventoryError(f"{path}: line {number} is not a Cloud Asset record (needs name)")
+        records.append(record)
+    policies = {
+        str(r["name"]): r.get("iam_policy", r.get("iamPolicy")) for r in records if not r.get("resource")
+    }
+    notes = ["gcloud asset export"]
+    if not policies:
+        notes.append("no IAM policies in the export: facts that read them stay unknown")
+    resources = []
+    for record in records:
+        if not record.get("resource"):
+            continue
+        policy: Any = None
+        if record.get("asset_type", record.get("assetType")) in IAM_POLICY_TYPES:
+            policy = policies.get(str(record["name"]), {}) if policies else UNKNOWN
+        resource = asset_resource(asset_payload(record, policy), stage, str(path))
+        if resource is not None and in_stage(resource, STAGE_TAG, stage):
+            resources.append(resource)
+    return _cloud_export(path, "gcp-asset-export", sha256, resources, stage, [], notes)
+
+
+def _regops_inventory(path: Path, stage: str) -> Discovery:
     """The resources of a saved inventory of `stage`, with a report naming its original sources."""
     saved = Inventory.read(path)
     if saved.stage != stage:

@@ -28,6 +28,8 @@ BLOB_SERVICE = "regops:blob_service"
 SQL_AUDITING = "regops:auditing"
 PG_CONFIGURATIONS = "regops:configurations"
 FLOW_LOGS = "regops:flow_logs"
+BLOB_DIAGNOSTICS = "regops:blob_diagnostic_settings"
+NETWORK_INTERFACES = "regops:network_interfaces"
 # PostgreSQL flexible server settings the controls read, fetched one by one.
 PG_SETTINGS = ("require_secure_transport", "log_connections", "pgaudit.log")
 
@@ -66,6 +68,14 @@ def storage_account(payload: Mapping[str, Any]) -> dict[str, Any]:
         "versioning",
         lambda: (
             dig(_extra(payload, BLOB_SERVICE), "properties", "isVersioningEnabled", default=False) is True
+        ),
+    )
+    facts.derive(
+        "access_logging",
+        lambda: any(
+            dig(log, "category") == "StorageRead" and dig(log, "enabled", default=False) is True
+            for setting in _extra(payload, BLOB_DIAGNOSTICS)
+            for log in dig(setting, "properties", "logs", default=[])
         ),
     )
     facts.derive(
@@ -234,6 +244,14 @@ def virtual_machine(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     security = dig(payload, "properties", "securityProfile", default={})
     facts.derive("encryption_at_host", lambda: dig(security, "encryptionAtHost", default=False) is True)
+    facts.derive(
+        "public_ip",
+        lambda: any(
+            dig(ip, "properties", "publicIPAddress", "id") is not None
+            for nic in _extra(payload, NETWORK_INTERFACES)
+            for ip in dig(nic, "properties", "ipConfigurations", default=[])
+        ),
+    )
 
     def hardening_gaps() -> list[str]:
         gaps = []

@@ -1,0 +1,215 @@
+"""Live Azure discovery: the real Azure SDK client (its paging, retries, deserialisation and
+bearer-token policy) against recorded ARM responses served over HTTPS on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from regops.discovery.azure import AzureSource, discover_azure
+from regops.model import Discovery
+from tests.helpers import DEMO
+from tests.recorded_api import RecordedApi, load_recording
+
+pytest.importorskip("azure.mgmt.resource")
+
+SUBSCRIPTION = "6f1e9c2a-4b7d-4e8a-9c3f-2d5b8a1e7f40"
+GROUP = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-payments-acceptance/providers"
+EXPORT_ACCOUNT = f"{GROUP}/Microsoft.Storage/storageAccounts/stpayaccexport"
+LISTING = f"/subscriptions/{SUBSCRIPTION}/resources"
+TAG_FILTER = {"$filter": "tagName eq 'stage' and tagValue eq 'acceptance'"}
+TOKEN_ENV = "REGOPS_TEST_AZURE_TOKEN"
+
+
+def answer(path: str, *responses: dict[str, Any], query: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"method": "GET", "path": path, "query": query or {}, "responses": list(responses)}
+
+
+def error(status: int, code: str, message: str = "recorded error", **headers: str) -> dict[str, Any]:
+    return {"status": status, "headers": headers, "body": {"error": {"code": code, "message": message}}}
+
+
+Run = Callable[..., tuple[Discovery, RecordedApi]]
+
+
+@pytest.fixture
+def run_azure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
+    """Discover the demo subscription, with `overrides` answering before the recording does."""
+    monkeypatch.setenv(TOKEN_ENV, "recorded-token")
+    servers: list[RecordedApi] = []
+
+    def run(overrides: Sequence[dict[str, Any]] = (), **options: Any) -> tuple[Discovery, RecordedApi]:
+        api = RecordedApi([*overrides, *load_recording(DEMO / "azure_api.json")], tls=True).start()
+        servers.append(api)
+        source = AzureSource(
+            subscriptions=(SUBSCRIPTION,),
+            endpoint=api.endpoint,
+            token_env=TOKEN_ENV,
+            ca_bundle=api.ca_file,
+            **{"retry_total": 2, "retry_backoff": 0.0, **options},
+        )
+        return discover_azure(source, "acceptance"), api
+
+    yield run
+    for api in servers:
+        api.close()
+
+
+def by_name(discovery: Discovery) -> dict[str, Any]:
+    return {r.id.rsplit("/", 1)[-1]: r for r in discovery.resources}
+
+
+def test_the_demo_subscription_through_the_sdk(run_azure: Run) -> None:
+    discovery, api = run_azure()
+    assert api.unmatched == []
+    assert discovery.report.complete, discovery.report.errors
+    found = by_name(discovery)
+    # Both pages of the tag listing, both pages of the vault's keys, subnets from the network.
+    assert {"stpayacclogs", "vm-batch-acc", "law-payments-acc", "tokenisation", "snet-batch"} <= set(found)
+    assert api.calls("/resources") == 3  # two pages by tag, one of activity-log alerts
+    export = found["stpayaccexport"]
+    assert export.kind == "object_store" and export.origin == "live" and export.region == "germanywestcentral"
+    assert export.tags["stage"] == "acceptance"  # tags come from get_by_id: the listing has none
+    assert export.facts["public"] is True and export.facts["tls_min_version"] == "1.0"
+    assert export.facts["versioning"] is True  # from the blob service read beside it
+    assert found["nsg-payments-web"].facts["internet_ingress_ports"] == [[22, 22], [443, 443]]
+    assert found["psql-payments-acc"].facts["tls_enforced"] is True  # a server parameter
+    assert found["vm-batch-acc"].facts["public_ip"] is False  # its network interface
+    assert found["vnet-payments-acc"].facts["flow_logs"] is True  # the network watcher's flow log
+    assert found["cmk-storage"].facts["rotation_period_days"] == 365
+    assert found["tokenisation"].facts["taggable"] is False
+    # Subscription settings carry no stage tag and still belong to the stage.
+    assert found["VirtualMachines"].facts["provides"] == [
+        "defender:VirtualMachines",
+        "defender:VirtualMachines:P2",
+    ]
+    assert found["activity-to-siem"].facts["covers_all_regions"] is True
+    assert "alert_route" in found["alert-diagnostic-settings-deleted"].facts["provides"]
+    # Resources of other stages and types regops does not judge stay out.
+    assert "vm-batch-acc-nic" not in found
+
+
+def test_the_token_goes_only_to_the_api_over_tls(run_azure: Run) -> None:
+    _, api = run_azure()
+    assert api.endpoint.startswith("https://127.0.0.1:")
+    assert api.requests
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (
+            error(401, "InvalidAuthenticationToken", "The access token is invalid."),
+            "HTTP 401 InvalidAuthenticationToken",
+        ),
+        (error(403, "AuthorizationFailed", "no read on the subscription"), "HTTP 403 AuthorizationFailed"),
+        (error(429, "TooManyRequests", "throttled", **{"Retry-After": "0"}), "HTTP 429"),
+        (error(500, "InternalServerError"), "HTTP 500"),
+        (error(503, "ServiceUnavailable"), "HTTP 503"),
+        ({"drop": True}, "ServiceResponseError"),
+    ],
+    ids=["401", "403", "429", "500", "503", "connection-dropped"],
+)
+def test_a_failed_listing_makes_the_source_incomplete(
+    run_azure: Run, response: dict[str, Any], expected: str
+) -> None:
+    discovery, _ = run_azure([answer(LISTING, response, query=TAG_FILTER)])
+    assert discovery.report.complete is False
+    assert any(expected in e for e in discovery.report.errors), discovery.report.errors
+    assert discovery.resources == ()
+
+
+def test_throttling_is_retried_before_it_counts(run_azure: Run) -> None:
+    throttled = error(429, "TooManyRequests", **{"Retry-After": "0"})
+    discovery, api = run_azure([answer(EXPORT_ACCOUNT, throttled, *load_export_account())])
+    assert discovery.report.complete, discovery.report.errors
+    assert api.calls("storageAccounts/stpayaccexport") >= 2
+
+
+def load_export_account() -> list[dict[str, Any]]:
+    recorded = load_recording(DEMO / "azure_api.json")
+    return [i["responses"][0] for i in recorded if i["path"] == EXPORT_ACCOUNT]
+
+
+def test_throttling_past_the_retries_is_an_error(run_azure: Run) -> None:
+    throttled = error(429, "TooManyRequests", **{"Retry-After": "0"})
+    discovery, api = run_azure([answer(EXPORT_ACCOUNT, throttled)], retry_total=2)
+    assert discovery.report.complete is False
+    assert api.calls("storageAccounts/stpayaccexport") == 3  # the first try and two retries
+    assert any("HTTP 429" in e and "stpayaccexport" in e for e in discovery.report.errors)
+
+
+def test_a_read_timeout_is_an_error(run_azure: Run) -> None:
+    discovery, _ = run_azure(
+        [answer(LISTING, {"hang": True}, query=TAG_FILTER)], retry_total=0, read_timeout=0.3
+    )
+    assert discovery.report.complete is False
+    assert any("ServiceResponseError" in e or "Timeout" in e for e in discovery.report.errors)
+
+
+def test_a_broken_next_link_makes_the_source_incomplete(run_azure: Run) -> None:
+    broken = error(400, "InvalidSkipToken", "The skip token is not valid.")
+    discovery, _ = run_azure([answer(LISTING, broken, query={**TAG_FILTER, "$skiptoken": "page2"})])
+    assert discovery.report.complete is False
+    assert any("InvalidSkipToken" in e for e in discovery.report.errors)
+    assert discovery.resources == ()
+
+
+def test_a_denied_read_keeps_the_resource_with_its_facts_unknown(run_azure: Run) -> None:
+    discovery, _ = run_azure([answer(EXPORT_ACCOUNT, error(403, "AuthorizationFailed"))])
+    assert discovery.report.complete is False
+    export = by_name(discovery)["stpayaccexport"]
+    assert set(export.facts) == {"taggable"}  # nothing else can be said of it
+    assert export.attributes["properties"] == "(could not be read)"
+
+
+def test_a_denied_side_read_leaves_only_its_facts_unknown(run_azure: Run) -> None:
+    discovery, _ = run_azure(
+        [answer(f"{EXPORT_ACCOUNT}/blobServices/default", error(403, "AuthorizationFailed"))]
+    )
+    assert discovery.report.complete is False
+    export = by_name(discovery)["stpayaccexport"]
+    assert "versioning" not in export.facts
+    assert export.facts["public"] is True
+
+
+def test_flow_logs_unknown_when_the_watchers_cannot_be_listed(run_azure: Run) -> None:
+    watchers = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Network/networkWatchers"
+    discovery, _ = run_azure([answer(watchers, error(403, "AuthorizationFailed"))])
+    assert "flow_logs" not in by_name(discovery)["vnet-payments-acc"].facts
+    assert discovery.report.complete is False
+
+
+def test_nothing_tagged_for_the_stage_reports_no_resources(run_azure: Run) -> None:
+    empty = {"status": 200, "body": {"value": []}}
+    discovery, _ = run_azure([answer(LISTING, empty, query=TAG_FILTER)])
+    # The subscription's Defender plans alone are no stage.
+    assert discovery.resources == ()
+    assert "no resource is tagged stage=acceptance" in discovery.report.notes
+
+
+def test_a_missing_token_is_one_clear_error(run_azure: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(TOKEN_ENV)
+    discovery, api = run_azure()
+    assert discovery.report.errors == (f"the environment variable {TOKEN_ENV} holds no access token",)
+    assert api.requests == []
+
+
+def test_credential_like_values_never_reach_the_attributes(run_azure: Run) -> None:
+    recorded = load_export_account()[0]
+    leaky = {
+        **recorded,
+        "body": {
+            **recorded["body"],
+            "properties": {
+                **recorded["body"]["properties"],
+                "connectionString": "DefaultEndpointsProtocol=https;AccountKey=c2VjcmV0",
+            },
+        },
+    }
+    discovery, _ = run_azure([answer(EXPORT_ACCOUNT, leaky)])
+    export = by_name(discovery)["stpayaccexport"]
+    assert export.attributes["properties"]["connectionString"] == "(redacted)"
+    assert "c2VjcmV0" not in str(export.to_dict())
