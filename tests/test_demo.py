@@ -14,7 +14,10 @@ SECRET = "S3cr3t-ledger-pw-DO-NOT-LEAK"
 AZURE_GROUP = (
     "/subscriptions/6f1e9c2a-4b7d-4e8a-9c3f-2d5b8a1e7f40/resourceGroups/rg-payments-acceptance/providers"
 )
-GCP_KEYS = "//cloudkms.googleapis.com/projects/payments-acceptance-4821/locations/europe-west3/keyRings/payments/cryptoKeys"
+GCP_KEYS = (
+    "//cloudkms.googleapis.com/projects/payments-acceptance-4821/locations/europe-west3"
+    "/keyRings/payments/cryptoKeys"
+)
 
 EXPECTED_PROBLEMS = {
     "system": {

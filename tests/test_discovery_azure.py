@@ -70,9 +70,10 @@ def test_the_demo_subscription_through_the_sdk(run_azure: Run) -> None:
     assert {"stpayacclogs", "vm-batch-acc", "law-payments-acc", "tokenisation", "snet-batch"} <= set(found)
     assert api.calls("/resources") == 3  # two pages by tag, one of activity-log alerts
     export = found["stpayaccexport"]
-    assert export.kind == "object_store" and export.origin == "live" and export.region == "germanywestcentral"
+    assert (export.kind, export.origin, export.region) == ("object_store", "live", "germanywestcentral")
     assert export.tags["stage"] == "acceptance"  # tags come from get_by_id: the listing has none
-    assert export.facts["public"] is True and export.facts["tls_min_version"] == "1.0"
+    assert export.facts["public"] is True
+    assert export.facts["tls_min_version"] == "1.0"
     assert export.facts["versioning"] is True  # from the blob service read beside it
     assert found["nsg-payments-web"].facts["internet_ingress_ports"] == [[22, 22], [443, 443]]
     assert found["psql-payments-acc"].facts["tls_enforced"] is True  # a server parameter
