@@ -92,10 +92,16 @@ def test_the_demo_subscription_through_the_sdk(run_azure: Run) -> None:
     assert "vm-batch-acc-nic" not in found
 
 
-def test_the_token_goes_only_to_the_api_over_tls(run_azure: Run) -> None:
-    _, api = run_azure()
-    assert api.endpoint.startswith("https://127.0.0.1:")
-    assert api.requests
+def test_the_token_is_never_sent_over_plain_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKEN_ENV, "recorded-token")
+    with RecordedApi(load_recording(DEMO / "azure_api.json")) as api:
+        source = AzureSource(
+            subscriptions=(SUBSCRIPTION,), endpoint=api.endpoint, token_env=TOKEN_ENV, retry_total=0
+        )
+        discovery = discover_azure(source, "acceptance")
+    assert api.requests == []
+    assert discovery.report.complete is False
+    assert "non-TLS" in discovery.report.errors[0]
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ policies, the facts that read them (public buckets, key grants, data access logs
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from google.api_core import exceptions as core_exceptions
 from google.api_core import retry as retries
 from google.api_core.client_options import ClientOptions
 from google.auth import credentials as auth_credentials
-from google.auth.exceptions import GoogleAuthError
+from google.auth.exceptions import GoogleAuthError, RefreshError
 from google.cloud import asset_v1
 
 from regops.discovery.live import asset_payload, asset_resource, in_stage
@@ -41,6 +42,8 @@ _TRANSIENT = (
     core_exceptions.GatewayTimeout,
     requests.ConnectionError,
 )
+
+_REQUEST_LINE = re.compile(r"^[A-Z]+ https?://\S+: ")
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,9 @@ def _error_text(where: str, exc: Exception) -> str:
         return f"{where}: gave up after retries: {_error_text('', exc.cause).lstrip(': ')}"
     if isinstance(exc, core_exceptions.GoogleAPICallError):
         status = f"HTTP {exc.code} " if exc.code else ""
-        return f"{where}: {status}{type(exc).__name__}: {exc.message}"
+        # The REST transport puts the request line (every query parameter) before the message.
+        message = _REQUEST_LINE.sub("", str(exc.message))
+        return f"{where}: {status}{type(exc).__name__}: {message}"
     return f"{where}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
 
 
@@ -113,6 +118,14 @@ def _list(
     try:
         pager = client.list_assets(request=request, retry=policy, timeout=source.timeout)
         return [asset_v1.Asset.to_dict(a, use_integers_for_enums=False) for a in pager]
+    except RefreshError as exc:
+        if source.token_env is None:
+            raise _Failed(_error_text(where, exc)) from None
+        # A static token is refreshed only after the API answered 401 to it.
+        raise _Failed(
+            f"{where}: HTTP 401 Unauthorized: the access token in {source.token_env} was rejected"
+            " (expired, or for another project?)"
+        ) from None
     except (core_exceptions.GoogleAPIError, GoogleAuthError, requests.RequestException) as exc:
         raise _Failed(_error_text(where, exc)) from None
 

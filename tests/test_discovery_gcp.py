@@ -1,0 +1,147 @@
+"""Live GCP discovery: the real Cloud Asset client (REST transport, its paging, retries and
+deserialisation) against recorded Cloud Asset API responses served on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from regops.discovery.gcp import GcpSource, discover_gcp
+from regops.model import Discovery
+from tests.helpers import DEMO
+from tests.recorded_api import RecordedApi, load_recording
+
+pytest.importorskip("google.cloud.asset_v1")
+
+PROJECT = "payments-acceptance-4821"
+ASSETS = f"/v1/projects/{PROJECT}/assets"
+RESOURCES = {"contentType": "1"}
+POLICIES = {"contentType": "2"}
+TOKEN_ENV = "REGOPS_TEST_GCP_TOKEN"
+
+
+def answer(*responses: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    return {"method": "GET", "path": ASSETS, "query": query, "responses": list(responses)}
+
+
+def error(status: int, reason: str, message: str = "recorded error") -> dict[str, Any]:
+    return {"status": status, "body": {"error": {"code": status, "message": message, "status": reason}}}
+
+
+Run = Callable[..., tuple[Discovery, RecordedApi]]
+
+
+@pytest.fixture
+def run_gcp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
+    monkeypatch.setenv(TOKEN_ENV, "recorded-token")
+    servers: list[RecordedApi] = []
+
+    def run(overrides: Sequence[dict[str, Any]] = (), **options: Any) -> tuple[Discovery, RecordedApi]:
+        api = RecordedApi([*overrides, *load_recording(DEMO / "gcp_api.json")]).start()
+        servers.append(api)
+        settings = {"retry_initial": 0.01, "retry_deadline": 0.5, "timeout": 5.0, **options}
+        source = GcpSource(
+            scope=f"projects/{PROJECT}", endpoint=api.endpoint, token_env=TOKEN_ENV, **settings
+        )
+        return discover_gcp(source, "acceptance"), api
+
+    yield run
+    for api in servers:
+        api.close()
+
+
+def by_name(discovery: Discovery) -> dict[str, Any]:
+    return {r.id.rsplit("/", 1)[-1]: r for r in discovery.resources}
+
+
+def test_the_demo_project_through_the_sdk(run_gcp: Run) -> None:
+    discovery, api = run_gcp()
+    assert api.unmatched == []
+    assert discovery.report.complete, discovery.report.errors
+    found = by_name(discovery)
+    assert api.calls(ASSETS) == 3  # two pages of resources, one of IAM policies
+    # Page two, by nextPageToken; the system stage's bucket is left out.
+    assert {"batch-worker-1", "snet-payments", "482113579024"} <= set(found)
+    assert "payments-sys-scratch" not in found
+    public = found["payments-acc-public-assets"]
+    assert (public.kind, public.origin, public.region) == ("object_store", "live", "europe-west3")
+    assert public.facts["public"] is True  # allUsers in its IAM policy, joined by asset name
+    assert found["payments-acc-statements"].facts["retention_days"] == 365
+    assert found["payments-cmk"].facts["rotation_period_days"] == 90
+    assert found["legacy-export"].facts["rotation_enabled"] is False
+    assert found["pg-payments-acc"].facts["backup_days"] == 14  # a Struct number comes back a float
+    assert found["482113579024"].facts["data_access_logged"] is True  # the project's audit configs
+    assert found["allow-ssh-from-iap"].facts["internet_ingress_ports"] == []
+    assert found["securitycenter.googleapis.com"].facts["provides"] == ["api:securitycenter.googleapis.com"]
+    assert found["to-siem"].facts["provides"] == []  # a project sink does not aggregate children
+    assert found["batch-worker-1"].region == "europe-west3"  # from its zone
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (error(401, "UNAUTHENTICATED"), "HTTP 401 Unauthorized"),
+        (error(403, "PERMISSION_DENIED", "cloudasset.assets.listResource denied"), "HTTP 403 Forbidden"),
+        (error(429, "RESOURCE_EXHAUSTED"), "gave up after retries: HTTP 429"),
+        (error(500, "INTERNAL"), "gave up after retries: HTTP 500"),
+        (error(503, "UNAVAILABLE"), "gave up after retries: HTTP 503"),
+    ],
+    ids=["401", "403", "429", "500", "503"],
+)
+def test_a_failed_listing_makes_the_source_incomplete(
+    run_gcp: Run, response: dict[str, Any], expected: str
+) -> None:
+    discovery, _ = run_gcp([answer(response, query=RESOURCES)])
+    assert discovery.report.complete is False
+    assert expected in discovery.report.errors[0], discovery.report.errors
+    assert discovery.resources == ()
+
+
+def test_transient_errors_are_retried(run_gcp: Run) -> None:
+    recording = load_recording(DEMO / "gcp_api.json")
+    second_page = next(i for i in recording if i["query"] == {**RESOURCES, "pageToken": "page-2"})
+    first_page = next(i for i in recording if i["query"] == RESOURCES)
+    # Interactions match in order: the second page's before the first's, which it would match too.
+    flaky_first_page = answer(error(503, "UNAVAILABLE"), *first_page["responses"], query=RESOURCES)
+    discovery, api = run_gcp([second_page, flaky_first_page])
+    assert discovery.report.complete, discovery.report.errors
+    assert api.calls(ASSETS) == 4
+
+
+def test_a_rejected_page_token_makes_the_source_incomplete(run_gcp: Run) -> None:
+    rejected = error(400, "INVALID_ARGUMENT", "Invalid page token.")
+    discovery, _ = run_gcp([answer(rejected, query={**RESOURCES, "pageToken": "page-2"})])
+    assert discovery.report.complete is False
+    assert "HTTP 400 BadRequest: Invalid page token." in discovery.report.errors[0]
+    assert discovery.resources == ()
+
+
+def test_a_read_timeout_is_an_error(run_gcp: Run) -> None:
+    discovery, _ = run_gcp([answer({"hang": True}, query=RESOURCES)], timeout=0.3, retry_deadline=0.3)
+    assert discovery.report.complete is False
+    assert "Timeout" in discovery.report.errors[0] or "timed out" in discovery.report.errors[0]
+
+
+def test_without_iam_policies_the_facts_that_read_them_are_unknown(run_gcp: Run) -> None:
+    discovery, _ = run_gcp([answer(error(403, "PERMISSION_DENIED"), query=POLICIES)])
+    assert discovery.report.complete is False
+    found = by_name(discovery)
+    assert "public" not in found["payments-acc-public-assets"].facts
+    assert "data_access_logged" not in found["482113579024"].facts
+    assert "access_gaps" not in found["payments-cmk"].facts
+    assert found["payments-cmk"].facts["rotation_enabled"] is True  # the rest stands
+
+
+def test_nothing_labelled_for_the_stage_reports_no_resources(run_gcp: Run) -> None:
+    discovery, _ = run_gcp(label_key="environment")
+    assert discovery.resources == ()
+    assert "no resource is labelled environment=acceptance" in discovery.report.notes
+
+
+def test_a_missing_token_is_one_clear_error(run_gcp: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(TOKEN_ENV)
+    discovery, api = run_gcp()
+    assert discovery.report.errors == (f"the environment variable {TOKEN_ENV} holds no access token",)
+    assert api.requests == []
