@@ -26,9 +26,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from regops.discovery.live import jsonable, normalised
+from regops.discovery.live import aws_resource
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
-from regops.normalize.aws import LIVE
 
 Progress = Callable[[str], None]
 # boto3 sessions are not thread-safe; clients made from them are.
@@ -685,18 +684,12 @@ def _incomplete(location: str, errors: list[str]) -> Discovery:
 
 
 def _resource(found: _Found, stage: str, location: str) -> Resource:
-    kind, normaliser = LIVE[found.native_type]
-    return Resource(
-        id=found.arn,
-        provider="aws",
+    return aws_resource(
+        arn=found.arn,
         native_type=found.native_type,
-        kind=kind,
-        region=found.region or "global",
-        stage=stage,
-        origin="live",
+        region=found.region,
         tags=found.tags,
-        # The credential report's password_* columns are flags, not secrets.
-        attributes=jsonable(found.payload, redact=False),
-        facts=normalised(normaliser, found.payload),
+        payload=found.payload,
+        stage=stage,
         source=location,
     )

@@ -10,6 +10,10 @@ Three formats, told apart by their content:
   from it stay unknown. Output with a `skip_token` is a first page only: incomplete.
 - `gcloud asset export` newline-delimited JSON, resources and IAM policies in one file (two
   exports concatenated). Without IAM policy lines, the facts that read them stay unknown.
+- An AWS Config configuration snapshot (the file Config delivers to S3), or the output of
+  `aws configservice get-resource-config-history`. What Config does not record (RDS parameter
+  values, key policies, a trail's logging status) stays unknown. Output with a `nextToken` is a
+  first page only: incomplete.
 Cloud exports are filtered to the stage by its `stage` tag or label, as live discovery does.
 """
 
@@ -17,17 +21,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from regops.discovery import INVENTORY_SCHEMA, Inventory, InventoryError
-from regops.discovery.live import arm_resource, asset_payload, asset_resource, in_stage
+from regops.discovery.live import arm_resource, asset_payload, asset_resource, aws_resource, in_stage
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
+from regops.normalize import aws_config
 from regops.normalize.estate import ESTATE_KIND
 from regops.normalize.gcp_asset import IAM_POLICY_TYPES
 
 STAGE_TAG = "stage"
+
+
+@contextmanager
+def _readable(path: Path, what: str) -> Iterator[None]:
+    """One entry of an export whose shape the normalisers cannot read: a clear error, not a
+    traceback, and never a resource that reads as compliant."""
+    try:
+        yield
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+        raise InventoryError(f"{path}: {what} is malformed ({type(exc).__name__}: {exc})") from None
 
 
 def discover_inventory(path: Path, stage: str) -> Discovery:
@@ -49,11 +65,13 @@ def discover_inventory(path: Path, stage: str) -> Discovery:
         return _resource_graph(path, document, document["data"], stage, hashlib.sha256(data).hexdigest())
     if isinstance(document, list) and all(isinstance(row, Mapping) and "type" in row for row in document):
         return _resource_graph(path, {}, document, stage, hashlib.sha256(data).hexdigest())
+    if isinstance(document, Mapping) and isinstance(document.get("configurationItems"), list):
+        return _config_snapshot(path, document, stage, hashlib.sha256(data).hexdigest())
     if isinstance(document, Mapping) and ("asset_type" in document or "assetType" in document):
         return _asset_export(path, text, stage, hashlib.sha256(data).hexdigest())
     raise InventoryError(
-        f"{path}: not a regops inventory (schema {INVENTORY_SCHEMA!r}), Azure Resource Graph output"
-        " or gcloud asset export"
+        f"{path}: not a regops inventory (schema {INVENTORY_SCHEMA!r}), Azure Resource Graph output,"
+        " gcloud asset export or AWS Config snapshot"
     )
 
 
@@ -95,7 +113,8 @@ def _resource_graph(
     for number, row in enumerate(rows, 1):
         if not isinstance(row, Mapping) or not isinstance(row.get("id"), str) or "type" not in row:
             raise InventoryError(f"{path}: row {number} is not a Resource Graph resource (needs id and type)")
-        resource = arm_resource(row, stage, str(path))
+        with _readable(path, f"row {number}"):
+            resource = arm_resource(row, stage, str(path))
         if resource is not None and in_stage(resource, STAGE_TAG, stage):
             resources.append(resource)
     return _cloud_export(path, "azure-resource-graph", sha256, resources, stage, errors, notes)
@@ -128,10 +147,53 @@ def _asset_export(path: Path, text: str, stage: str, sha256: str) -> Discovery:
         policy: Any = None
         if record.get("asset_type", record.get("assetType")) in IAM_POLICY_TYPES:
             policy = policies.get(str(record["name"]), {}) if policies else UNKNOWN
-        resource = asset_resource(asset_payload(record, policy), stage, str(path))
+        with _readable(path, f"the asset {record['name']}"):
+            resource = asset_resource(asset_payload(record, policy), stage, str(path))
         if resource is not None and in_stage(resource, STAGE_TAG, stage):
             resources.append(resource)
     return _cloud_export(path, "gcp-asset-export", sha256, resources, stage, [], notes)
+
+
+def _config_snapshot(path: Path, document: Mapping[str, Any], stage: str, sha256: str) -> Discovery:
+    numbered: list[tuple[int, Mapping[str, Any]]] = []
+    for number, item in enumerate(document["configurationItems"], 1):
+        if not isinstance(item, Mapping) or not isinstance(item.get("resourceType"), str):
+            raise InventoryError(f"{path}: configuration item {number} has no resourceType")
+        if item.get("configurationItemStatus") not in aws_config.SKIPPED_STATUSES:
+            numbered.append((number, item))
+    items = [item for _, item in numbered]
+    errors, notes = [], ["AWS Config snapshot: facts Config does not record stay unknown"]
+    if document.get("nextToken"):
+        errors.append("the output is one page of several (nextToken is set): page through it")
+    managers = aws_config.key_managers(items)
+    account_block = aws_config.account_public_access_block(items)
+    resources = []
+    for number, item in numbered:
+        found = aws_config.CONFIG_TYPES.get(item["resourceType"])
+        arn = aws_config.item_arn(item)
+        if found is None or managers.get(str(arn)) == "AWS":
+            continue  # a type regops does not judge, or a key AWS manages (as live discovery)
+        native_type, payload_of = found
+        if arn is None:
+            raise InventoryError(f"{path}: configuration item {number} ({item['resourceType']}) has no ARN")
+        recorded_tags = item.get("tags")
+        tags: Mapping[str, Any] = recorded_tags if isinstance(recorded_tags, Mapping) else {}
+        if item["resourceType"] not in aws_config.ACCOUNT_TYPES and tags.get(STAGE_TAG) != stage:
+            continue
+        with _readable(path, f"configuration item {number} ({item['resourceType']} {arn})"):
+            payload = payload_of(aws_config.ConfigItem(item, managers, account_block))
+            resource = aws_resource(
+                arn=arn,
+                native_type=native_type,
+                region=None if item["resourceType"] in aws_config.ACCOUNT_TYPES else item.get("awsRegion"),
+                tags={str(k): str(v) for k, v in tags.items()},
+                payload=payload,
+                stage=stage,
+                source=str(path),
+                redact=True,
+            )
+        resources.append(resource)
+    return _cloud_export(path, "aws-config-snapshot", sha256, resources, stage, errors, notes)
 
 
 def _regops_inventory(path: Path, stage: str) -> Discovery:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from regops.model import UNKNOWN, Resource
-from regops.normalize import azure_arm, gcp_asset
+from regops.normalize import aws, azure_arm, gcp_asset
 from regops.normalize.common import SECRET_NAME, LiveNormaliser, LiveType, Unknown
 
 UNREADABLE_TEXT = "(could not be read)"
@@ -69,6 +69,37 @@ def live_resource(
         tags=dict(tags),
         attributes=jsonable(payload),
         facts=facts,
+        source=source,
+    )
+
+
+def aws_resource(
+    *,
+    arn: str,
+    native_type: str,
+    region: str | None,
+    tags: Mapping[str, str],
+    payload: Mapping[str, Any],
+    stage: str,
+    source: str,
+    redact: bool = False,
+) -> Resource:
+    """An AWS resource from its API payloads (boto3's, or a Config item's made alike).
+
+    Live payloads are not redacted by name: the credential report's password_* columns are
+    flags, not secrets. Config items are, as they echo whatever a service returned."""
+    kind, normaliser = aws.LIVE[native_type]
+    return Resource(
+        id=arn,
+        provider="aws",
+        native_type=native_type,
+        kind=kind,
+        region=region or "global",
+        stage=stage,
+        origin="live",
+        tags=dict(tags),
+        attributes=jsonable(payload, redact=redact),
+        facts=normalised(normaliser, payload),
         source=source,
     )
 
