@@ -12,7 +12,7 @@ from regops.discovery import Inventory, InventoryError
 from regops.evidence.bundle import EvidenceBundle, validate_evidence
 from regops.gate import judge, summarise
 from regops.model import Control, Outcome, Resource, Result, SourceReport
-from regops.stages import ConfigError, resolve
+from regops.stages import ConfigError, load_tool_config, resolve
 
 HIGH = Control(
     "C-1", "High control", "system", "high", ("acceptance",), ("object_store",), {"pci-dss": ("3.5.1",)}
@@ -56,6 +56,38 @@ def test_gate_fails_closed_on_empty_or_incomplete_sources() -> None:
     assert partial.reasons == ("source aws eu-west-1 is incomplete: eu-west-1 s3: AccessDenied",)
     nothing = judge([result(HIGH, Outcome.NOT_APPLICABLE)], CONTROLS, inventory(), "critical")
     assert nothing.reasons == ("no control evaluated any resource",)
+
+
+def test_gate_fails_when_a_live_source_finds_nothing_of_the_stage() -> None:
+    """A plan found the bucket, but the subscription had nothing tagged: it looked elsewhere."""
+    looked_elsewhere = SourceReport("azure", "azure:6f1e9c2a@management.azure.com", None, 0, True)
+    gate = judge([result(HIGH, Outcome.PASSED)], CONTROLS, inventory(SOURCE, looked_elsewhere), "critical")
+    assert gate.reasons == (
+        "source azure azure:6f1e9c2a@management.azure.com found no resources of the stage",
+    )
+    # A scanner with no findings found nothing wrong: that is no reason to fail.
+    clean_scan = SourceReport("checkov", "plan.json", None, 0, True)
+    assert judge([result(HIGH, Outcome.PASSED)], CONTROLS, inventory(SOURCE, clean_scan), "critical").passed
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        (
+            '[tool.regops.stages.acceptance.azure]\nsubscriptions = ["s"]\nendpoint = "http://arm.internal"',
+            "endpoint",
+        ),
+        ("[tool.regops.stages.acceptance.azure]\nsubscriptions = []", "subscriptions"),
+        ('[tool.regops.stages.acceptance.gcp]\nscope = "payments-acceptance-4821"', "scope"),
+        ('[tool.regops.stages.acceptance.gcp]\nscope = "projects/p"\nlabel_key = 7', "label_key"),
+    ],
+    ids=["azure-plain-http", "azure-no-subscription", "gcp-bare-project", "gcp-label-not-text"],
+)
+def test_invalid_cloud_settings_name_the_file_and_key(tmp_path: Path, section: str, key: str) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(section + "\n")
+    with pytest.raises(ConfigError, match=rf"pyproject\.toml: invalid \[tool\.regops\]: .*{key}"):
+        load_tool_config(pyproject)
 
 
 def test_summary_counts_by_outcome_severity_and_framework() -> None:
