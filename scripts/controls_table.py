@@ -57,14 +57,15 @@ def table(controls: list[Control]) -> str:
     return "\n".join(lines)
 
 
-def render(readme: str, controls: list[Control]) -> str:
-    head, found, rest = readme.partition(START)
+def replace_section(readme: str, start: str, end: str, body: str) -> str:
+    """README.md with the text between the `start` and `end` markers replaced by `body`."""
+    head, found, rest = readme.partition(start)
     if not found:
-        raise SystemExit(f"README.md has no {START!r} marker")
-    _, found, tail = rest.partition(END)
+        raise SystemExit(f"README.md has no {start!r} marker")
+    _, found, tail = rest.partition(end)
     if not found:
-        raise SystemExit(f"README.md has no {END!r} marker")
-    return f"{head}{START}\n{table(controls)}\n{END}{tail}"
+        raise SystemExit(f"README.md has no {end!r} marker")
+    return f"{head}{start}\n{body}\n{end}{tail}"
 
 
 def main() -> int:
@@ -73,7 +74,7 @@ def main() -> int:
     args = parser.parse_args()
     readme_path = ROOT / "README.md"
     readme = readme_path.read_text(encoding="utf-8")
-    updated = render(readme, list(suite_controls()))
+    updated = replace_section(readme, START, END, table(list(suite_controls())))
     if args.check:
         if updated != readme:
             print("README.md's controls table is stale: run python scripts/controls_table.py")

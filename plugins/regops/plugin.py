@@ -247,11 +247,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "checkov: parametrised over the stage's checkov findings")
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and "regops_settings" in workerinput:
+        # An xdist worker, maybe on another machine: it gets documents, not paths, evaluates
+        # controls and reports results back; discovery and the bundle stay with the controller.
         config.stash[settings_key] = Settings.from_dict(workerinput["regops_settings"])
-        config.stash[inventory_key] = Inventory.read(Path(workerinput["regops_inventory"]))
+        config.stash[inventory_key] = Inventory.from_json(
+            workerinput["regops_inventory"], origin="the controller's inventory"
+        )
         if workerinput.get("regops_checkov"):
-            document = json.loads(Path(workerinput["regops_checkov"]).read_text(encoding="utf-8"))
-            config.stash[checkov_key] = CheckovScan.from_dict(document)
+            config.stash[checkov_key] = CheckovScan.from_dict(json.loads(workerinput["regops_checkov"]))
         return
     if run_key not in config.stash:
         return
@@ -376,16 +379,26 @@ def _pyproject(config: pytest.Config) -> Path | None:
 
 
 class _XdistBridge:
-    """Hands the controller's settings and inventory to every worker."""
+    """Hands every worker the controller's settings, inventory and checkov findings.
+
+    As content (JSON text, plain values execnet can send), never as paths: a worker started with
+    `--tx ssh=...` runs on another machine and cannot read the controller's files.
+    """
 
     def __init__(self, session: RegopsSession) -> None:
         self.session = session
+        self.documents: dict[str, Any] | None = None
 
     def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput["regops_settings"] = self.session.settings.to_dict()
-        node.workerinput["regops_inventory"] = str(self.session.inventory_path)
-        if self.session.checkov_path is not None:
-            node.workerinput["regops_checkov"] = str(self.session.checkov_path)
+        if self.documents is None:
+            session = self.session
+            self.documents = {
+                "regops_settings": session.settings.to_dict(),
+                "regops_inventory": session.inventory.to_json(),
+            }
+            if session.checkov is not None:
+                self.documents["regops_checkov"] = json.dumps(session.checkov.to_dict(), default=str)
+        node.workerinput.update(self.documents)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -649,13 +662,11 @@ class RegopsSession:
             ci=ci_identifiers(),
         )
         self.bundle = EvidenceBundle.create(settings.evidence_dir, settings.stage, self.run.id)
-        self.inventory_path = self.bundle.path("inventory.json")
-        self.inventory_sha256 = inventory.write(self.inventory_path)
-        self.checkov_path: Path | None = None
+        self.inventory_sha256 = inventory.write(self.bundle.path("inventory.json"))
+        self.checkov = checkov
         if checkov is not None:
-            # The raw findings, for the workers and for whoever re-reads the run.
+            # The raw findings, for whoever re-reads the run.
             self.bundle.write_json("checkov.json", checkov.to_dict())
-            self.checkov_path = self.bundle.path("checkov.json")
         self.results: dict[str, Result] = {}
         self.controls: dict[str, Control] = {}
         self.other_failures = 0

@@ -67,11 +67,24 @@ class Inventory:
     @classmethod
     def read(cls, path: Path) -> Inventory:
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
             raise InventoryError(f"{path}: cannot read the inventory: {exc}") from None
+        return cls.from_json(text, origin=str(path))
+
+    @classmethod
+    def from_json(cls, text: str, origin: str = "inventory") -> Inventory:
+        """The inventory `to_json` wrote; `origin` names where the text came from in errors.
+
+        xdist workers get the controller's inventory as content: a worker on another
+        machine has no access to the controller's files.
+        """
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InventoryError(f"{origin}: cannot read the inventory: {exc}") from None
         if not isinstance(document, dict) or document.get("schema") != INVENTORY_SCHEMA:
-            raise InventoryError(f"{path}: not a regops inventory (expected schema {INVENTORY_SCHEMA!r})")
+            raise InventoryError(f"{origin}: not a regops inventory (expected schema {INVENTORY_SCHEMA!r})")
         try:
             return cls(
                 stage=document["stage"],
@@ -79,7 +92,7 @@ class Inventory:
                 sources=tuple(SourceReport.from_dict(s) for s in document["sources"]),
             )
         except (KeyError, TypeError) as exc:
-            raise InventoryError(f"{path}: the inventory is truncated or malformed ({exc!r})") from None
+            raise InventoryError(f"{origin}: the inventory is truncated or malformed ({exc!r})") from None
 
 
 def discover(settings: Settings, progress: Callable[[str], None] | None = None) -> Inventory:
