@@ -118,6 +118,21 @@ def test_a_public_acl_without_any_block_is_public(tmp_path: Path) -> None:
     assert found["payments-partner-drop-acceptance"].facts["public"] is True
 
 
+def test_an_unreadable_bucket_policy_leaves_exposure_unknown(tmp_path: Path) -> None:
+    def open_account_and_garble_policy(items: list[dict[str, Any]]) -> None:
+        block = next(i for i in items if i["resourceType"] == ACCOUNT_BLOCK)
+        block["configuration"] = dict.fromkeys(block["configuration"], False)
+        bucket = item_of(items, "payments-partner-drop-acceptance")
+        bucket["supplementaryConfiguration"]["AccessControlList"] = json.dumps({"grantList": []})
+        bucket["supplementaryConfiguration"]["BucketPolicy"] = '{"policyText": "{\\"Statement'
+
+    path = write(tmp_path, "s.json", config_snapshot(open_account_and_garble_policy))
+    assert (
+        "public"
+        not in by_name(discover_inventory(path, "acceptance"))["payments-partner-drop-acceptance"].facts
+    )
+
+
 def test_config_api_output_with_configuration_as_text_reads_alike(tmp_path: Path) -> None:
     """`get-resource-config-history` returns `configuration` and supplementary values as JSON text."""
     document = config_snapshot()

@@ -111,9 +111,7 @@ def _s3_bucket(item: ConfigItem) -> dict[str, Any]:
     return {
         "encryption": {"ServerSideEncryptionConfiguration": boto_keys(encryption)} if encryption else None,
         "public_access_block": {"PublicAccessBlockConfiguration": boto_keys(block)} if block else None,
-        "policy": {"Policy": policy.get("policyText")}
-        if isinstance(policy, Mapping) and policy.get("policyText")
-        else None,
+        "policy": _policy(policy),
         "acl": _acl(item.supplementary("AccessControlList")),
         "versioning": {"Status": versioning.get("status")} if isinstance(versioning, Mapping) else UNKNOWN,
         "logging": {"LoggingEnabled": {"TargetBucket": logging["destinationBucketName"]}}
@@ -121,6 +119,14 @@ def _s3_bucket(item: ConfigItem) -> dict[str, Any]:
         else {},
         "account_public_access_block": item.account_public_access_block,
     }
+
+
+def _policy(recorded: Any) -> Any:
+    if recorded is UNKNOWN:
+        return UNKNOWN  # unreadable text: the bucket may well have a public policy
+    if isinstance(recorded, Mapping) and recorded.get("policyText"):
+        return {"Policy": recorded["policyText"]}
+    return None
 
 
 def _acl(recorded: Any) -> Any:
