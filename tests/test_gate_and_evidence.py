@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from regops.discovery import Inventory, InventoryError
-from regops.evidence.bundle import EvidenceBundle, validate_evidence
+from regops.evidence.bundle import EvidenceBundle, json_chunks, validate_evidence
 from regops.gate import judge, summarise
 from regops.model import Control, Outcome, Resource, Result, SourceReport
 from regops.stages import ConfigError, load_tool_config, resolve
@@ -185,3 +188,39 @@ def test_invalid_parameters_are_a_config_error(tmp_path: Path) -> None:
             rootdir=tmp_path,
             pyproject=pyproject,
         )
+
+
+EVIDENCE_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=6) | st.integers() | st.booleans() | st.none(), inner, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@given(EVIDENCE_VALUES)
+def test_streamed_json_is_the_json_module_s(value: Any) -> None:
+    assert json.loads("".join(json_chunks(value))) == json.loads(json.dumps(value))
+
+
+def test_streamed_json_lays_out_a_member_per_line() -> None:
+    document = {
+        "controls": [{"id": "C-1", "results": [{"outcome": "passed", "observed": {"public": False}}]}]
+    }
+    assert "".join(json_chunks(document)).splitlines() == [
+        "{",
+        ' "controls": [',
+        "  {",
+        '   "id": "C-1",',
+        '   "results": [',
+        "    {",
+        '     "outcome": "passed",',
+        '     "observed": {"public": false}',
+        "    }",
+        "   ]",
+        "  }",
+        " ]",
+        "}",
+    ]

@@ -78,6 +78,8 @@ observed_key = pytest.StashKey[dict[str, Mapping[str, Any]]]()
 problems_key = pytest.StashKey[list[str]]()
 checkov_key = pytest.StashKey[CheckovScan]()
 run_key = pytest.StashKey[tuple[Settings, datetime, str]]()
+# The controls whose definition this process has already reported: later results name them only.
+reported_controls_key = pytest.StashKey[set[str]]()
 
 
 def _option_type(parse: Any) -> Any:
@@ -434,6 +436,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
         return
     resources = [] if control is None else config.stash[inventory_key].of_kinds(control.kinds)
+    settings = config.stash[settings_key]
+    if control is not None and not (
+        settings.stage in control.stages and settings.selects(control.id, control.frameworks)
+    ):
+        # Not evaluated in this run: one item stands for the control (deselected with the
+        # others), rather than one per resource that would only be collected to be dropped.
+        resources = resources[:1]
     metafunc.parametrize("resource", resources, ids=[r.id for r in resources], indirect=True)
 
 
@@ -541,7 +550,7 @@ def resource(request: pytest.FixtureRequest) -> Resource:
     return found
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def parameters(request: pytest.FixtureRequest) -> Parameters:
     """The stage's control parameters (allowed regions, retention, rotation, ...)."""
     return request.config.stash[settings_key].parameters
@@ -583,11 +592,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if resource is None:
         outcome = Outcome.NOT_APPLICABLE
         message = f"no {', '.join(control.kinds)} resources in the inventory"
+    reported = item.config.stash.setdefault(reported_controls_key, set())
+    # Every result holds its control's id; only the first (per xdist worker) its whole
+    # definition, which every report would otherwise carry in memory to the end of the run.
+    definition = {} if control.id in reported else {"control": control.to_dict()}
+    reported.add(control.id)
     report.user_properties.append(
         (
             PROPERTY,
             {
-                "control": control.to_dict(),
+                "control_id": control.id,
+                **definition,
                 "resource_id": resource.id if resource else None,
                 "address": resource.address if resource else None,
                 "provider": resource.provider if resource else None,
@@ -669,6 +684,8 @@ class RegopsSession:
             self.bundle.write_json("checkov.json", checkov.to_dict())
         self.results: dict[str, Result] = {}
         self.controls: dict[str, Control] = {}
+        # As reported (dicts), for the HTML report's rows of the controls' later results.
+        self.control_definitions: dict[str, dict[str, Any]] = {}
         self.other_failures = 0
         self.gate_passed: bool | None = None
         # A usage error or --collect-only: nothing was evaluated, so no bundle and no gate.
@@ -684,8 +701,9 @@ class RegopsSession:
             if report.failed:
                 self.other_failures += 1
             return
-        control = found["control"]
-        if control["id"] not in self.controls:
+        control = found.get("control")
+        if control is not None and control["id"] not in self.controls:
+            self.control_definitions[control["id"]] = control
             self.controls[control["id"]] = Control(
                 id=control["id"],
                 title=control["title"],
@@ -701,7 +719,7 @@ class RegopsSession:
                 maps_to=control["maps_to"],
             )
         result = Result(
-            control_id=control["id"],
+            control_id=found["control_id"],
             resource_id=found["resource_id"],
             outcome=Outcome(found["outcome"]),
             message=found["message"],
@@ -789,7 +807,7 @@ class RegopsSession:
         found = _regops_property(report) if isinstance(report, pytest.TestReport) else None
         if found is None or found["outcome"] != Outcome.FAILED.value:
             return None
-        result = Result(found["control"]["id"], found["resource_id"], Outcome.FAILED, "", report.nodeid)
+        result = Result(found["control_id"], found["resource_id"], Outcome.FAILED, "", report.nodeid)
         if self._waiver_for(result) is not None:
             return "waived", "w", ("WAIVED", {"yellow": True})
         return None
@@ -855,7 +873,7 @@ class RegopsSession:
         )
         self.bundle.write_json("results.sarif", sarif_document(document, self._source_files()))
         self.bundle.write_json("oscal-assessment-results.json", oscal_assessment_results(document))
-        self.bundle.write_bytes("junit.xml", junit_xml(self.settings.stage, self.controls, results))
+        self.bundle.write_chunks("junit.xml", junit_xml(self.settings.stage, self.controls, results))
         self.gate_passed = gate.passed
         self._summary = (summary, gate, coverage)
         self.comparison = comparison
@@ -914,7 +932,9 @@ class RegopsSession:
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
         found = _regops_property(report)
-        control: dict[str, Any] = found["control"] if found else {"id": "", "severity": "", "frameworks": {}}
+        control: Mapping[str, Any] = {"id": "", "severity": "", "frameworks": {}}
+        if found:
+            control = found.get("control") or self.control_definitions[found["control_id"]]
         cells[2:2] = [
             f'<td class="col-control">{html.escape(control["id"])}</td>',
             f"<td>{html.escape(control['severity'])}</td>",

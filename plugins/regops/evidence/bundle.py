@@ -10,7 +10,7 @@ import secrets
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -76,6 +76,38 @@ def git_commit(directory: Path) -> str | None:
 
 def ci_identifiers(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     return {name: environ[name] for name in CI_VARIABLES if environ.get(name)}
+
+
+# Containers this deep are laid out a member per line; deeper ones are one line each. A run of
+# 100,000 results would otherwise be built as one string (or, indented, as a list of millions of
+# pieces) before a byte is written.
+_EXPANDED_LEVELS = 5
+
+
+def _json_key(key: Any) -> str:
+    # As the json module writes keys: strings as they are, numbers, booleans and None as JSON.
+    if isinstance(key, str):
+        return json.dumps(key)
+    return json.dumps(json.dumps(key) if key is None or isinstance(key, (bool, int, float)) else str(key))
+
+
+def json_chunks(value: Any, level: int = 0) -> Iterator[str]:
+    """`value` as JSON text, in pieces: a member per line down to `_EXPANDED_LEVELS`, each piece
+    encoded by the standard library's C encoder."""
+    if level < _EXPANDED_LEVELS and isinstance(value, Mapping) and value:
+        inner = "\n" + " " * (level + 1)
+        for index, (key, member) in enumerate(value.items()):
+            yield ("{" if index == 0 else ",") + inner + _json_key(key) + ": "
+            yield from json_chunks(member, level + 1)
+        yield "\n" + " " * level + "}" + ("\n" if level == 0 else "")
+    elif level < _EXPANDED_LEVELS and isinstance(value, (list, tuple)) and value:
+        inner = "\n" + " " * (level + 1)
+        for index, member in enumerate(value):
+            yield ("[" if index == 0 else ",") + inner
+            yield from json_chunks(member, level + 1)
+        yield "\n" + " " * level + "]" + ("\n" if level == 0 else "")
+    else:
+        yield json.dumps(value, default=str) + ("\n" if level == 0 else "")
 
 
 @dataclass
@@ -161,8 +193,9 @@ def evidence_document(
     }
 
 
-def junit_xml(stage: str, controls: Mapping[str, Control], results: Sequence[Result]) -> bytes:
-    """JUnit XML of the control results, for CI systems that render it."""
+def junit_xml(stage: str, controls: Mapping[str, Control], results: Sequence[Result]) -> Iterator[bytes]:
+    """JUnit XML of the control results, for CI systems that render it, a test case at a time:
+    the document of a large run is never whole in memory."""
     counts = {outcome: sum(1 for r in results if r.outcome is outcome) for outcome in Outcome}
     suite = ET.Element(
         "testsuite",
@@ -172,11 +205,11 @@ def junit_xml(stage: str, controls: Mapping[str, Control], results: Sequence[Res
         errors=str(counts[Outcome.ERROR]),
         skipped=str(counts[Outcome.NOT_APPLICABLE]),
     )
+    opening = ET.tostring(suite, encoding="unicode", short_empty_elements=False)
+    yield ("<?xml version='1.0' encoding='utf-8'?>\n" + opening.removesuffix("</testsuite>") + "\n").encode()
     for result in sorted(results, key=lambda r: (r.control_id, r.resource_id or "")):
         control = controls[result.control_id]
-        case = ET.SubElement(
-            suite, "testcase", classname=result.control_id, name=result.resource_id or "(no resource)"
-        )
+        case = ET.Element("testcase", classname=result.control_id, name=result.resource_id or "(no resource)")
         properties = ET.SubElement(case, "properties")
         ET.SubElement(properties, "property", name="severity", value=control.severity)
         ET.SubElement(properties, "property", name="outcome", value=result.outcome.value)
@@ -190,9 +223,9 @@ def junit_xml(stage: str, controls: Mapping[str, Control], results: Sequence[Res
             ET.SubElement(case, "skipped", message=result.message)
         elif result.outcome is Outcome.WAIVED:
             ET.SubElement(case, "system-out").text = f"waived: {result.message}"
-    ET.indent(suite)
-    document: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
-    return document + b"\n"
+        ET.indent(case, space="  ", level=1)
+        yield b"  " + ET.tostring(case, encoding="utf-8") + b"\n"
+    yield b"</testsuite>\n"
 
 
 def sha256_file(path: Path) -> str:
@@ -232,9 +265,18 @@ class EvidenceBundle:
         return self.directory / name
 
     def write_json(self, name: str, document: Mapping[str, Any]) -> str:
-        data = (json.dumps(document, indent=1, sort_keys=False, default=str) + "\n").encode("utf-8")
-        self.path(name).write_bytes(data)
-        return hashlib.sha256(data).hexdigest()
+        """Write `document` as JSON, streamed; its sha256."""
+        digest = hashlib.sha256()
+        with self.path(name).open("wb") as out:
+            for chunk in json_chunks(document):
+                data = chunk.encode("utf-8")
+                out.write(data)
+                digest.update(data)
+        return digest.hexdigest()
+
+    def write_chunks(self, name: str, chunks: Iterable[bytes]) -> None:
+        with self.path(name).open("wb") as out:
+            out.writelines(chunks)
 
     def write_bytes(self, name: str, data: bytes) -> None:
         self.path(name).write_bytes(data)
