@@ -68,20 +68,25 @@ def replace_section(readme: str, start: str, end: str, body: str) -> str:
     return f"{head}{start}\n{body}\n{end}{tail}"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def update_readme(doc: str | None, start: str, end: str, body: str, what: str) -> int:
+    """Rewrite the README's section between the markers, or with --check exit 1 when it is stale."""
+    parser = argparse.ArgumentParser(description=(doc or f"Regenerate the README's {what}").splitlines()[0])
     parser.add_argument("--check", action="store_true", help="Exit 1 when README.md is stale")
     args = parser.parse_args()
     readme_path = ROOT / "README.md"
     readme = readme_path.read_text(encoding="utf-8")
-    updated = replace_section(readme, START, END, table(list(suite_controls())))
+    updated = replace_section(readme, start, end, body)
     if args.check:
         if updated != readme:
-            print("README.md's controls table is stale: run python scripts/controls_table.py")
+            print(f"README.md's {what} is stale: run python scripts/{Path(sys.argv[0]).name}")
             return 1
         return 0
     readme_path.write_text(updated, encoding="utf-8")
     return 0
+
+
+def main() -> int:
+    return update_readme(__doc__, START, END, table(list(suite_controls())), "controls table")
 
 
 if __name__ == "__main__":

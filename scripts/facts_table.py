@@ -7,7 +7,6 @@ python scripts/facts_table.py --check  # exit 1 when README.md is stale
 
 from __future__ import annotations
 
-import argparse
 import ast
 import inspect
 import sys
@@ -21,7 +20,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "plugins"))
 
-from controls_table import replace_section  # noqa: E402
+from controls_table import update_readme  # noqa: E402
 
 from regops.normalize import aws, azure, azure_arm, gcp, gcp_asset  # noqa: E402
 
@@ -95,19 +94,7 @@ def table() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="Exit 1 when README.md is stale")
-    args = parser.parse_args()
-    readme_path = ROOT / "README.md"
-    readme = readme_path.read_text(encoding="utf-8")
-    updated = replace_section(readme, START, END, table())
-    if args.check:
-        if updated != readme:
-            print("README.md's facts table is stale: run python scripts/facts_table.py")
-            return 1
-        return 0
-    readme_path.write_text(updated, encoding="utf-8")
-    return 0
+    return update_readme(__doc__, START, END, table(), "facts table")
 
 
 if __name__ == "__main__":

@@ -684,8 +684,6 @@ class RegopsSession:
             self.bundle.write_json("checkov.json", checkov.to_dict())
         self.results: dict[str, Result] = {}
         self.controls: dict[str, Control] = {}
-        # As reported (dicts), for the HTML report's rows of the controls' later results.
-        self.control_definitions: dict[str, dict[str, Any]] = {}
         self.other_failures = 0
         self.gate_passed: bool | None = None
         # A usage error or --collect-only: nothing was evaluated, so no bundle and no gate.
@@ -703,7 +701,6 @@ class RegopsSession:
             return
         control = found.get("control")
         if control is not None and control["id"] not in self.controls:
-            self.control_definitions[control["id"]] = control
             self.controls[control["id"]] = Control(
                 id=control["id"],
                 title=control["title"],
@@ -934,7 +931,8 @@ class RegopsSession:
         found = _regops_property(report)
         control: Mapping[str, Any] = {"id": "", "severity": "", "frameworks": {}}
         if found:
-            control = found.get("control") or self.control_definitions[found["control_id"]]
+            # A control's first result carries its definition; the session has it for the rest.
+            control = found.get("control") or self.controls[found["control_id"]].to_dict()
         cells[2:2] = [
             f'<td class="col-control">{html.escape(control["id"])}</td>',
             f"<td>{html.escape(control['severity'])}</td>",

@@ -264,17 +264,11 @@ class EvidenceBundle:
     def path(self, name: str) -> Path:
         return self.directory / name
 
-    def write_json(self, name: str, document: Mapping[str, Any]) -> str:
-        """Write `document` as JSON, streamed; its sha256."""
-        digest = hashlib.sha256()
-        with self.path(name).open("wb") as out:
-            for chunk in json_chunks(document):
-                data = chunk.encode("utf-8")
-                out.write(data)
-                digest.update(data)
-        return digest.hexdigest()
+    def write_json(self, name: str, document: Mapping[str, Any]) -> None:
+        self.write_chunks(name, (chunk.encode("utf-8") for chunk in json_chunks(document)))
 
     def write_chunks(self, name: str, chunks: Iterable[bytes]) -> None:
+        """Write the file as its pieces come: a large run's document is never whole in memory."""
         with self.path(name).open("wb") as out:
             out.writelines(chunks)
 

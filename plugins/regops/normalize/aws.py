@@ -640,7 +640,7 @@ def region_of(native_type: str, values: Mapping[str, Any]) -> str | None:
 # Live: AWS API payloads (as boto3 returns them, gathered per resource by discovery/aws.py).
 # The same fact names and meanings as the planned side, so one control judges both alike.
 
-_PUBLIC_GRANTEES = (
+PUBLIC_GRANTEES = (
     "http://acs.amazonaws.com/groups/global/AllUsers",
     "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
 )
@@ -679,7 +679,7 @@ def live_s3_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
         ):
             return True
         grants = dig(payload, "acl", "Grants", default=[])
-        return any(dig(g, "Grantee", "URI") in _PUBLIC_GRANTEES for g in grants)
+        return any(dig(g, "Grantee", "URI") in PUBLIC_GRANTEES for g in grants)
 
     facts.derive("public", public)
     facts.derive("versioning", lambda: dig(payload, "versioning", "Status") == "Enabled")

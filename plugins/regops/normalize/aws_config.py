@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from regops.model import UNKNOWN
+from regops.normalize.aws import PUBLIC_GRANTEES
 
 # The names the live normalisers read whose Config spelling is not the boto3 name with its
 # first letter lower-cased.
@@ -39,10 +40,9 @@ _BOTO_NAMES = {
         "IpProtocol",
     )
 }
-_PUBLIC_GROUPS = {
-    "AllUsers": "http://acs.amazonaws.com/groups/global/AllUsers",
-    "AuthenticatedUsers": "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
-}
+# Config names a public group by the last part of the URI the S3 API gives it.
+_PUBLIC_GROUPS = {uri.rsplit("/", 1)[-1]: uri for uri in PUBLIC_GRANTEES}
+_ACCOUNT_BLOCK = "AWS::S3::AccountPublicAccessBlock"
 # A deleted resource is no longer part of the stage; one Config does not record has no item.
 SKIPPED_STATUSES = frozenset({"ResourceDeleted", "ResourceDeletedNotRecorded", "ResourceNotRecorded"})
 
@@ -214,10 +214,10 @@ CONFIG_TYPES: dict[str, tuple[str, Callable[[ConfigItem], dict[str, Any]]]] = {
     "AWS::EC2::Volume": ("aws_ebs_volume", _encrypted_with_key),
     "AWS::EC2::Instance": ("aws_instance", _described_only),
     "AWS::Lambda::Function": ("aws_lambda_function", _described_only),
-    "AWS::S3::AccountPublicAccessBlock": ("aws_s3_account_public_access_block", _account_block),
+    _ACCOUNT_BLOCK: ("aws_s3_account_public_access_block", _account_block),
 }
 # Account-wide settings belong to every stage of the account, as in live discovery.
-ACCOUNT_TYPES = frozenset({"AWS::S3::AccountPublicAccessBlock"})
+ACCOUNT_TYPES = frozenset({_ACCOUNT_BLOCK})
 
 
 def item_arn(item: Mapping[str, Any]) -> str | None:
@@ -225,7 +225,7 @@ def item_arn(item: Mapping[str, Any]) -> str | None:
     arn = item.get("ARN", item.get("arn"))
     if isinstance(arn, str) and arn:
         return arn
-    if item.get("resourceType") == "AWS::S3::AccountPublicAccessBlock" and item.get("awsAccountId"):
+    if item.get("resourceType") == _ACCOUNT_BLOCK and item.get("awsAccountId"):
         return f"arn:aws:s3:::account/{item['awsAccountId']}/public-access-block"
     return None
 
@@ -233,9 +233,8 @@ def item_arn(item: Mapping[str, Any]) -> str | None:
 def account_public_access_block(items: list[Mapping[str, Any]]) -> Any:
     """The account's S3 public access block as boto3 returns it; UNKNOWN when not recorded."""
     for item in items:
-        if item.get("resourceType") == "AWS::S3::AccountPublicAccessBlock":
-            configuration = ConfigItem(item, {}, UNKNOWN).configuration
-            return configuration if configuration is UNKNOWN else boto_keys(configuration)
+        if item.get("resourceType") == _ACCOUNT_BLOCK:
+            return _described(ConfigItem(item, {}, UNKNOWN))
     return UNKNOWN
 
 
