@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,22 @@ def results_by_control(document: dict[str, Any]) -> dict[str, dict[str | None, s
     return {
         control["id"]: {r["resource_id"]: r["outcome"] for r in control["results"]}
         for control in document["controls"]
+    }
+
+
+Row = tuple[str, str | None, str, str]
+
+
+def result_rows(
+    document: dict[str, Any], keep: Callable[[dict[str, Any]], bool] = lambda control: True
+) -> set[Row]:
+    """Every result as (control, resource, outcome, message), of the controls `keep` accepts:
+    what two runs that judged the same resources must agree on."""
+    return {
+        (c["id"], r["resource_id"], r["outcome"], r["message"])
+        for c in document["controls"]
+        if keep(c)
+        for r in c["results"]
     }
 
 

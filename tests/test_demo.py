@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import DEMO, SUITES, load_evidence, only_bundle, sha256sum_check
+from tests.helpers import DEMO, SUITES, load_evidence, only_bundle, result_rows, sha256sum_check
 
 SECRET = "S3cr3t-ledger-pw-DO-NOT-LEAK"
 
@@ -100,19 +100,16 @@ def problems(document: dict[str, object]) -> set[tuple[str, str | None, str]]:
     }
 
 
-def run_demo(pytester: pytest.Pytester, stage: str, *args: str) -> tuple[pytest.RunResult, Path]:
+def run_suites(pytester: pytest.Pytester, stage: str, out: str, *args: str) -> tuple[pytest.RunResult, Path]:
+    """The suites on a stage of the demo (its live parts from the root conftest), one bundle in `out`."""
     result = pytester.runpytest_subprocess(
-        str(SUITES),
-        "-p",
-        "no:cacheprovider",
-        f"--stage={stage}",
-        "--plan",
-        str(DEMO / f"{stage}.plan.json"),
-        "--evidence-dir",
-        "out",
-        *args,
+        str(SUITES), "-p", "no:cacheprovider", f"--stage={stage}", "--evidence-dir", out, *args
     )
-    return result, only_bundle(pytester.path / "out", stage)
+    return result, only_bundle(pytester.path / out, stage)
+
+
+def run_demo(pytester: pytest.Pytester, stage: str, *args: str) -> tuple[pytest.RunResult, Path]:
+    return run_suites(pytester, stage, "out", "--plan", str(DEMO / f"{stage}.plan.json"), *args)
 
 
 @pytest.mark.parametrize("stage", ["system", "acceptance", "production"])
@@ -158,21 +155,11 @@ def test_demo_planned_delete_is_not_inventoried(pytester: pytest.Pytester) -> No
 def test_demo_under_xdist_matches_serial(pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     _, serial = run_demo(pytester, "acceptance")
-    parallel_result = pytester.runpytest_subprocess(
-        str(SUITES),
-        "-p",
-        "no:cacheprovider",
-        "--stage=acceptance",
-        "--plan",
-        str(DEMO / "acceptance.plan.json"),
-        "--evidence-dir",
-        "parallel",
-        "-n",
-        "2",
-    )
+    plan = str(DEMO / "acceptance.plan.json")
+    parallel_result, parallel = run_suites(pytester, "acceptance", "parallel", "--plan", plan, "-n", "2")
     assert parallel_result.ret == 1
     one = load_evidence(serial)
-    two = load_evidence(only_bundle(pytester.path / "parallel", "acceptance"))
+    two = load_evidence(parallel)
     assert problems(one) == problems(two)
     assert one["summary"] == two["summary"]
     assert sum(len(c["results"]) for c in one["controls"]) == sum(len(c["results"]) for c in two["controls"])
@@ -180,32 +167,20 @@ def test_demo_under_xdist_matches_serial(pytester: pytest.Pytester) -> None:
 
 def test_a_replay_of_the_three_cloud_run_gives_its_results(pytester: pytest.Pytester) -> None:
     _, bundle = run_demo(pytester, "acceptance")
-    replay = pytester.runpytest_subprocess(
-        str(SUITES),
-        "-p",
-        "no:cacheprovider",
-        "--stage=acceptance",
-        "--inventory",
-        str(bundle / "inventory.json"),
-        "--evidence-dir",
-        "replay",
+    replay, replayed_bundle = run_suites(
+        pytester, "acceptance", "replay", "--inventory", str(bundle / "inventory.json")
     )
     assert replay.ret == 1
 
-    def results(document: dict[str, Any]) -> set[tuple[str, str | None, str, str]]:
+    def judges_resources(control: dict[str, Any]) -> bool:
         # checkov scans plans; a replay has the inventory alone, so only the controls that judge
         # resources compare.
-        return {
-            (c["id"], r["resource_id"], r["outcome"], r["message"])
-            for c in document["controls"]
-            if not c["source"].startswith("checkov") and c["id"] != "SCAN-001"
-            for r in c["results"]
-        }
+        return not control["source"].startswith("checkov") and control["id"] != "SCAN-001"
 
-    original = load_evidence(bundle)
-    replayed = load_evidence(only_bundle(pytester.path / "replay", "acceptance"))
-    assert len(results(original)) > 300
-    assert results(replayed) == results(original)
-    live_ids = {r[1] for r in results(replayed) if r[1]}
+    original = result_rows(load_evidence(bundle), judges_resources)
+    replayed = result_rows(load_evidence(replayed_bundle), judges_resources)
+    assert len(original) > 300
+    assert replayed == original
+    live_ids = {row[1] for row in replayed if row[1]}
     for prefix in ("arn:aws:", "/subscriptions/", "//storage.googleapis.com/"):
         assert any(i.startswith(prefix) for i in live_ids), prefix

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import DEMO, SUITES, load_evidence, only_bundle
+from tests.helpers import DEMO, SUITES, load_evidence, only_bundle, result_rows
 
 
 def judge(pytester: pytest.Pytester, stage: str, out: str, *sources: str) -> dict[str, Any]:
@@ -30,22 +30,14 @@ def judge(pytester: pytest.Pytester, stage: str, out: str, *sources: str) -> dic
     return load_evidence(only_bundle(pytester.path / out, stage))
 
 
-def results(document: dict[str, Any]) -> set[tuple[str, str | None, str, str]]:
-    return {
-        (c["id"], r["resource_id"], r["outcome"], r["message"])
-        for c in document["controls"]
-        for r in c["results"]
-    }
-
-
 def test_a_replayed_inventory_gives_the_results_of_the_run_it_came_from(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml("[tool.regops]\n")
     shutil.copy(DEMO / "production.plan.json", pytester.path / "plan.json")
     original = judge(pytester, "production", "first", "--plan=plan.json")
     saved = only_bundle(pytester.path / "first", "production") / "inventory.json"
     replayed = judge(pytester, "production", "second", f"--inventory={saved}")
-    assert len(results(original)) > 150
-    assert results(replayed) == results(original)
+    assert len(result_rows(original)) > 150
+    assert result_rows(replayed) == result_rows(original)
     (source,) = replayed["sources"]
     assert source["kind"] == "inventory"
     assert source["complete"] is True
