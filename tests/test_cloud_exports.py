@@ -314,6 +314,16 @@ def test_a_first_page_of_resource_graph_output_is_incomplete(
     assert error in discovery.report.errors[0]
 
 
+def test_a_rule_shaped_otherwise_leaves_the_exposure_unknown_not_closed(tmp_path: Path) -> None:
+    """A security rule that is text where ARM gives an object cannot be read as 'no open ports'."""
+    rows = resource_graph_rows()
+    nsg = next(r for r in rows if r["name"] == "nsg-payments-web")
+    nsg["properties"]["securityRules"][0]["properties"] = "Allow * from Internet"
+    found = by_name(discover_inventory(write(tmp_path, "graph.json", {"data": rows}), "acceptance"))
+    assert "internet_ingress_ports" not in found["nsg-payments-web"].facts
+    assert found["nsg-payments-web"].facts["enabled"] is True  # the rest stands
+
+
 def test_a_resource_graph_row_without_an_id_is_one_clear_error(tmp_path: Path) -> None:
     rows = resource_graph_rows()
     del rows[1]["id"]

@@ -41,7 +41,8 @@ def dig(values: Any, *path: str | int, default: Any = _MISSING) -> Any:
     """Walk mapping keys and list indexes; `default` where the path ends early or is null.
 
     A nested Terraform block is a list; an empty list means the block is absent, so an index
-    past the end gives `default`. An `UNKNOWN` anywhere on the path raises `Unknown`.
+    past the end gives `default`. An `UNKNOWN` anywhere on the path raises `Unknown`, and so
+    does a key into a value that is not a mapping (the source is shaped otherwise).
     """
     current = known(values)
     for step in path:
@@ -53,7 +54,9 @@ def dig(values: Any, *path: str | int, default: Any = _MISSING) -> Any:
         elif isinstance(current, Mapping):
             current = current.get(step)
         else:
-            current = None
+            # A key into a scalar or a list: the source is not shaped as the normaliser reads it,
+            # so what it would have said is unknown, never absent.
+            raise Unknown
         current = known(current)
         if current is None:
             break
