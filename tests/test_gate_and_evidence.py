@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from regops.discovery import Inventory, InventoryError
-from regops.evidence.bundle import EvidenceBundle, json_chunks, validate_evidence
+from regops.evidence.bundle import EvidenceBundle, json_chunks, junit_xml, validate_evidence
 from regops.gate import judge, summarise
 from regops.model import Control, Outcome, Resource, Result, SourceReport
 from regops.stages import ConfigError, load_tool_config, resolve
@@ -205,7 +206,7 @@ def test_streamed_json_is_the_json_module_s(value: Any) -> None:
     assert json.loads("".join(json_chunks(value))) == json.loads(json.dumps(value))
 
 
-def test_streamed_json_lays_out_a_member_per_line() -> None:
+def test_streamed_json_lays_out_a_member_per_line_and_a_result_per_line() -> None:
     document = {
         "controls": [{"id": "C-1", "results": [{"outcome": "passed", "observed": {"public": False}}]}]
     }
@@ -215,12 +216,39 @@ def test_streamed_json_lays_out_a_member_per_line() -> None:
         "  {",
         '   "id": "C-1",',
         '   "results": [',
-        "    {",
-        '     "outcome": "passed",',
-        '     "observed": {"public": false}',
-        "    }",
+        '    {"outcome": "passed", "observed": {"public": false}}',
         "   ]",
         "  }",
         " ]",
         "}",
     ]
+
+
+@given(st.text(max_size=60), st.text(max_size=30), st.sampled_from(list(Outcome)))
+def test_junit_xml_is_well_formed_whatever_a_message_holds(
+    message: str, resource_id: str, outcome: Outcome
+) -> None:
+    results = [
+        Result(HIGH.id, resource_id or None, outcome, message, "t::x"),
+        Result(LOW.id, "b", Outcome.PASSED, "", "t::y"),
+    ]
+    suite = ET.fromstring(b"".join(junit_xml("acceptance", CONTROLS, results)))
+    assert suite.get("name") == "regops.acceptance"
+    assert suite.get("tests") == "2"
+    case = suite.find(f"testcase[@classname='{HIGH.id}']")
+    assert case is not None
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert properties == {"severity": "high", "pci-dss": "3.5.1", "outcome": outcome.value}
+    # What XML can carry arrives as it was; what it cannot is replaced, never the file broken.
+    readable = "".join(
+        "\ufffd" if (c < " " and c not in "\t\n\r") or c in "\ufffe\uffff" else c for c in message
+    )
+    if outcome in (Outcome.FAILED, Outcome.ERROR):
+        detail = case.find("error" if outcome is Outcome.ERROR else "failure")
+        assert detail is not None
+        assert detail.get("message") == readable
+        assert (detail.text or "") == readable
+    elif outcome is Outcome.NOT_APPLICABLE:
+        skipped = case.find("skipped")
+        assert skipped is not None
+        assert skipped.get("message") == readable

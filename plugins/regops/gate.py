@@ -101,7 +101,9 @@ def summarise(results: Iterable[Result], controls: Mapping[str, Control]) -> dic
         by_outcome[result.outcome.value] += 1
         by_severity[control.severity][result.outcome.value] += 1
         for framework in control.frameworks:
-            by_framework.setdefault(framework, _empty())[result.outcome.value] += 1
+            if framework not in by_framework:
+                by_framework[framework] = _empty()
+            by_framework[framework][result.outcome.value] += 1
     return {
         "total": sum(by_outcome.values()),
         "by_outcome": by_outcome,

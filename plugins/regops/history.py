@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -107,10 +108,12 @@ class Comparison:
         }
 
     def is_new_failure(self, result: Result) -> bool:
-        return any(
-            item["control"] == result.control_id and item["resource_id"] == result.resource_id
-            for item in self.new_failures
-        )
+        return (result.control_id, result.resource_id) in self._new_failure_keys
+
+    @cached_property
+    def _new_failure_keys(self) -> frozenset[tuple[str, str | None]]:
+        # Asked once per failed result: a set, not a scan of every new failure each time.
+        return frozenset((item["control"], item["resource_id"]) for item in self.new_failures)
 
 
 def compare(baseline: Run, results: Sequence[Result], resource_ids: Iterable[str]) -> Comparison:

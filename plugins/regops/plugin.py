@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from collections.abc import Callable, Generator, Mapping
@@ -46,7 +45,7 @@ from regops.history import Comparison, HistoryError, compare, read_run, resolve_
 from regops.model import Control, Outcome, Resource, Result, observed_json, observing
 from regops.outcomes import RANK, failed_comparison, phase_outcome
 from regops.promotion import PROMOTION_CONTROL, promotion_results
-from regops.report_html import observed_html, references_html, summary_html
+from regops.report_html import report_html
 from regops.scanners.checkov import (
     SCAN_CONTROL,
     CheckovScan,
@@ -77,7 +76,6 @@ resource_key = pytest.StashKey[Resource | None]()
 observed_key = pytest.StashKey[dict[str, Mapping[str, Any]]]()
 problems_key = pytest.StashKey[list[str]]()
 checkov_key = pytest.StashKey[CheckovScan]()
-run_key = pytest.StashKey[tuple[Settings, datetime, str]]()
 # The controls whose definition this process has already reported: later results name them only.
 reported_controls_key = pytest.StashKey[set[str]]()
 
@@ -187,30 +185,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("regops_stage", "Stage to gate when --stage is not given", default=None)
 
 
-# Settings and the run id come first: pytest-html reads its report path in its own
-# pytest_configure, and the report belongs in this run's bundle.
-@pytest.hookimpl(tryfirst=True, specname="pytest_configure")
-def pytest_configure_run(config: pytest.Config) -> None:
-    if getattr(config, "workerinput", None) is not None:
-        return
+def _start_run(config: pytest.Config) -> tuple[Settings, datetime, str] | None:
+    """The stage's settings and a new run id; None when regops is not asked to gate a stage."""
     stage = config.getoption("stage") or None
     ini_stage = config.getini("regops_stage") or None
     if stage is None and ini_stage is None and not os.environ.get("REGOPS_STAGE"):
-        return
+        return None
     try:
         settings = _resolve(config, stage, ini_stage)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     started = datetime.now(UTC)
-    run_id = new_run_id(started)
-    config.stash[run_key] = (settings, started, run_id)
     # A failed control is one line (where, and the message); the evidence holds the rest.
     # Full tracebacks of thousands of failures cost pytest time that grows with their square.
     if config.option.tbstyle == "auto":
         config.option.tbstyle = "line"
-    if config.pluginmanager.hasplugin("html") and not config.getoption("htmlpath", None):
-        config.option.htmlpath = str(settings.evidence_dir / settings.stage / run_id / "report.html")
-        config.option.self_contained_html = True
+    return settings, started, new_run_id(started)
 
 
 def _resolve(config: pytest.Config, stage: str | None, ini_stage: str | None) -> Settings:
@@ -258,9 +248,10 @@ def pytest_configure(config: pytest.Config) -> None:
         if workerinput.get("regops_checkov"):
             config.stash[checkov_key] = CheckovScan.from_dict(json.loads(workerinput["regops_checkov"]))
         return
-    if run_key not in config.stash:
+    run = _start_run(config) if workerinput is None else None
+    if run is None:
         return
-    settings, started, run_id = config.stash[run_key]
+    settings, started, run_id = run
     try:
         signing_key = load_private_key(settings.signing_key) if settings.signing_key else None
         today = utc_now().date()
@@ -286,13 +277,11 @@ def pytest_configure(config: pytest.Config) -> None:
             *_drift_results(settings, inventory),
         ]
     except (ConfigError, PlanError, InventoryError, SigningError, WaiverFileError, ChangeHistoryError) as exc:
-        _release_run_folder(settings, run_id)
         raise pytest.UsageError(str(exc)) from None
     if settings.baseline not in (None, "latest"):
         try:
             read_run(Path(str(settings.baseline)))
         except HistoryError as exc:
-            _release_run_folder(settings, run_id)
             raise pytest.UsageError(str(exc)) from None
     config.stash[settings_key] = settings
     config.stash[inventory_key] = inventory
@@ -302,13 +291,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(session, "regops-session")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(session), "regops-xdist")
-
-
-def _release_run_folder(settings: Settings, run_id: str) -> None:
-    """A run stopped before it began leaves nothing, not even the folder pytest-html made."""
-    directory = settings.evidence_dir / settings.stage / run_id
-    if directory.is_dir() and not any(directory.iterdir()):
-        EvidenceBundle(directory).discard()
 
 
 def _progress(config: pytest.Config, what: str = "discovery") -> Callable[[str], None] | None:
@@ -693,6 +675,8 @@ class RegopsSession:
         self.archive_error: str | None = None
         self._summary: tuple[dict[str, Any], Gate, dict[str, Any]] | None = None
 
+    # trylast: other plugins (pytest's --junitxml) have read the report's properties whole.
+    @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         found = _regops_property(report)
         if found is None:
@@ -742,6 +726,12 @@ class RegopsSession:
         previous = self.results.get(report.nodeid)
         if previous is None or RANK[result.outcome] > RANK[previous.outcome]:
             self.results[report.nodeid] = result
+        # pytest keeps every report to the end of the run; the result now holds what this one
+        # said, and the report keeps what its status line needs.
+        status = {key: found[key] for key in ("control_id", "resource_id", "outcome")}
+        report.user_properties = [
+            (name, status if name == PROPERTY else value) for name, value in report.user_properties
+        ]
 
     def _anomalies(self) -> list[Result]:
         if not self.settings.anomalies:
@@ -871,6 +861,7 @@ class RegopsSession:
         self.bundle.write_json("results.sarif", sarif_document(document, self._source_files()))
         self.bundle.write_json("oscal-assessment-results.json", oscal_assessment_results(document))
         self.bundle.write_chunks("junit.xml", junit_xml(self.settings.stage, self.controls, results))
+        self.bundle.write_chunks("report.html", (piece.encode() for piece in report_html(document)))
         self.gate_passed = gate.passed
         self._summary = (summary, gate, coverage)
         self.comparison = comparison
@@ -916,62 +907,9 @@ class RegopsSession:
         if self.archive_error:
             terminalreporter.write_line(f"ARCHIVE FAILED: {self.archive_error}", red=True, bold=True)
 
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_html_results_table_header(self, cells: list[str]) -> None:
-        cells[2:2] = [
-            '<th class="sortable" data-column-type="control">Control</th>',
-            "<th>Severity</th>",
-            "<th>Stage</th>",
-            "<th>Requirements</th>",
-            "<th>Observed</th>",
-        ]
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
-        found = _regops_property(report)
-        control: Mapping[str, Any] = {"id": "", "severity": "", "frameworks": {}}
-        if found:
-            # A control's first result carries its definition; the session has it for the rest.
-            control = found.get("control") or self.controls[found["control_id"]].to_dict()
-        cells[2:2] = [
-            f'<td class="col-control">{html.escape(control["id"])}</td>',
-            f"<td>{html.escape(control['severity'])}</td>",
-            f"<td>{html.escape(self.settings.stage)}</td>",
-            f"<td>{references_html(control)}</td>",
-            f"<td>{observed_html(found)}</td>",
-        ]
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
-        if self._summary is not None:
-            counts, gate, coverage = self._summary
-            prefix.extend(
-                summary_html(
-                    stage=self.settings.stage,
-                    run_id=self.run.id,
-                    gate=gate,
-                    summary=counts,
-                    coverage=coverage,
-                )
-            )
-        if self.comparison is not None:
-            found = self.comparison
-            prefix.append(
-                f"<p>Since {html.escape(found.baseline)}: <b>{len(found.new_failures)} new failures</b>, "
-                f"{len(found.fixed)} fixed, {len(found.still_failing)} still failing, "
-                f"{len(found.new_resources)} new and {len(found.gone_resources)} gone resources</p>"
-            )
-            if found.new_failures:
-                items = "".join(
-                    f"<li>{html.escape(i['control'])} {html.escape(str(i['resource_id']))}: "
-                    f"{html.escape(i['message'])}</li>"
-                    for i in found.new_failures
-                )
-                prefix.append(f"<ul>{items}</ul>")
-
     # (Named pytest_* so pytest sees it; specname makes it a second sessionfinish.)
     # trylast makes this wrapper the innermost: it finishes after every plain sessionfinish
-    # (pytest-html's report.html included) and before the terminal summary is printed.
+    # and before the terminal summary is printed.
     @pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_sessionfinish")
     def pytest_sessionfinish_bundle(
         self, session: pytest.Session, exitstatus: int

@@ -6,10 +6,10 @@ import hashlib
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import subprocess
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +17,7 @@ from functools import cache
 from importlib import resources as package_files
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 from regops.model import Control, Outcome, Result, SourceReport
 
@@ -81,7 +82,7 @@ def ci_identifiers(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
 # Containers this deep are laid out a member per line; deeper ones are one line each. A run of
 # 100,000 results would otherwise be built as one string (or, indented, as a list of millions of
 # pieces) before a byte is written.
-_EXPANDED_LEVELS = 5
+_EXPANDED_LEVELS = 4
 
 
 def _json_key(key: Any) -> str:
@@ -193,38 +194,60 @@ def evidence_document(
     }
 
 
+# Characters XML 1.0 cannot carry at all, even escaped; a message that holds one would make the
+# whole file unreadable to a CI system.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XML_ATTRIBUTE = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+
+
+def _xml_text(value: str) -> str:
+    # A carriage return is kept as one; a parser would read it as a line feed.
+    return xml_escape(_NOT_XML.sub("\ufffd", value), {"\r": "&#13;"})
+
+
+def _xml_attribute(value: str) -> str:
+    return '"' + xml_escape(_NOT_XML.sub("\ufffd", value), _XML_ATTRIBUTE) + '"'
+
+
+def _junit_properties(control: Control) -> list[tuple[str, str]]:
+    return [("severity", control.severity), *((k, ", ".join(v)) for k, v in control.frameworks.items())]
+
+
 def junit_xml(stage: str, controls: Mapping[str, Control], results: Sequence[Result]) -> Iterator[bytes]:
     """JUnit XML of the control results, for CI systems that render it, a test case at a time:
     the document of a large run is never whole in memory."""
     counts = {outcome: sum(1 for r in results if r.outcome is outcome) for outcome in Outcome}
-    suite = ET.Element(
-        "testsuite",
-        name=f"regops.{stage}",
-        tests=str(len(results)),
-        failures=str(counts[Outcome.FAILED]),
-        errors=str(counts[Outcome.ERROR]),
-        skipped=str(counts[Outcome.NOT_APPLICABLE]),
-    )
-    opening = ET.tostring(suite, encoding="unicode", short_empty_elements=False)
-    yield ("<?xml version='1.0' encoding='utf-8'?>\n" + opening.removesuffix("</testsuite>") + "\n").encode()
+    yield (
+        "<?xml version='1.0' encoding='utf-8'?>\n"
+        f'<testsuite name={_xml_attribute(f"regops.{stage}")} tests="{len(results)}" '
+        f'failures="{counts[Outcome.FAILED]}" errors="{counts[Outcome.ERROR]}" '
+        f'skipped="{counts[Outcome.NOT_APPLICABLE]}">\n'
+    ).encode()
+    properties = {
+        control_id: [
+            f"      <property name={_xml_attribute(name)} value={_xml_attribute(value)} />\n"
+            for name, value in _junit_properties(control)
+        ]
+        for control_id, control in controls.items()
+    }
     for result in sorted(results, key=lambda r: (r.control_id, r.resource_id or "")):
-        control = controls[result.control_id]
-        case = ET.Element("testcase", classname=result.control_id, name=result.resource_id or "(no resource)")
-        properties = ET.SubElement(case, "properties")
-        ET.SubElement(properties, "property", name="severity", value=control.severity)
-        ET.SubElement(properties, "property", name="outcome", value=result.outcome.value)
-        for framework, refs in control.frameworks.items():
-            ET.SubElement(properties, "property", name=framework, value=", ".join(refs))
-        if result.outcome is Outcome.FAILED:
-            ET.SubElement(case, "failure", message=result.message).text = result.message
-        elif result.outcome is Outcome.ERROR:
-            ET.SubElement(case, "error", message=result.message).text = result.message
-        elif result.outcome is Outcome.NOT_APPLICABLE:
-            ET.SubElement(case, "skipped", message=result.message)
-        elif result.outcome is Outcome.WAIVED:
-            ET.SubElement(case, "system-out").text = f"waived: {result.message}"
-        ET.indent(case, space="  ", level=1)
-        yield b"  " + ET.tostring(case, encoding="utf-8") + b"\n"
+        message = _xml_attribute(result.message)
+        detail = {
+            Outcome.FAILED: f"    <failure message={message}>{_xml_text(result.message)}</failure>\n",
+            Outcome.ERROR: f"    <error message={message}>{_xml_text(result.message)}</error>\n",
+            Outcome.NOT_APPLICABLE: f"    <skipped message={message} />\n",
+            Outcome.WAIVED: f"    <system-out>waived: {_xml_text(result.message)}</system-out>\n",
+        }.get(result.outcome, "")
+        yield "".join(
+            (
+                f"  <testcase classname={_xml_attribute(result.control_id)} "
+                f"name={_xml_attribute(result.resource_id or '(no resource)')}>\n    <properties>\n",
+                *properties[result.control_id],
+                f'      <property name="outcome" value="{result.outcome.value}" />\n    </properties>\n',
+                detail,
+                "  </testcase>\n",
+            )
+        ).encode()
     yield b"</testsuite>\n"
 
 
@@ -245,7 +268,7 @@ class EvidenceBundle:
     @classmethod
     def create(cls, evidence_dir: Path, stage: str, run_id: str) -> EvidenceBundle:
         directory = evidence_dir / stage / run_id
-        # pytest-html may have made the folder for its report already; a run never writes into
+        # Run ids are unique (milliseconds and a random suffix); still, a run never writes into
         # a folder that holds anything else.
         directory.mkdir(parents=True, exist_ok=True)
         if any(directory.iterdir()):
