@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from regops.discovery import Inventory, InventoryError
-from regops.evidence.bundle import EvidenceBundle, json_chunks, junit_xml, validate_evidence
+from regops.evidence.bundle import EvidenceBundle, junit_xml, validate_evidence
 from regops.gate import judge, summarise
+from regops.jsontext import json_chunks
 from regops.model import Control, Outcome, Resource, Result, SourceReport
 from regops.stages import ConfigError, load_tool_config, resolve
 
@@ -204,6 +205,17 @@ EVIDENCE_VALUES = st.recursive(
 @given(EVIDENCE_VALUES)
 def test_streamed_json_is_the_json_module_s(value: Any) -> None:
     assert json.loads("".join(json_chunks(value))) == json.loads(json.dumps(value))
+
+
+@given(
+    st.recursive(
+        st.integers() | st.text(max_size=4), lambda inner: st.dictionaries(st.text(max_size=4), inner)
+    )
+)
+def test_streamed_json_sorts_keys_at_every_level_as_the_json_module_does(value: Any) -> None:
+    streamed = "".join(json_chunks(value, sort_keys=True))
+    assert json.loads(streamed) == value
+    assert json.dumps(json.loads(streamed)) == json.dumps(value, sort_keys=True)
 
 
 def test_streamed_json_lays_out_a_member_per_line_and_a_result_per_line() -> None:

@@ -425,7 +425,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         # Not evaluated in this run: one item stands for the control (deselected with the
         # others), rather than one per resource that would only be collected to be dropped.
         resources = resources[:1]
-    metafunc.parametrize("resource", resources, ids=[r.id for r in resources], indirect=True)
+    metafunc.parametrize("resource", resources, ids=[r.id for r in resources])
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -521,15 +521,9 @@ def _checkov_items(
 
 
 @pytest.fixture
-def resource(request: pytest.FixtureRequest) -> Resource:
-    """The resource this control is evaluated on; facts the control declares must be known."""
-    control = request.node.stash.get(control_key, None)
-    found = getattr(request, "param", None)
-    if control is None or not isinstance(found, Resource):
-        raise pytest.UsageError("the `resource` fixture is only for regops controls run with --stage")
-    for fact in control.facts:
-        found.fact(fact)
-    return found
+def resource() -> Resource:
+    """The resource a control is evaluated on: regops parametrises every control with them."""
+    raise pytest.UsageError("the `resource` argument is only for regops controls run with --stage")
 
 
 @pytest.fixture(scope="session")
@@ -538,20 +532,33 @@ def parameters(request: pytest.FixtureRequest) -> Parameters:
     return request.config.stash[settings_key].parameters
 
 
-def _observe(item: pytest.Item, phase: str) -> Generator[None, None, None]:
+def _observe(
+    item: pytest.Item, phase: str, then: Callable[[pytest.Item], None] | None = None
+) -> Generator[None, None, None]:
     if control_key not in item.stash:
         return (yield)
     with observing() as seen:
         try:
-            return (yield)
+            done = yield
+            if then is not None:
+                then(item)
+            return done
         finally:
             item.stash.setdefault(observed_key, {})[phase] = seen
 
 
+def _read_declared_facts(item: pytest.Item) -> None:
+    # A fact the control declares that its resource cannot have is an error before the control
+    # runs, not a failure or a pass decided on a missing value.
+    found = item.stash.get(resource_key, None)
+    if found is not None:
+        for fact in item.stash[control_key].facts:
+            found.fact(fact)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
-    # The resource fixture reads the facts a control declares: a missing one fails here.
-    return (yield from _observe(item, "setup"))
+    return (yield from _observe(item, "setup", then=_read_declared_facts))
 
 
 @pytest.hookimpl(wrapper=True)

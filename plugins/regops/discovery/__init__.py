@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from regops.jsontext import json_chunks
 from regops.model import Discovery, Resource, SourceReport
 from regops.normalize.estate import estate_resources
 
@@ -49,20 +50,26 @@ class Inventory:
     def of_kinds(self, kinds: Sequence[str]) -> list[Resource]:
         return [r for r in self.resources if r.kind in kinds]
 
-    def to_json(self) -> str:
-        document: dict[str, Any] = {
+    def to_dict(self) -> dict[str, Any]:
+        return {
             "schema": INVENTORY_SCHEMA,
             "stage": self.stage,
             "sources": [s.to_dict() for s in self.sources],
             "resources": [r.to_dict() for r in self.resources],
         }
-        return json.dumps(document, indent=1, sort_keys=True, default=str) + "\n"
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, default=str)
 
     def write(self, path: Path) -> str:
-        """Write the inventory; its sha256."""
-        data = self.to_json().encode("utf-8")
-        path.write_bytes(data)
-        return hashlib.sha256(data).hexdigest()
+        """Write the inventory a resource per line, as it is encoded; its sha256."""
+        digest = hashlib.sha256()
+        with path.open("wb") as out:
+            for chunk in json_chunks(self.to_dict(), sort_keys=True):
+                data = chunk.encode("utf-8")
+                digest.update(data)
+                out.write(data)
+        return digest.hexdigest()
 
     @classmethod
     def read(cls, path: Path) -> Inventory:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
+from regops.jsontext import json_chunks
 from regops.model import Control, Outcome, Result, SourceReport
 
 EVIDENCE_SCHEMA = "regops.evidence/v1"
@@ -77,38 +78,6 @@ def git_commit(directory: Path) -> str | None:
 
 def ci_identifiers(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     return {name: environ[name] for name in CI_VARIABLES if environ.get(name)}
-
-
-# Containers this deep are laid out a member per line; deeper ones are one line each. A run of
-# 100,000 results would otherwise be built as one string (or, indented, as a list of millions of
-# pieces) before a byte is written.
-_EXPANDED_LEVELS = 4
-
-
-def _json_key(key: Any) -> str:
-    # As the json module writes keys: strings as they are, numbers, booleans and None as JSON.
-    if isinstance(key, str):
-        return json.dumps(key)
-    return json.dumps(json.dumps(key) if key is None or isinstance(key, (bool, int, float)) else str(key))
-
-
-def json_chunks(value: Any, level: int = 0) -> Iterator[str]:
-    """`value` as JSON text, in pieces: a member per line down to `_EXPANDED_LEVELS`, each piece
-    encoded by the standard library's C encoder."""
-    if level < _EXPANDED_LEVELS and isinstance(value, Mapping) and value:
-        inner = "\n" + " " * (level + 1)
-        for index, (key, member) in enumerate(value.items()):
-            yield ("{" if index == 0 else ",") + inner + _json_key(key) + ": "
-            yield from json_chunks(member, level + 1)
-        yield "\n" + " " * level + "}" + ("\n" if level == 0 else "")
-    elif level < _EXPANDED_LEVELS and isinstance(value, (list, tuple)) and value:
-        inner = "\n" + " " * (level + 1)
-        for index, member in enumerate(value):
-            yield ("[" if index == 0 else ",") + inner
-            yield from json_chunks(member, level + 1)
-        yield "\n" + " " * level + "]" + ("\n" if level == 0 else "")
-    else:
-        yield json.dumps(value, default=str) + ("\n" if level == 0 else "")
 
 
 @dataclass
