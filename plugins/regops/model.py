@@ -126,7 +126,7 @@ class FactUnknown(Exception):
         self.fact = fact
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resource:
     """One discovered resource, the same shape for every source."""
 
@@ -289,7 +289,8 @@ class Control:
         }
 
 
-@dataclass(frozen=True)
+# Slotted: a large run holds a result per control and resource to the end.
+@dataclass(frozen=True, slots=True)
 class Result:
     """The outcome of one control on one resource (resource_id None: the control had none)."""
 

@@ -526,10 +526,12 @@ def resource() -> Resource:
     raise pytest.UsageError("the `resource` argument is only for regops controls run with --stage")
 
 
+# pytestconfig rather than request: pytest builds a new `request` fixture definition for every
+# item whose fixtures ask for it, even when the value is cached for the session.
 @pytest.fixture(scope="session")
-def parameters(request: pytest.FixtureRequest) -> Parameters:
+def parameters(pytestconfig: pytest.Config) -> Parameters:
     """The stage's control parameters (allowed regions, retention, rotation, ...)."""
-    return request.config.stash[settings_key].parameters
+    return pytestconfig.stash[settings_key].parameters
 
 
 def _observe(
@@ -574,6 +576,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     resource = item.stash.get(resource_key, None)
     error = call.excinfo.value if call.excinfo is not None else None
+    # Taken out of the item, which pytest keeps to the end of the run; the report carries it.
+    seen = item.stash.get(observed_key, {}).pop(report.when, None)
     decided = phase_outcome(report.when, report.outcome, error)
     if decided is None:
         return report
@@ -598,7 +602,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 "origin": resource.origin if resource else None,
                 "outcome": outcome.value,
                 "message": message,
-                **_observed_property(item, report.when),
+                **_observed_property(seen),
                 **({"comparison": comparison} if (comparison := failed_comparison(error)) else {}),
             },
         )
@@ -606,8 +610,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def _observed_property(item: pytest.Item, phase: str) -> dict[str, Any]:
-    seen = item.stash.get(observed_key, {}).get(phase)
+def _observed_property(seen: Mapping[str, Any] | None) -> dict[str, Any]:
     if not seen:
         return {}
     observed, unknown = observed_json(seen)
