@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -92,6 +93,16 @@ def test_inert_plugin_imports_no_sdk_and_writes_nothing(pytester: pytest.Pyteste
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*LOADED [[][]]"])
     assert not (pytester.path / "reports").exists()
+
+
+def test_full_collections_are_rare_during_a_run_and_as_before_after_it(project: pytest.Pytester) -> None:
+    project.makeconftest(
+        "import gc\ndef pytest_sessionfinish(session):\n    print('THRESHOLD', gc.get_threshold())\n"
+    )
+    before = gc.get_threshold()
+    result = run(project, "--stage=acceptance", "--plan", "plan.json", "-s")
+    result.stdout.fnmatch_lines([f"*THRESHOLD ({before[0]}, {before[1]}, {max(before[2], 1000)})"])
+    assert gc.get_threshold() == before
 
 
 def test_stage_runs_controls_over_resources(project: pytest.Pytester) -> None:
