@@ -207,13 +207,14 @@ def test_streamed_json_is_the_json_module_s(value: Any) -> None:
     assert json.loads("".join(json_chunks(value))) == json.loads(json.dumps(value))
 
 
-@given(
-    st.recursive(
-        st.integers() | st.text(max_size=4), lambda inner: st.dictionaries(st.text(max_size=4), inner)
-    )
+NESTED_OBJECTS = st.recursive(
+    st.integers() | st.text(max_size=4), lambda inner: st.dictionaries(st.text(max_size=4), inner)
 )
-def test_streamed_json_sorts_keys_at_every_level_as_the_json_module_does(value: Any) -> None:
-    streamed = "".join(json_chunks(value, sort_keys=True))
+
+
+@given(NESTED_OBJECTS, st.integers(min_value=0, max_value=5))
+def test_streamed_json_sorts_keys_at_every_level_as_the_json_module_does(value: Any, expand: int) -> None:
+    streamed = "".join(json_chunks(value, sort_keys=True, expand=expand))
     assert json.loads(streamed) == value
     assert json.dumps(json.loads(streamed)) == json.dumps(value, sort_keys=True)
 

@@ -19,21 +19,23 @@ def _json_key(key: Any) -> str:
     return json.dumps(json.dumps(key) if key is None or isinstance(key, (bool, int, float)) else str(key))
 
 
-def json_chunks(value: Any, level: int = 0, *, sort_keys: bool = False) -> Iterator[str]:
-    """`value` as JSON text, in pieces: a member per line down to `_EXPANDED_LEVELS`, each piece
+def json_chunks(
+    value: Any, level: int = 0, *, sort_keys: bool = False, expand: int = _EXPANDED_LEVELS
+) -> Iterator[str]:
+    """`value` as JSON text, in pieces: a member per line down to `expand` levels, each piece
     encoded by the standard library's C encoder."""
-    if level < _EXPANDED_LEVELS and isinstance(value, Mapping) and value:
+    if level < expand and isinstance(value, Mapping) and value:
         inner = "\n" + " " * (level + 1)
         members = sorted(value.items()) if sort_keys else value.items()
         for index, (key, member) in enumerate(members):
             yield ("{" if index == 0 else ",") + inner + _json_key(key) + ": "
-            yield from json_chunks(member, level + 1, sort_keys=sort_keys)
+            yield from json_chunks(member, level + 1, sort_keys=sort_keys, expand=expand)
         yield "\n" + " " * level + "}" + ("\n" if level == 0 else "")
-    elif level < _EXPANDED_LEVELS and isinstance(value, (list, tuple)) and value:
+    elif level < expand and isinstance(value, (list, tuple)) and value:
         inner = "\n" + " " * (level + 1)
         for index, member in enumerate(value):
             yield ("[" if index == 0 else ",") + inner
-            yield from json_chunks(member, level + 1, sort_keys=sort_keys)
+            yield from json_chunks(member, level + 1, sort_keys=sort_keys, expand=expand)
         yield "\n" + " " * level + "]" + ("\n" if level == 0 else "")
     else:
         yield json.dumps(value, default=str, sort_keys=sort_keys) + ("\n" if level == 0 else "")

@@ -453,9 +453,11 @@ def pytest_collection_modifyitems(
         return
     settings = config.stash[settings_key]
     problems = config.stash.get(problems_key, [])
-    kept, dropped = [], []
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     seen: dict[str, str] = {}
-    parsed: dict[Any, Control | None] = {}
+    # A control function's items share its control and whether the run selects it.
+    parsed: dict[Any, tuple[Control, bool] | None] = {}
     scanned: list[pytest.Function] = []
     for item in items:
         if item.get_closest_marker("checkov") is not None and isinstance(item, pytest.Function):
@@ -466,26 +468,30 @@ def pytest_collection_modifyitems(
             kept.append(item)
             continue
         if item.function not in parsed:
-            parsed[item.function] = control_from_marker(marker.kwargs, item.function)[0]
-        control = parsed[item.function]
-        if control is None:
+            control = control_from_marker(marker.kwargs, item.function)[0]
+            parsed[item.function] = None
+            if control is not None:
+                owner = f"{item.module.__name__ if item.module else ''}.{item.originalname}"
+                if seen.setdefault(control.id, owner) != owner:
+                    problems.append(f"{control.id}: declared twice, by {seen[control.id]} and {owner}")
+                selected = settings.stage in control.stages and settings.selects(
+                    control.id, control.frameworks
+                )
+                parsed[item.function] = (control, selected)
+        found = parsed[item.function]
+        if found is None:
             continue
-        owner = f"{item.module.__name__ if item.module else ''}.{item.originalname}"
-        if seen.setdefault(control.id, owner) != owner:
-            problems.append(f"{control.id}: declared twice, by {seen[control.id]} and {owner}")
+        control, selected = found
         item.stash[control_key] = control
         params = getattr(item, "callspec", None)
         resource = params.params.get("resource") if params is not None else None
         item.stash[resource_key] = resource if isinstance(resource, Resource) else None
-        if settings.stage in control.stages and settings.selects(control.id, control.frameworks):
-            kept.append(item)
-        else:
-            dropped.append(item)
+        (kept if selected else dropped).append(item)
     if problems:
         raise pytest.UsageError(
             "regops: invalid control definitions:\n  " + "\n  ".join(dict.fromkeys(problems))
         )
-    native = {c.id: c for c in parsed.values() if c is not None}
+    native = {found[0].id: found[0] for found in parsed.values() if found is not None}
     for item, control in _checkov_items(config, scanned, native):
         seen.setdefault(control.id, "checkov")
         selected = settings.stage in control.stages and (

@@ -62,10 +62,11 @@ class Inventory:
         return json.dumps(self.to_dict(), sort_keys=True, default=str)
 
     def write(self, path: Path) -> str:
-        """Write the inventory a resource per line, as it is encoded; its sha256."""
+        """Write the inventory a resource per line (what one diffs between runs), as it is
+        encoded; its sha256."""
         digest = hashlib.sha256()
         with path.open("wb") as out:
-            for chunk in json_chunks(self.to_dict(), sort_keys=True):
+            for chunk in json_chunks(self.to_dict(), sort_keys=True, expand=2):
                 data = chunk.encode("utf-8")
                 digest.update(data)
                 out.write(data)
