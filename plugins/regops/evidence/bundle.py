@@ -182,6 +182,20 @@ def _junit_properties(control: Control) -> list[tuple[str, str]]:
     return [("severity", control.severity), *((k, ", ".join(v)) for k, v in control.frameworks.items())]
 
 
+def _junit_detail(result: Result) -> str:
+    """The element that says how a test case ended; none for a pass."""
+    message, text = result.message, _xml_text(result.message)
+    if result.outcome is Outcome.FAILED:
+        return f"    <failure message={_xml_attribute(message)}>{text}</failure>\n"
+    if result.outcome is Outcome.ERROR:
+        return f"    <error message={_xml_attribute(message)}>{text}</error>\n"
+    if result.outcome is Outcome.NOT_APPLICABLE:
+        return f"    <skipped message={_xml_attribute(message)} />\n"
+    if result.outcome is Outcome.WAIVED:
+        return f"    <system-out>waived: {text}</system-out>\n"
+    return ""
+
+
 def junit_xml(stage: str, controls: Mapping[str, Control], results: Sequence[Result]) -> Iterator[bytes]:
     """JUnit XML of the control results, for CI systems that render it, a test case at a time:
     the document of a large run is never whole in memory."""
@@ -200,20 +214,13 @@ def junit_xml(stage: str, controls: Mapping[str, Control], results: Sequence[Res
         for control_id, control in controls.items()
     }
     for result in sorted(results, key=lambda r: (r.control_id, r.resource_id or "")):
-        message = _xml_attribute(result.message)
-        detail = {
-            Outcome.FAILED: f"    <failure message={message}>{_xml_text(result.message)}</failure>\n",
-            Outcome.ERROR: f"    <error message={message}>{_xml_text(result.message)}</error>\n",
-            Outcome.NOT_APPLICABLE: f"    <skipped message={message} />\n",
-            Outcome.WAIVED: f"    <system-out>waived: {_xml_text(result.message)}</system-out>\n",
-        }.get(result.outcome, "")
         yield "".join(
             (
                 f"  <testcase classname={_xml_attribute(result.control_id)} "
                 f"name={_xml_attribute(result.resource_id or '(no resource)')}>\n    <properties>\n",
                 *properties[result.control_id],
                 f'      <property name="outcome" value="{result.outcome.value}" />\n    </properties>\n',
-                detail,
+                _junit_detail(result),
                 "  </testcase>\n",
             )
         ).encode()
