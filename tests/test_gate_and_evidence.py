@@ -192,12 +192,14 @@ def test_invalid_parameters_are_a_config_error(tmp_path: Path) -> None:
         )
 
 
+def json_containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    keys = st.text(max_size=6) | st.integers() | st.booleans() | st.none()
+    return st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3)
+
+
 EVIDENCE_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
-    lambda inner: (
-        st.lists(inner, max_size=3)
-        | st.dictionaries(st.text(max_size=6) | st.integers() | st.booleans() | st.none(), inner, max_size=3)
-    ),
+    json_containers,
     max_leaves=20,
 )
 
