@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from regops.discovery import Inventory, InventoryError
 from regops.evidence.bundle import EvidenceBundle, junit_xml, validate_evidence
 from regops.gate import judge, summarise
-from regops.jsontext import json_chunks
+from regops.jsontext import JSONStream, json_chunks
 from regops.model import Control, Outcome, Resource, Result, SourceReport
 from regops.stages import ConfigError, load_tool_config, resolve
 
@@ -207,6 +207,22 @@ EVIDENCE_VALUES = st.recursive(
 @given(EVIDENCE_VALUES)
 def test_streamed_json_is_the_json_module_s(value: Any) -> None:
     assert json.loads("".join(json_chunks(value))) == json.loads(json.dumps(value))
+
+
+def as_streams(value: Any) -> Any:
+    """`value` with every list made a JSONStream."""
+    if isinstance(value, list):
+        members = [as_streams(member) for member in value]
+        return JSONStream(lambda: iter(members))
+    if isinstance(value, dict):
+        return {key: as_streams(member) for key, member in value.items()}
+    return value
+
+
+@given(EVIDENCE_VALUES, st.integers(min_value=0, max_value=5))
+def test_streams_are_written_as_the_arrays_they_make(value: Any, expand: int) -> None:
+    streamed = "".join(json_chunks(as_streams(value), expand=expand))
+    assert json.loads(streamed) == json.loads(json.dumps(value))
 
 
 NESTED_OBJECTS = st.recursive(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
-from regops.jsontext import json_chunks
+from regops.jsontext import JSONStream, json_chunks
 from regops.model import Control, Outcome, Result, SourceReport
 
 EVIDENCE_SCHEMA = "regops.evidence/v1"
@@ -127,6 +127,11 @@ def validate_evidence(document: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _result_dicts(results: list[Result]) -> JSONStream:
+    # Made each time a writer reads them: the results' dicts for a whole run are never held.
+    return JSONStream(lambda: (result.to_dict() for result in results), length=len(results))
+
+
 def evidence_document(
     *,
     run: RunInfo,
@@ -139,6 +144,7 @@ def evidence_document(
     gate: Mapping[str, Any],
     waivers: Mapping[str, Any],
 ) -> dict[str, Any]:
+    """The evidence.json document; each control's results are a JSONStream, made when read."""
     by_control: dict[str, list[Result]] = {control_id: [] for control_id in controls}
     for result in results:
         by_control.setdefault(result.control_id, []).append(result)
@@ -151,9 +157,7 @@ def evidence_document(
         "controls": [
             {
                 **controls[control_id].to_dict(),
-                "results": [
-                    r.to_dict() for r in sorted(found, key=lambda r: (r.resource_id or "", r.nodeid))
-                ],
+                "results": _result_dicts(sorted(found, key=lambda r: (r.resource_id or "", r.nodeid))),
             }
             for control_id, found in sorted(by_control.items())
         ],

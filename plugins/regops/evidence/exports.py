@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from regops.jsontext import JSONStream
+
 SARIF_SCHEMA: Final = "https://json.schemastore.org/sarif-2.1.0.json"
 OSCAL_VERSION: Final = "1.1.2"
 INFORMATION_URI: Final = "https://github.com/regops/regops"
@@ -135,60 +137,62 @@ def _token(control_id: str) -> str:
     return control_id.lower()
 
 
+def _observation(
+    run: Mapping[str, Any], control: Mapping[str, Any], result: Mapping[str, Any], observation_id: str
+) -> dict[str, Any]:
+    subject = result["resource_id"] or f"stage {run['stage']}"
+    return {
+        "uuid": observation_id,
+        "title": f"{control['id']} on {subject}",
+        "description": result["message"] or control["title"],
+        "props": [
+            {"name": "outcome", "ns": INFORMATION_URI, "value": result["outcome"]},
+            *(
+                [{"name": "origin", "ns": INFORMATION_URI, "value": result["origin"]}]
+                if result.get("origin")
+                else []
+            ),
+            # OSCAL props carry strings: one per fact the control read, as JSON.
+            *(
+                {
+                    "name": "observed",
+                    "ns": INFORMATION_URI,
+                    "class": name,
+                    "value": json.dumps(value, sort_keys=True),
+                }
+                for name, value in (result.get("observed") or {}).items()
+            ),
+        ],
+        "methods": ["TEST"],
+        "types": ["finding"] if result["outcome"] in {"failed", "error"} else ["control-objective"],
+        "subjects": [
+            {"subject-uuid": _uuid(run["id"], "subject", subject), "type": "resource", "title": subject}
+        ],
+        "relevant-evidence": [
+            {"href": "evidence.json", "description": f"regops evidence of run {run['id']}"}
+        ],
+        "collected": run["finished_at"] or run["started_at"],
+    }
+
+
+def _related(observation_ids: list[str]) -> JSONStream:
+    return JSONStream(lambda: ({"observation-uuid": i} for i in observation_ids))
+
+
 def oscal_assessment_results(document: Mapping[str, Any]) -> dict[str, Any]:
-    """An OSCAL assessment-results document: one observation per result, one finding per control."""
+    """An OSCAL assessment-results document: one observation per result, one finding per control.
+
+    The observations are a JSONStream, made as the document is written: they are the bulk of it."""
     run = document["run"]
     run_id = run["id"]
-    observations = []
+    observation_ids: dict[str, list[str]] = {}
     findings = []
     for control in document["controls"]:
-        related = []
-        states = set()
-        for result in control["results"]:
-            observation_id = _uuid(run_id, "observation", control["id"], str(result["resource_id"]))
-            related.append({"observation-uuid": observation_id})
-            states.add(result["outcome"])
-            subject = result["resource_id"] or f"stage {run['stage']}"
-            observations.append(
-                {
-                    "uuid": observation_id,
-                    "title": f"{control['id']} on {subject}",
-                    "description": result["message"] or control["title"],
-                    "props": [
-                        {"name": "outcome", "ns": INFORMATION_URI, "value": result["outcome"]},
-                        *(
-                            [{"name": "origin", "ns": INFORMATION_URI, "value": result["origin"]}]
-                            if result.get("origin")
-                            else []
-                        ),
-                        # OSCAL props carry strings: one per fact the control read, as JSON.
-                        *(
-                            {
-                                "name": "observed",
-                                "ns": INFORMATION_URI,
-                                "class": name,
-                                "value": json.dumps(value, sort_keys=True),
-                            }
-                            for name, value in (result.get("observed") or {}).items()
-                        ),
-                    ],
-                    "methods": ["TEST"],
-                    "types": ["finding"]
-                    if result["outcome"] in {"failed", "error"}
-                    else ["control-objective"],
-                    "subjects": [
-                        {
-                            "subject-uuid": _uuid(run_id, "subject", subject),
-                            "type": "resource",
-                            "title": subject,
-                        }
-                    ],
-                    "relevant-evidence": [
-                        {"href": "evidence.json", "description": f"regops evidence of run {run_id}"}
-                    ],
-                    "collected": run["finished_at"] or run["started_at"],
-                }
-            )
+        ids = observation_ids[control["id"]] = [
+            _uuid(run_id, "observation", control["id"], str(result["resource_id"]))
+            for result in control["results"]
+        ]
+        states = {result["outcome"] for result in control["results"]}
         satisfied = bool(states) and states <= {"passed", "waived", "not_applicable"}
         findings.append(
             {
@@ -211,9 +215,17 @@ def oscal_assessment_results(document: Mapping[str, Any]) -> dict[str, Any]:
                     "target-id": _token(control["id"]) + "_obj",
                     "status": {"state": "satisfied" if satisfied else "not-satisfied"},
                 },
-                "related-observations": related,
+                "related-observations": _related(ids),
             }
         )
+    observations = JSONStream(
+        lambda: (
+            _observation(run, control, result, observation_id)
+            for control in document["controls"]
+            for result, observation_id in zip(control["results"], observation_ids[control["id"]], strict=True)
+        )
+    )
+    any_results = any(control["results"] for control in document["controls"])
     return {
         "assessment-results": {
             "uuid": _uuid(run_id, "assessment-results"),
@@ -244,7 +256,7 @@ def oscal_assessment_results(document: Mapping[str, Any]) -> dict[str, Any]:
                         ]
                     },
                     # OSCAL wants these lists non-empty when present.
-                    **({"observations": observations} if observations else {}),
+                    **({"observations": observations} if any_results else {}),
                     **({"findings": findings} if findings else {}),
                 }
             ],
