@@ -430,14 +430,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
         return
     resources = [] if control is None else config.stash[inventory_key].of_kinds(control.kinds)
-    settings = config.stash[settings_key]
-    if control is not None and not (
-        settings.stage in control.stages and settings.selects(control.id, control.frameworks)
-    ):
+    if control is not None and not _evaluated(config.stash[settings_key], control):
         # Not evaluated in this run: one item stands for the control (deselected with the
         # others), rather than one per resource that would only be collected to be dropped.
         resources = resources[:1]
     metafunc.parametrize("resource", resources, ids=[r.id for r in resources])
+
+
+def _evaluated(settings: Settings, control: Control) -> bool:
+    """Whether this run evaluates the control: its stage, then --control and --framework (a
+    checkov check is also selected through the native control it maps to)."""
+    return settings.stage in control.stages and (
+        settings.selects(control.id, control.frameworks)
+        or (control.maps_to is not None and settings.selects(control.maps_to, control.frameworks))
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -474,10 +480,7 @@ def pytest_collection_modifyitems(
                 owner = f"{item.module.__name__ if item.module else ''}.{item.originalname}"
                 if seen.setdefault(control.id, owner) != owner:
                     problems.append(f"{control.id}: declared twice, by {seen[control.id]} and {owner}")
-                selected = settings.stage in control.stages and settings.selects(
-                    control.id, control.frameworks
-                )
-                parsed[item.function] = (control, selected)
+                parsed[item.function] = (control, _evaluated(settings, control))
         found = parsed[item.function]
         if found is None:
             continue
@@ -494,11 +497,7 @@ def pytest_collection_modifyitems(
     native = {found[0].id: found[0] for found in parsed.values() if found is not None}
     for item, control in _checkov_items(config, scanned, native):
         seen.setdefault(control.id, "checkov")
-        selected = settings.stage in control.stages and (
-            settings.selects(control.id, control.frameworks)
-            or (control.maps_to is not None and settings.selects(control.maps_to, control.frameworks))
-        )
-        (kept if selected else dropped).append(item)
+        (kept if _evaluated(settings, control) else dropped).append(item)
     unknown = [c for c in settings.controls if c not in seen]
     if unknown:
         raise pytest.UsageError(f"unknown control id(s): {', '.join(unknown)}")
