@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from regops.model import Outcome
@@ -151,15 +151,15 @@ def observed_html(found: Mapping[str, Any]) -> str:
     return "<br>".join(lines)
 
 
-def _tally(results: list[Mapping[str, Any]]) -> dict[str, int]:
+def _tally(results: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     tally = dict.fromkeys(_OUTCOMES, 0)
     for result in results:
         tally[result["outcome"]] += 1
     return tally
 
 
-def _needs_attention(control: Mapping[str, Any]) -> bool:
-    return any(r["outcome"] in _ATTENTION for r in control["results"])
+def _needs_attention(tally: Mapping[str, int]) -> bool:
+    return any(tally[outcome] for outcome in _ATTENTION)
 
 
 def _tally_cells(tally: Mapping[str, int]) -> str:
@@ -196,12 +196,12 @@ def _sources_html(sources: list[Mapping[str, Any]]) -> str:
     )
 
 
-def _control_index(controls: list[Mapping[str, Any]]) -> str:
+def _control_index(controls: list[tuple[Mapping[str, Any], dict[str, int]]]) -> str:
     head = "".join(f"<th>{o}</th>" for o in _OUTCOMES)
     rows = "".join(
         f'<tr><td><a href="#control-{_e(c["id"])}">{_e(c["id"])}</a></td><td>{_e(c["title"])}</td>'
-        f"<td>{_e(c['severity'])}</td>{_tally_cells(_tally(c['results']))}</tr>"
-        for c in controls
+        f"<td>{_e(c['severity'])}</td>{_tally_cells(tally)}</tr>"
+        for c, tally in controls
     )
     return (
         '<section id="controls"><h2>Controls</h2><table><thead><tr><th>control</th><th>title</th>'
@@ -209,10 +209,9 @@ def _control_index(controls: list[Mapping[str, Any]]) -> str:
     )
 
 
-def _control_html(control: Mapping[str, Any]) -> Iterator[str]:
-    tally = _tally(control["results"])
+def _control_html(control: Mapping[str, Any], tally: Mapping[str, int]) -> Iterator[str]:
     counts = ", ".join(f"{n} {o}" for o, n in tally.items() if n)
-    opened = " open" if _needs_attention(control) else ""
+    opened = " open" if _needs_attention(tally) else ""
     yield (
         f'<details class="control" id="control-{_e(control["id"])}"{opened}>'
         f"<summary>{_e(control['id'])} {_e(control['title'])} ({_e(control['severity'])}): "
@@ -223,7 +222,7 @@ def _control_html(control: Mapping[str, Any]) -> Iterator[str]:
     )
     if control["rationale"]:
         yield f'<p class="meta">{_e(control["rationale"])}</p>'
-    if not control["results"]:
+    if not any(tally.values()):
         yield "</details>\n"
         return
     yield (
@@ -253,10 +252,12 @@ def report_html(document: Mapping[str, Any]) -> Iterator[str]:
     yield summary_html(document) + "\n"
     yield _sources_html(document["sources"]) + "\n"
     # Controls that failed or could not look come first, each group in the document's order.
-    controls = sorted(document["controls"], key=lambda c: not _needs_attention(c))
+    # A control's results are counted once: in a large run they are made each time they are read.
+    tallied = [(control, _tally(control["results"])) for control in document["controls"]]
+    controls = sorted(tallied, key=lambda found: not _needs_attention(found[1]))
     yield _control_index(controls) + "\n"
     yield '<section id="results"><h2>Results</h2>'
     yield f'<div id="filters" data-outcomes="{" ".join(_OUTCOMES)}"></div>\n'
-    for control in controls:
-        yield from _control_html(control)
+    for control, tally in controls:
+        yield from _control_html(control, tally)
     yield f"</section>\n<script>{_SCRIPT}</script>\n</body></html>\n"
