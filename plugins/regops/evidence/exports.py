@@ -185,14 +185,16 @@ def oscal_assessment_results(document: Mapping[str, Any]) -> dict[str, Any]:
     The observations are a JSONStream, made as the document is written: they are the bulk of it."""
     run = document["run"]
     run_id = run["id"]
-    observation_ids: dict[str, list[str]] = {}
+    # In the order of _results(document), which the observations are written in.
+    observation_ids: list[str] = []
     findings = []
     for control in document["controls"]:
-        ids = observation_ids[control["id"]] = [
-            _uuid(run_id, "observation", control["id"], str(result["resource_id"]))
-            for result in control["results"]
-        ]
-        states = {result["outcome"] for result in control["results"]}
+        ids: list[str] = []
+        states: set[str] = set()
+        for result in control["results"]:
+            ids.append(_uuid(run_id, "observation", control["id"], str(result["resource_id"])))
+            states.add(result["outcome"])
+        observation_ids.extend(ids)
         satisfied = bool(states) and states <= {"passed", "waived", "not_applicable"}
         findings.append(
             {
@@ -221,11 +223,10 @@ def oscal_assessment_results(document: Mapping[str, Any]) -> dict[str, Any]:
     observations = JSONStream(
         lambda: (
             _observation(run, control, result, observation_id)
-            for control in document["controls"]
-            for result, observation_id in zip(control["results"], observation_ids[control["id"]], strict=True)
-        )
+            for (control, result), observation_id in zip(_results(document), observation_ids, strict=True)
+        ),
+        length=len(observation_ids),
     )
-    any_results = any(control["results"] for control in document["controls"])
     return {
         "assessment-results": {
             "uuid": _uuid(run_id, "assessment-results"),
@@ -256,7 +257,7 @@ def oscal_assessment_results(document: Mapping[str, Any]) -> dict[str, Any]:
                         ]
                     },
                     # OSCAL wants these lists non-empty when present.
-                    **({"observations": observations} if any_results else {}),
+                    **({"observations": observations} if observation_ids else {}),
                     **({"findings": findings} if findings else {}),
                 }
             ],
