@@ -225,6 +225,12 @@ def test_streams_are_written_as_the_arrays_they_make(value: Any, expand: int) ->
     assert json.loads(streamed) == json.loads(json.dumps(value))
 
 
+def test_a_stream_without_its_length_will_not_guess_one() -> None:
+    assert len(JSONStream(lambda: [1, 2], length=2)) == 2
+    with pytest.raises(TypeError, match="without its length"):
+        bool(JSONStream(lambda: [1, 2]))
+
+
 NESTED_OBJECTS = st.recursive(
     st.integers() | st.text(max_size=4), lambda inner: st.dictionaries(st.text(max_size=4), inner)
 )

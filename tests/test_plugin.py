@@ -159,6 +159,15 @@ def test_missing_fact_is_an_error_not_a_pass(pytester: pytest.Pytester) -> None:
     assert "could not evaluate" in control["results"][0]["message"]
 
 
+def test_resource_outside_a_control_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain="def test_uses_resource(resource):\n    assert resource\n")
+    write_plan(pytester.path / "plan.json", *compliant_bucket("card"))
+    result = run(pytester, "--stage=acceptance", "--plan", "plan.json")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the `resource` argument is only for regops controls run with --stage*"])
+    assert result.ret != 0
+
+
 def test_unknown_fact_in_control_body_is_an_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_controls=CONTROLS)
     changes = compliant_bucket("card")
