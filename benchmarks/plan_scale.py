@@ -1,18 +1,21 @@
-"""Plan-based runs at scale: bare pytest, regops's native catalogue, and checkov, side by side.
+"""Plan-based runs at scale: regops's native catalogue, bare pytest and checkov, side by side.
 
 For each size, generates a Terraform plan of that many resources (S3 buckets with their split
 encryption, public access and versioning blocks, security groups, RDS instances, KMS keys) and
-measures, each in a fresh process: bare pytest over the same number of trivial parametrised
-items; `pytest --stage=system` with the native catalogue and the evidence bundle (checkov off);
-the checkov CLI on the same plan. Prints wall time and peak RSS of each.
+measures, each in a fresh process: `pytest --stage=system` with the native catalogue and the
+evidence bundle (checkov off); bare pytest over as many trivial parametrised items as regops ran
+(so the two differ only in what regops does per item and around the items); the checkov CLI on
+the same plan. Prints the median wall time and the largest peak RSS of `--repeat` runs of each.
 
-    python benchmarks/plan_scale.py --sizes 1000 10000 [--skip-checkov] [-n 2]
+    python benchmarks/plan_scale.py --sizes 1000 10000 [--repeat 3] [--skip-checkov] [-n 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -177,7 +180,7 @@ if completed.returncode not in (0, 1):
 """
 
 
-def measure(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float, int]:
+def measure(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (MiB) and pytest items run of one command, in a process of its own."""
     completed = subprocess.run(
         [sys.executable, "-c", MEASURE, *command],
@@ -193,92 +196,107 @@ def measure(command: list[str], cwd: Path, env: dict[str, str] | None = None) ->
     return float(seconds), float(peak), int(items)
 
 
+def measure_repeated(
+    command: list[str], cwd: Path, env: dict[str, str], repeat: int
+) -> tuple[float, float, int, list[float]]:
+    """The median wall seconds and the largest peak of `repeat` runs; every run's seconds."""
+    runs = [measure(command, cwd, env) for _ in range(repeat)]
+    seconds = [run[0] for run in runs]
+    return statistics.median(seconds), max(run[1] for run in runs), runs[-1][2], seconds
+
+
 BARE = """
 import pytest
 
-@pytest.mark.parametrize("item", range({size}))
+@pytest.mark.parametrize("item", range({items}))
 def test_item(item):
     assert item >= 0
 """
 
 
+def checkov_command() -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "checkov.main",
+        "-f",
+        "plan.json",
+        "--framework",
+        "terraform_plan",
+        "--quiet",
+        "--compact",
+        "--skip-download",
+        "-o",
+        "json",
+        "--output-file-path",
+        "ck",
+    ]
+
+
+def run_and_print(
+    size: int, label: str, command: list[str], work: Path, env: dict[str, str], repeat: int
+) -> tuple[float, int]:
+    """Measure one command `repeat` times and print its row; the median seconds and the items."""
+    seconds, peak, items, each = measure_repeated(command, work, env, repeat)
+    per_item = f"{1000 * seconds / items:8.2f}" if items else f"{'':>8}"
+    spread = f"  ({', '.join(f'{s:.2f}' for s in each)})" if len(each) > 1 else ""
+    print(f"{size:>9} {label:<30} {seconds:>8.2f} {peak:>9.0f} {items:>7} {per_item}{spread}", flush=True)
+    return seconds, items
+
+
+def print_ratio(size: int, label: str, ratio: float) -> None:
+    print(f"{size:>9} {'  ' + label:<30} {ratio:>7.2f}x", flush=True)
+
+
+def measure_size(size: int, args: argparse.Namespace, env: dict[str, str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "plan.json").write_text(json.dumps(plan(size)))
+        (work / "pyproject.toml").write_text("[tool.regops]\n")
+        # hypothesis's plugin (a development dependency, not regops's) imports hypothesis to
+        # write its summary: a third of a second in both runs that neither needs.
+        common = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q", "--no-header"]
+        regops = [
+            *(sys.executable, "-m", "pytest", *common, "-c", "pyproject.toml", "--rootdir", tmp),
+            *(str(ROOT / "suites"), "--stage=system", "--plan=plan.json"),
+        ]
+        regops_seconds, items = run_and_print(
+            size, "regops (native, bundle)", [*regops, "--evidence-dir=out"], work, env, args.repeat
+        )
+        (work / "bare").mkdir()
+        (work / "bare" / "test_bare.py").write_text(BARE.format(items=items))
+        bare = [sys.executable, "-m", "pytest", *common, "bare", "-p", "no:regops"]
+        bare_seconds, _ = run_and_print(size, "bare pytest, same items", bare, work, env, args.repeat)
+        print_ratio(size, "regops against bare", regops_seconds / bare_seconds)
+        if args.workers:
+            parallel = [*regops, "--evidence-dir=out-n", "-n", str(args.workers)]
+            parallel_seconds, _ = run_and_print(
+                size, f"regops -n {args.workers}", parallel, work, env, args.repeat
+            )
+            print_ratio(size, f"-n {args.workers} against one process", parallel_seconds / regops_seconds)
+        if not args.skip_checkov:
+            checkov_seconds, _ = run_and_print(
+                size, "checkov CLI (terraform_plan)", checkov_command(), work, env, args.repeat
+            )
+            print_ratio(size, "checkov against regops", checkov_seconds / regops_seconds)
+        bundle = next((work / "out" / "system").iterdir())
+        # evidence.json is the first file sessionfinish writes, MANIFEST.sha256 the last.
+        writing = (bundle / "MANIFEST.sha256").stat().st_mtime - (bundle / "evidence.json").stat().st_mtime
+        print(f"{size:>9} {'  bundle after evidence.json':<30} {writing:>8.2f}  (last regops run)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each command; the median is shown")
     parser.add_argument("--skip-checkov", action="store_true")
     parser.add_argument("-n", dest="workers", type=int, default=0, help="also run regops with pytest -n N")
     args = parser.parse_args()
-    import os
-
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "SKIP_PACKAGE_UPDATE_CHECK": "TRUE"}
-    print(f"{'resources':>9} {'run':<28} {'seconds':>8} {'peak MiB':>9} {'items':>7} {'ms/item':>8}")
+    print(f"median of {args.repeat} run(s) of each, {os.cpu_count()} cores")
+    print(f"{'resources':>9} {'run':<30} {'seconds':>8} {'peak MiB':>9} {'items':>7} {'ms/item':>8}")
     for size in args.sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp)
-            (work / "plan.json").write_text(json.dumps(plan(size)))
-            (work / "pyproject.toml").write_text("[tool.regops]\n")
-            (work / "bare").mkdir()
-            (work / "bare" / "test_bare.py").write_text(BARE.format(size=size))
-            common = ["-p", "no:cacheprovider", "-q", "--no-header", "-p", "no:randomly"]
-            runs: list[tuple[str, list[str]]] = [
-                ("bare pytest", [sys.executable, "-m", "pytest", *common, "bare", "-p", "no:regops"]),
-                (
-                    "regops (native, bundle)",
-                    [
-                        sys.executable,
-                        "-m",
-                        "pytest",
-                        *common,
-                        "-c",
-                        "pyproject.toml",
-                        "--rootdir",
-                        tmp,
-                        str(ROOT / "suites"),
-                        "--stage=system",
-                        "--plan=plan.json",
-                        "--evidence-dir=out",
-                    ],
-                ),
-            ]
-            if args.workers:
-                runs.append(
-                    (
-                        f"regops -n {args.workers}",
-                        [*runs[1][1][:-1], "--evidence-dir=out-n", "-n", str(args.workers)],
-                    )
-                )
-            if not args.skip_checkov:
-                runs.append(
-                    (
-                        "checkov CLI (terraform_plan)",
-                        [
-                            sys.executable,
-                            "-m",
-                            "checkov.main",
-                            "-f",
-                            "plan.json",
-                            "--framework",
-                            "terraform_plan",
-                            "--quiet",
-                            "--compact",
-                            "--skip-download",
-                            "-o",
-                            "json",
-                            "--output-file-path",
-                            "ck",
-                        ],
-                    )
-                )
-            for label, command in runs:
-                seconds, peak, items = measure(command, work, env)
-                per_item = f"{1000 * seconds / items:8.2f}" if items else f"{'':>8}"
-                print(f"{size:>9} {label:<28} {seconds:>8.2f} {peak:>9.0f} {items:>7} {per_item}", flush=True)
-            bundle = next((work / "out" / "system").iterdir())
-            # evidence.json is the first file sessionfinish writes, MANIFEST.sha256 the last.
-            writing = (bundle / "MANIFEST.sha256").stat().st_mtime - (
-                bundle / "evidence.json"
-            ).stat().st_mtime
-            print(f"{size:>9} {'  bundle after evidence.json':<28} {writing:>8.2f}")
+        measure_size(size, args, env)
 
 
 if __name__ == "__main__":

@@ -168,6 +168,19 @@ def test_resource_outside_a_control_is_a_clear_error(pytester: pytest.Pytester) 
     assert result.ret != 0
 
 
+def test_parameters_are_the_stages_in_a_run_and_a_clear_error_outside_one(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.regops.parameters]\nallowed_regions = { aws = ["eu-north-1"] }\n')
+    pytester.makepyfile(
+        test_plain="def test_uses_parameters(parameters):\n"
+        "    assert parameters.allowed_regions['aws'] == ['eu-north-1']\n"
+    )
+    write_plan(pytester.path / "plan.json", *compliant_bucket("card"))
+    run(pytester, "--stage=acceptance", "--plan", "plan.json").assert_outcomes(passed=1)
+    result = run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the `parameters` argument is only for regops controls run with --stage*"])
+
+
 def test_unknown_fact_in_control_body_is_an_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_controls=CONTROLS)
     changes = compliant_bucket("card")

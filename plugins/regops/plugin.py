@@ -251,7 +251,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is not None and "regops_settings" in workerinput:
         # An xdist worker, maybe on another machine: it gets documents, not paths, evaluates
         # controls and reports results back; discovery and the bundle stay with the controller.
-        config.stash[settings_key] = Settings.from_dict(workerinput["regops_settings"])
+        _use_settings(config, Settings.from_dict(workerinput["regops_settings"]))
         config.stash[inventory_key] = Inventory.from_json(
             workerinput["regops_inventory"], origin="the controller's inventory"
         )
@@ -295,7 +295,7 @@ def pytest_configure(config: pytest.Config) -> None:
             read_run(Path(str(settings.baseline)))
         except HistoryError as exc:
             raise pytest.UsageError(str(exc)) from None
-    config.stash[settings_key] = settings
+    _use_settings(config, settings)
     config.stash[inventory_key] = inventory
     session = RegopsSession(
         config, settings, inventory, book, governance, signing_key, checkov, started=started, run_id=run_id
@@ -543,12 +543,31 @@ def resource() -> Resource:
     raise pytest.UsageError("the `resource` argument is only for regops controls run with --stage")
 
 
-# pytestconfig rather than request: pytest builds a new `request` fixture definition for every
-# item whose fixtures ask for it, even when the value is cached for the session.
 @pytest.fixture(scope="session")
-def parameters(pytestconfig: pytest.Config) -> Parameters:
+def parameters() -> Parameters:
     """The stage's control parameters (allowed regions, retention, rotation, ...)."""
-    return pytestconfig.stash[settings_key].parameters
+    raise pytest.UsageError("the `parameters` argument is only for regops controls run with --stage")
+
+
+class _StageParameters:
+    """Gives controls the stage's parameters, overriding the module's `parameters` fixture.
+
+    A fixture of a plugin object needs no other fixture to find them. Through `pytestconfig`,
+    pytest resolves `pytestconfig` again for every item and builds a `request` fixture definition
+    for it (with `inspect.signature`), cached value or not: most controls take parameters."""
+
+    def __init__(self, values: Parameters) -> None:
+        self.values = values
+
+    @pytest.fixture(scope="session")
+    def parameters(self) -> Parameters:
+        """The stage's control parameters (allowed regions, retention, rotation, ...)."""
+        return self.values
+
+
+def _use_settings(config: pytest.Config, settings: Settings) -> None:
+    config.stash[settings_key] = settings
+    config.pluginmanager.register(_StageParameters(settings.parameters), "regops-parameters")
 
 
 def _observe(

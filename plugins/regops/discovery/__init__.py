@@ -105,12 +105,15 @@ class Inventory:
 
 def discover(settings: Settings, progress: Callable[[str], None] | None = None) -> Inventory:
     """Run every source configured for the stage; SDKs are imported only for sources in use."""
-    from regops.discovery.inventory_file import discover_inventory
     from regops.discovery.terraform_plan import discover_plan
 
     stage = settings.stage
     discoveries = [discover_plan(path, stage) for path in settings.plans]
-    discoveries.extend(discover_inventory(path, stage) for path in settings.inventories)
+    if settings.inventories:
+        # It reads cloud exports too, with every live normaliser: a plan-only run needs none.
+        from regops.discovery.inventory_file import discover_inventory
+
+        discoveries.extend(discover_inventory(path, stage) for path in settings.inventories)
     if settings.aws is not None:
         from regops.discovery.aws import AwsSource, discover_aws
 
