@@ -5,7 +5,9 @@ encryption, public access and versioning blocks, security groups, RDS instances,
 measures, each in a fresh process: `pytest --stage=system` with the native catalogue and the
 evidence bundle (checkov off); bare pytest over as many trivial parametrised items as regops ran
 (so the two differ only in what regops does per item and around the items); the checkov CLI on
-the same plan. Prints the median wall time and the largest peak RSS of `--repeat` runs of each.
+the same plan. Prints the median wall time and the largest peak RSS of `--repeat` runs of regops
+and of bare pytest (timings vary by 5-15% from run to run); checkov and `-n` run
+once.
 
     python benchmarks/plan_scale.py --sizes 1000 10000 [--repeat 3] [--skip-checkov] [-n 2]
 """
@@ -270,13 +272,11 @@ def measure_size(size: int, args: argparse.Namespace, env: dict[str, str]) -> No
         print_ratio(size, "regops against bare", regops_seconds / bare_seconds)
         if args.workers:
             parallel = [*regops, "--evidence-dir=out-n", "-n", str(args.workers)]
-            parallel_seconds, _ = run_and_print(
-                size, f"regops -n {args.workers}", parallel, work, env, args.repeat
-            )
+            parallel_seconds, _ = run_and_print(size, f"regops -n {args.workers}", parallel, work, env, 1)
             print_ratio(size, f"-n {args.workers} against one process", parallel_seconds / regops_seconds)
         if not args.skip_checkov:
             checkov_seconds, _ = run_and_print(
-                size, "checkov CLI (terraform_plan)", checkov_command(), work, env, args.repeat
+                size, "checkov CLI (terraform_plan)", checkov_command(), work, env, 1
             )
             print_ratio(size, "checkov against regops", checkov_seconds / regops_seconds)
         bundle = next((work / "out" / "system").iterdir())
@@ -288,12 +288,14 @@ def measure_size(size: int, args: argparse.Namespace, env: dict[str, str]) -> No
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each command; the median is shown")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of regops and of bare pytest; the median is shown"
+    )
     parser.add_argument("--skip-checkov", action="store_true")
     parser.add_argument("-n", dest="workers", type=int, default=0, help="also run regops with pytest -n N")
     args = parser.parse_args()
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "SKIP_PACKAGE_UPDATE_CHECK": "TRUE"}
-    print(f"median of {args.repeat} run(s) of each, {os.cpu_count()} cores")
+    print(f"regops and bare pytest: median of {args.repeat} run(s); {os.cpu_count()} cores")
     print(f"{'resources':>9} {'run':<30} {'seconds':>8} {'peak MiB':>9} {'items':>7} {'ms/item':>8}")
     for size in args.sizes:
         measure_size(size, args, env)
