@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -255,12 +256,14 @@ def measure_size(size: int, args: argparse.Namespace, env: dict[str, str]) -> No
         work = Path(tmp)
         (work / "plan.json").write_text(json.dumps(plan(size)))
         (work / "pyproject.toml").write_text("[tool.regops]\n")
+        # Laid out as in a repository that runs regops: the suites under the root directory.
+        shutil.copytree(ROOT / "suites", work / "suites", ignore=shutil.ignore_patterns("__pycache__"))
         # hypothesis's plugin (a development dependency, not regops's) imports hypothesis to
         # write its summary: a third of a second in both runs that neither needs.
         common = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q", "--no-header"]
         regops = [
             *(sys.executable, "-m", "pytest", *common, "-c", "pyproject.toml", "--rootdir", tmp),
-            *(str(ROOT / "suites"), "--stage=system", "--plan=plan.json"),
+            *("suites", "--stage=system", "--plan=plan.json"),
         ]
         regops_seconds, items = run_and_print(
             size, "regops (native, bundle)", [*regops, "--evidence-dir=out"], work, env, args.repeat
