@@ -818,16 +818,20 @@ class RegopsSession:
     def _source_files(self) -> dict[str, str]:
         """Resource id -> the plan file that holds it, relative to the root (for code scanning)."""
         files = {}
+        # A plan holds thousands of resources: each plan's name is worked out once.
+        names: dict[str, str] = {}
         for found in self.inventory.resources:
             # Derived resources (the estate) have no Terraform address and no file.
             if found.origin != "planned" or not found.source or found.address is None:
                 continue
-            path = Path(found.source).absolute()
-            files[found.id] = (
-                str(path.relative_to(self.config.rootpath))
-                if path.is_relative_to(self.config.rootpath)
-                else path.as_uri()
-            )
+            if found.source not in names:
+                path = Path(found.source).absolute()
+                names[found.source] = (
+                    str(path.relative_to(self.config.rootpath))
+                    if path.is_relative_to(self.config.rootpath)
+                    else path.as_uri()
+                )
+            files[found.id] = names[found.source]
         return files
 
     def _waiver_for(self, result: Result) -> Waiver | None:

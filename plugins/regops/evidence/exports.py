@@ -138,9 +138,16 @@ def _token(control_id: str) -> str:
 
 
 def _observation(
-    run: Mapping[str, Any], control: Mapping[str, Any], result: Mapping[str, Any], observation_id: str
+    run: Mapping[str, Any],
+    control: Mapping[str, Any],
+    result: Mapping[str, Any],
+    observation_id: str,
+    subject_ids: dict[str, str],
 ) -> dict[str, Any]:
     subject = result["resource_id"] or f"stage {run['stage']}"
+    # A resource is the subject of every control that evaluated it: its uuid is made once.
+    if subject not in subject_ids:
+        subject_ids[subject] = _uuid(run["id"], "subject", subject)
     return {
         "uuid": observation_id,
         "title": f"{control['id']} on {subject}",
@@ -165,9 +172,7 @@ def _observation(
         ],
         "methods": ["TEST"],
         "types": ["finding"] if result["outcome"] in {"failed", "error"} else ["control-objective"],
-        "subjects": [
-            {"subject-uuid": _uuid(run["id"], "subject", subject), "type": "resource", "title": subject}
-        ],
+        "subjects": [{"subject-uuid": subject_ids[subject], "type": "resource", "title": subject}],
         "relevant-evidence": [
             {"href": "evidence.json", "description": f"regops evidence of run {run['id']}"}
         ],
@@ -220,13 +225,12 @@ def oscal_assessment_results(document: Mapping[str, Any]) -> dict[str, Any]:
                 "related-observations": _related(ids),
             }
         )
-    observations = JSONStream(
-        lambda: (
-            _observation(run, control, result, observation_id)
-            for (control, result), observation_id in zip(_results(document), observation_ids, strict=True)
-        ),
-        length=len(observation_ids),
-    )
+
+    def observations() -> Iterator[dict[str, Any]]:
+        subject_ids: dict[str, str] = {}
+        for (control, result), observation_id in zip(_results(document), observation_ids, strict=True):
+            yield _observation(run, control, result, observation_id, subject_ids)
+
     return {
         "assessment-results": {
             "uuid": _uuid(run_id, "assessment-results"),
@@ -257,7 +261,11 @@ def oscal_assessment_results(document: Mapping[str, Any]) -> dict[str, Any]:
                         ]
                     },
                     # OSCAL wants these lists non-empty when present.
-                    **({"observations": observations} if observation_ids else {}),
+                    **(
+                        {"observations": JSONStream(observations, length=len(observation_ids))}
+                        if observation_ids
+                        else {}
+                    ),
                     **({"findings": findings} if findings else {}),
                 }
             ],
