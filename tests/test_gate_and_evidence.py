@@ -16,7 +16,7 @@ from regops.discovery import Inventory, InventoryError
 from regops.evidence.bundle import EvidenceBundle, junit_xml, validate_evidence
 from regops.gate import judge, summarise
 from regops.jsontext import JSONStream, json_chunks
-from regops.model import Control, Outcome, Resource, Result, SourceReport
+from regops.model import LAYERS, SEVERITIES, Control, Outcome, Resource, Result, SourceReport
 from regops.stages import ConfigError, load_tool_config, resolve
 
 HIGH = Control(
@@ -147,6 +147,31 @@ def test_inventory_round_trip_and_truncation(tmp_path: Path) -> None:
     path.write_text(json.dumps({"schema": "regops.inventory/v1", "stage": "system"}))
     with pytest.raises(InventoryError, match="truncated or malformed"):
         Inventory.read(path)
+
+
+_NAMES = st.lists(st.text(max_size=8), max_size=3).map(tuple)
+
+
+@given(
+    st.builds(
+        Control,
+        id=st.text(min_size=1),
+        title=st.text(),
+        layer=st.sampled_from(LAYERS),
+        severity=st.sampled_from(SEVERITIES),
+        stages=_NAMES,
+        kinds=_NAMES,
+        frameworks=st.dictionaries(st.text(max_size=8), _NAMES, max_size=3),
+        facts=_NAMES,
+        rationale=st.text(),
+        unverified=_NAMES,
+        source=st.text(),
+        maps_to=st.none() | st.text(),
+    )
+)
+def test_a_control_survives_its_dict(control: Control) -> None:
+    # How a worker's first result hands the controller the control's definition.
+    assert Control.from_dict(json.loads(json.dumps(control.to_dict()))) == control
 
 
 def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -288,6 +288,23 @@ class Control:
             "rationale": self.rationale,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Control:
+        return cls(
+            id=data["id"],
+            title=data["title"],
+            layer=data["layer"],
+            severity=data["severity"],
+            stages=tuple(data["stages"]),
+            kinds=tuple(data["kinds"]),
+            frameworks={key: tuple(refs) for key, refs in data["frameworks"].items()},
+            facts=tuple(data.get("facts", ())),
+            rationale=data.get("rationale", ""),
+            unverified=tuple(data.get("unverified", ())),
+            source=data.get("source", "regops"),
+            maps_to=data.get("maps_to"),
+        )
+
 
 # Slotted: a large run holds a result per control and resource to the end.
 @dataclass(frozen=True, slots=True)

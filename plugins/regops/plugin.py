@@ -731,20 +731,7 @@ class RegopsSession:
             return
         control = found.get("control")
         if control is not None and control["id"] not in self.controls:
-            self.controls[control["id"]] = Control(
-                id=control["id"],
-                title=control["title"],
-                layer=control["layer"],
-                severity=control["severity"],
-                stages=tuple(control["stages"]),
-                kinds=tuple(control["kinds"]),
-                frameworks={k: tuple(v) for k, v in control["frameworks"].items()},
-                facts=tuple(control["facts"]),
-                rationale=control["rationale"],
-                unverified=tuple(control["unverified"]),
-                source=control["source"],
-                maps_to=control["maps_to"],
-            )
+            self.controls[control["id"]] = Control.from_dict(control)
         result = Result(
             control_id=found["control_id"],
             resource_id=found["resource_id"],
