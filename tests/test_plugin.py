@@ -187,8 +187,10 @@ def test_unknown_fact_in_control_body_is_an_error(pytester: pytest.Pytester) -> 
     del changes[3]
     changes[0].unknown = {"versioning": True}
     write_plan(pytester.path / "plan.json", *changes)
-    result = run(pytester, "--stage=production", "--plan", "plan.json", "--control", "T-002")
+    result = run(pytester, "--stage=production", "--plan", "plan.json", "--control", "T-002", "-rA")
     result.assert_outcomes(errors=1, deselected=3)
+    # The summary asks again once the report has been recorded: it still says error.
+    result.stdout.fnmatch_lines(["*short test summary info*", "ERROR test_controls.py::*aws_s3_bucket.card*"])
     document = load_evidence(only_bundle(pytester.path / "out", "production"))
     assert results_by_control(document)["T-002"] == {"aws_s3_bucket.card": "error"}
 

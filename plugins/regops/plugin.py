@@ -760,10 +760,16 @@ class RegopsSession:
         if previous is None or RANK[result.outcome] > RANK[previous.outcome]:
             self.results[report.nodeid] = result
         # pytest keeps every report to the end of the run; the result now holds what this one
-        # said, and the report keeps what its status line needs.
-        status = {key: found[key] for key in ("control_id", "resource_id", "outcome")}
+        # said. Only a failure's status line asks regops again, in the summary (waived? error?).
+        status = (
+            {key: found[key] for key in ("control_id", "resource_id", "outcome")}
+            if found["outcome"] in (Outcome.FAILED.value, Outcome.ERROR.value)
+            else None
+        )
         report.user_properties = [
-            (name, status if name == PROPERTY else value) for name, value in report.user_properties
+            (name, status if name == PROPERTY else value)
+            for name, value in report.user_properties
+            if name != PROPERTY or status is not None
         ]
 
     def _anomalies(self) -> list[Result]:
