@@ -282,7 +282,7 @@ def measure_size(size: int, args: argparse.Namespace, env: dict[str, str]) -> No
                 size, "checkov CLI (terraform_plan)", checkov_command(), work, env, 1
             )
             print_ratio(size, "checkov against regops", checkov_seconds / regops_seconds)
-        bundle = next((work / "out" / "system").iterdir())
+        bundle = max((work / "out" / "system").iterdir(), key=lambda run: run.stat().st_mtime)
         # evidence.json is the first file sessionfinish writes, MANIFEST.sha256 the last.
         writing = (bundle / "MANIFEST.sha256").stat().st_mtime - (bundle / "evidence.json").stat().st_mtime
         print(f"{size:>9} {'  bundle after evidence.json':<30} {writing:>8.2f}  (last regops run)")
