@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
 import socket
 import ssl
 import threading
@@ -69,7 +71,10 @@ def test_a_world_writable_file_under_etc_is_found() -> None:
 
 def test_over_ssh_a_compliant_sshd(sshd: Sshd) -> None:  # noqa: F811
     target = HostTarget(
-        sshd.spec, ssh_identity_file=str(sshd.identity), sshd_config=str(sshd.config_file("good", COMPLIANT))
+        sshd.spec,
+        ssh_config=str(sshd.client_config()),
+        ssh_identity_file=str(sshd.identity),
+        sshd_config=str(sshd.config_file("good", COMPLIANT)),
     )
     facts, _ = one([target])
     assert facts["ssh_root_login_forbidden"] is True
@@ -81,6 +86,7 @@ def test_over_ssh_a_compliant_sshd(sshd: Sshd) -> None:  # noqa: F811
 def test_over_ssh_a_non_compliant_sshd(sshd: Sshd) -> None:  # noqa: F811
     target = HostTarget(
         sshd.spec,
+        ssh_config=str(sshd.client_config()),
         ssh_identity_file=str(sshd.identity),
         sshd_config=str(sshd.config_file("bad", NON_COMPLIANT)),
     )
@@ -93,7 +99,10 @@ def test_over_ssh_a_non_compliant_sshd(sshd: Sshd) -> None:  # noqa: F811
 
 def test_an_unreadable_sshd_config_leaves_the_ssh_facts_absent(sshd: Sshd) -> None:  # noqa: F811
     target = HostTarget(
-        sshd.spec, ssh_identity_file=str(sshd.identity), sshd_config="/nonexistent/sshd_config"
+        sshd.spec,
+        ssh_config=str(sshd.client_config()),
+        ssh_identity_file=str(sshd.identity),
+        sshd_config="/nonexistent/sshd_config",
     )
     facts, errors = one([target])
     assert "ssh_root_login_forbidden" not in facts
@@ -272,6 +281,7 @@ def test_host_controls_in_a_run(pytester: pytest.Pytester, sshd: Sshd) -> None: 
     pytester.makepyprojecttoml(
         "[tool.regops.stages.production.hosts]\n"
         f'targets = ["{sshd.spec}", "paramiko://root@127.0.0.1:{_closed_port()}"]\n'
+        f'ssh_config = "{sshd.client_config()}"\n'
         f'ssh_identity_file = "{sshd.identity}"\n'
         f'sshd_config = "{bad}"\n'
     )
@@ -355,3 +365,58 @@ def test_an_unknown_host_key_is_refused_not_trusted(sshd: Sshd, tmp_path: Path) 
     assert facts == {}
     (error,) = errors
     assert error.startswith("stranger: unreachable: RuntimeError: No ED25519 host key is known for")
+
+
+def _fingerprint(public_key_line: str) -> str:
+    blob = base64.b64decode(public_key_line.split()[1])
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("known", ["nothing", "another key", "no ssh_config"])
+def test_paramiko_refuses_a_host_key_no_known_hosts_lists(
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    known: str,
+) -> None:
+    # testinfra's paramiko backend would accept the key with a warning; regops does not.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    known_hosts = tmp_path / "known_hosts"
+    if known == "another key":
+        import paramiko
+
+        other = paramiko.RSAKey.generate(2048)
+        known_hosts.write_text(f"[127.0.0.1]:{sshd.port} {other.get_name()} {other.get_base64()}\n")
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host *\n  UserKnownHostsFile {known_hosts}\n")
+    target = HostTarget(
+        sshd.spec,
+        name="stranger",
+        ssh_config=None if known == "no ssh_config" else str(config),
+        ssh_identity_file=str(sshd.identity),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        facts, errors = one([target])
+    assert facts == {}
+    fingerprint = _fingerprint(sshd.host_key.with_suffix(".pub").read_text())
+    assert errors == [
+        f"stranger: host key not verified: [127.0.0.1]:{sshd.port} offered ssh-ed25519 key "
+        f"{fingerprint}, which no known_hosts file lists"
+    ]
+
+
+def test_paramiko_trusts_any_key_only_when_the_ssh_config_says_so(sshd: Sshd, tmp_path: Path) -> None:  # noqa: F811
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host *\n  UserKnownHostsFile {tmp_path / 'known_hosts'}\n  StrictHostKeyChecking no\n"
+    )
+    target = HostTarget(
+        sshd.spec,
+        ssh_config=str(config),
+        ssh_identity_file=str(sshd.identity),
+        sshd_config=str(sshd.config_file("trusting", COMPLIANT)),
+    )
+    facts, errors = one([target])
+    assert errors == []
+    assert facts["ssh_root_login_forbidden"] is True

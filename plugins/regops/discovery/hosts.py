@@ -11,6 +11,8 @@ which makes the source incomplete. No fact is ever guessed from a default.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import shlex
 import socket
@@ -237,6 +239,47 @@ _SSHD_KEYS = {
 }
 
 
+class HostKeyNotVerified(Exception):
+    """The host's key is in no known_hosts file: whatever answered could be any machine."""
+
+
+def _verify_host_key(backend: Any) -> None:
+    """Refuse a paramiko connection to a host whose key no known_hosts file lists.
+
+    testinfra's paramiko backend accepts any host key (with a warning) and reads no known_hosts.
+    regops checks the key after the handshake and before a command runs, as OpenSSH does in
+    batch mode; only `StrictHostKeyChecking no` in the target's ssh_config turns that off."""
+    import paramiko  # type: ignore[import-untyped]
+    from testinfra.backend.paramiko import ParamikoBackend  # type: ignore[import-untyped]
+
+    if not isinstance(backend, ParamikoBackend):
+        return
+    config_path = Path(backend.ssh_config or "~/.ssh/config").expanduser()
+    ssh_config = paramiko.SSHConfig.from_path(str(config_path)) if config_path.is_file() else None
+    options = ssh_config.lookup(backend.host.name) if ssh_config else {}
+    if options.get("stricthostkeychecking") == "no":
+        return
+    known = paramiko.HostKeys()
+    for name in str(options.get("userknownhostsfile", "~/.ssh/known_hosts")).split():
+        path = Path(name).expanduser()
+        if path.is_file():
+            known.load(str(path))
+    with warnings.catch_warnings():
+        # paramiko's warning about the unknown key: it is judged here, not accepted.
+        warnings.simplefilter("ignore")
+        client = backend.client
+    key = client.get_transport().get_remote_server_key()
+    hostname = options.get("hostname", backend.host.name)
+    port = int(options.get("port", backend.host.port or 22))
+    entry = hostname if port == 22 else f"[{hostname}]:{port}"
+    if not known.check(entry, key):
+        client.close()
+        fingerprint = base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+        raise HostKeyNotVerified(
+            f"{entry} offered {key.get_name()} key SHA256:{fingerprint}, which no known_hosts file lists"
+        )
+
+
 def _probe_host(target: HostTarget, stage: str, timeout: float) -> tuple[Resource, list[str]]:
     import testinfra  # type: ignore[import-untyped]
 
@@ -249,6 +292,7 @@ def _probe_host(target: HostTarget, stage: str, timeout: float) -> tuple[Resourc
         if target.ssh_identity_file:
             options["ssh_identity_file"] = target.ssh_identity_file
         host = testinfra.get_host(target.spec, **options)
+        _verify_host_key(host.backend)
         reached = host.run("true")
         if reached.rc != 0:
             raise RuntimeError(reached.stderr or f"exit {reached.rc}")
@@ -256,6 +300,8 @@ def _probe_host(target: HostTarget, stage: str, timeout: float) -> tuple[Resourc
         for ask in (observed.sshd, observed.audit, observed.time, observed.world_writable):
             ask()
         errors = observed.errors
+    except HostKeyNotVerified as exc:
+        errors = [f"{target.label}: host key not verified: {exc}"]
     except Exception as exc:  # testinfra's backends raise anything from socket errors to their own
         # testinfra's ssh backend raises with the failed CommandResult: its stderr says why.
         result = exc.args[0] if exc.args else None
