@@ -271,7 +271,7 @@ def _verify_host_key(backend: Any) -> None:
     key = client.get_transport().get_remote_server_key()
     hostname = options.get("hostname", backend.host.name)
     port = int(options.get("port", backend.host.port or 22))
-    entry = hostname if port == 22 else f"[{hostname}]:{port}"
+    entry = options.get("hostkeyalias") or (hostname if port == 22 else f"[{hostname}]:{port}")
     if not known.check(entry, key):
         client.close()
         fingerprint = base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
