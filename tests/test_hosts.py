@@ -406,32 +406,26 @@ def test_paramiko_refuses_a_host_key_no_known_hosts_lists(
     ]
 
 
-def test_paramiko_looks_a_key_up_under_its_host_key_alias(sshd: Sshd, tmp_path: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize(
+    ("known_hosts_line", "option"),
+    [("payments-host-1 {key}", "HostKeyAlias payments-host-1"), ("", "StrictHostKeyChecking no")],
+    ids=["pinned under its HostKeyAlias", "any key when the ssh_config says so"],
+)
+def test_paramiko_accepts_a_key_as_openssh_would(
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+    known_hosts_line: str,
+    option: str,
+) -> None:
     known_hosts = tmp_path / "known_hosts"
-    known_hosts.write_text(f"payments-host-1 {sshd.host_key.with_suffix('.pub').read_text()}")
+    known_hosts.write_text(known_hosts_line.format(key=sshd.host_key.with_suffix(".pub").read_text()))
     config = tmp_path / "ssh_config"
-    config.write_text(f"Host *\n  UserKnownHostsFile {known_hosts}\n  HostKeyAlias payments-host-1\n")
+    config.write_text(f"Host *\n  UserKnownHostsFile {known_hosts}\n  {option}\n")
     target = HostTarget(
         sshd.spec,
         ssh_config=str(config),
         ssh_identity_file=str(sshd.identity),
-        sshd_config=str(sshd.config_file("aliased", COMPLIANT)),
-    )
-    facts, errors = one([target])
-    assert errors == []
-    assert facts["ssh_root_login_forbidden"] is True
-
-
-def test_paramiko_trusts_any_key_only_when_the_ssh_config_says_so(sshd: Sshd, tmp_path: Path) -> None:  # noqa: F811
-    config = tmp_path / "ssh_config"
-    config.write_text(
-        f"Host *\n  UserKnownHostsFile {tmp_path / 'known_hosts'}\n  StrictHostKeyChecking no\n"
-    )
-    target = HostTarget(
-        sshd.spec,
-        ssh_config=str(config),
-        ssh_identity_file=str(sshd.identity),
-        sshd_config=str(sshd.config_file("trusting", COMPLIANT)),
+        sshd_config=str(sshd.config_file("accepted", COMPLIANT)),
     )
     facts, errors = one([target])
     assert errors == []
