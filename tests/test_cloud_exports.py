@@ -174,6 +174,37 @@ def test_config_secrets_are_redacted() -> None:
     assert pending["MasterUserPassword"] == "(redacted)"
 
 
+def test_a_config_lambda_environment_is_judged_and_its_values_withheld(tmp_path: Path) -> None:
+    def add_functions(items: list[dict[str, Any]]) -> None:
+        instance = item_of(items, "i-0fedcba9876543210")
+        for name, environment in {
+            "payments-api": {"variables": {"dbPassword": "hunter2-literal", "LOG_LEVEL": "debug-level"}},
+            "payments-worker": None,  # Config recorded no environment for it
+            "payments-odd": {"variables": ["shaped", "otherwise"]},
+        }.items():
+            configuration = {"functionName": name, "runtime": "python3.12"}
+            if environment is not None:
+                configuration["environment"] = environment
+            items.append(
+                {
+                    **copy.deepcopy(instance),
+                    "resourceType": "AWS::Lambda::Function",
+                    "resourceId": name,
+                    "ARN": f"arn:aws:lambda:eu-central-1:123456789012:function:{name}",
+                    "configuration": configuration,
+                }
+            )
+
+    path = write(tmp_path, "snapshot.json", config_snapshot(add_functions))
+    found = by_name(discover_inventory(path, "acceptance"))
+    assert found["payments-api"].facts["plaintext_secrets"] == ["dbPassword"]
+    assert "plaintext_secrets" not in found["payments-worker"].facts
+    assert "plaintext_secrets" not in found["payments-odd"].facts
+    evidence = json.dumps(found["payments-api"].to_dict())
+    assert "hunter2-literal" not in evidence
+    assert "debug-level" not in evidence
+
+
 def test_a_paged_config_output_is_incomplete(tmp_path: Path) -> None:
     document = {**config_snapshot(), "nextToken": "eyJwYWdlIjogMn0="}
     discovery = discover_inventory(write(tmp_path, "history.json", document), "acceptance")

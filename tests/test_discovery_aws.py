@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
+import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -222,6 +224,44 @@ def test_live_and_planned_facts_agree(aws: Clients) -> None:  # noqa: F811
         {},
     )
     assert dict(found["arn:aws:cloudtrail:eu-central-1:123456789012:trail/platform"].facts) == planned_trail
+
+
+def test_function_environments_are_judged_without_keeping_their_values(aws: Clients) -> None:  # noqa: F811
+    role = aws("iam").create_role(RoleName="payments", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handle(event, context):\n    return None\n")
+    reference = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:payments-api"
+    environments = {
+        "payments": {"DB_PASSWORD": "hunter2-literal", "API_TOKEN": reference, "LOG_LEVEL": "debug-level"},
+        "reports": None,
+    }
+    for name, variables in environments.items():
+        aws("lambda").create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role,
+            Handler="handler.handle",
+            Code={"ZipFile": code.getvalue()},
+            Tags={"stage": "acceptance"},
+            **({"Environment": {"Variables": variables}} if variables else {}),
+        )
+    discovery = discover_aws(source(aws), "acceptance")
+    assert discovery.report.complete, discovery.report.errors
+    found = by_id(discovery.resources)
+    function = "arn:aws:lambda:eu-central-1:123456789012:function:"
+    assert found[function + "payments"].facts["plaintext_secrets"] == ["DB_PASSWORD"]
+    assert found[function + "reports"].facts["plaintext_secrets"] == []
+    evidence = json.dumps([r.to_dict() for r in discovery.resources])
+    assert "hunter2-literal" not in evidence
+    assert "debug-level" not in evidence
+    assert found[function + "payments"].attributes["description"]["Environment"] == {
+        "Variables": {
+            "DB_PASSWORD": "(value withheld)",
+            "API_TOKEN": reference,
+            "LOG_LEVEL": "(value withheld)",
+        }
+    }
 
 
 class _Raw:

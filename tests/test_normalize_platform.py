@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from regops.discovery.terraform_plan import discover_plan
 from regops.model import UNKNOWN, Resource
 from regops.normalize import aws, azure, gcp
@@ -102,6 +105,50 @@ def test_plaintext_secrets_in_function_environments() -> None:
     # a sensitive or computed value may be a literal as well as a reference
     assert secrets({"DB_PASSWORD": UNKNOWN}) is UNKNOWN
     assert secrets({"LOG_LEVEL": UNKNOWN, "REGION": "eu-central-1"}) == []
+
+
+# Environment values as a function may hold them: literals, empty, secret-store references.
+ENVIRONMENT_VALUES = st.one_of(
+    st.text(max_size=12),
+    st.just(""),
+    st.sampled_from(aws.SECRET_REFERENCES).map(lambda prefix: prefix + "eu-central-1:1:secret:db"),
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["DB_PASSWORD", "API_TOKEN", "LOG_LEVEL", "REGION", "client_secret", "X"]),
+        ENVIRONMENT_VALUES,
+    )
+)
+def test_a_live_environment_keeps_no_value_and_the_same_plaintext_secrets(variables: dict[str, str]) -> None:
+    withheld = aws.environment_without_values({"Variables": variables})
+    kept = withheld["Variables"]
+    assert kept.keys() == variables.keys()
+    for value in kept.values():
+        assert value in ("", aws.WITHHELD_VALUE) or value.startswith(aws.SECRET_REFERENCES)
+    _, normalise = aws.LIVE["aws_lambda_function"]
+    planned = aws.PLANNED["aws_lambda_function"].facts({"environment": [{"variables": variables}]}, {})
+    assert (
+        normalise({"description": {"Environment": withheld}})["plaintext_secrets"]
+        == (planned["plaintext_secrets"])
+    )
+
+
+def test_a_live_environment_that_was_not_read_leaves_plaintext_secrets_unknown() -> None:
+    _, normalise = aws.LIVE["aws_lambda_function"]
+    undecryptable = aws.environment_without_values(
+        {"Variables": {"DB_PASSWORD": "hunter2"}, "Error": {"ErrorCode": "KMSAccessDeniedException"}}
+    )
+    assert undecryptable == {"Error": {"ErrorCode": "KMSAccessDeniedException"}}
+    assert "plaintext_secrets" not in normalise({"description": {"Environment": undecryptable}})
+    # a source that does not record the environment at all (an AWS Config item without one)
+    assert "plaintext_secrets" not in normalise({"description": {"Runtime": "python3.12"}})
+    # while a function ListFunctions gives without one has none
+    assert (
+        normalise({"description": {"Environment": aws.environment_without_values(None)}})["plaintext_secrets"]
+        == []
+    )
 
 
 def test_secret_rotation_and_backup_vault_lock_join(tmp_path: Path) -> None:

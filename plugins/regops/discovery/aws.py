@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from regops.discovery.live import aws_resource
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
+from regops.normalize.aws import environment_without_values
 
 Progress = Callable[[str], None]
 # boto3 sessions are not thread-safe; clients made from them are.
@@ -450,11 +451,8 @@ class _RegionDiscovery:
     def _functions(self, tagged: Mapping[str, dict[str, str]]) -> None:
         listed = self._listed("lambda", "list_functions", "Functions", "FunctionArn")
         if listed is not None:
-            # Environment values are often secrets: keep only the variable names.
             for function in listed.values():
-                variables = (function.get("Environment") or {}).get("Variables")
-                if variables:
-                    function["Environment"] = {"VariableNames": sorted(variables)}
+                function["Environment"] = environment_without_values(function.get("Environment"))
         self._each(tagged, "aws_lambda_function", listed, lambda arn: arn)
 
     def _log_groups(self, tagged: Mapping[str, dict[str, str]]) -> None:

@@ -393,6 +393,8 @@ def instance(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
 # Values that point at a secret store instead of holding the secret.
 SECRET_REFERENCES = ("arn:aws:secretsmanager:", "arn:aws:ssm:", "{{resolve:")
+# What live discovery puts in place of a function's environment value.
+WITHHELD_VALUE = "(value withheld)"
 
 
 def vpc(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
@@ -929,7 +931,36 @@ def live_lambda(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     facts.derive("runtime", lambda: dig(payload, "description", "Runtime"))
     facts.derive("encryption_cmk", lambda: bool(dig(payload, "description", "KMSKeyArn")))
+    facts.derive(
+        "plaintext_secrets", lambda: _live_plaintext_secrets(dig(payload, "description", "Environment"))
+    )
     return facts.values
+
+
+def _live_plaintext_secrets(environment: Any) -> list[str]:
+    if not isinstance(environment, Mapping) or "Variables" not in environment:
+        # Not read: an environment Lambda could not decrypt, or a source that does not record one.
+        raise Unknown
+    return plaintext_secrets(environment["Variables"], SECRET_REFERENCES)
+
+
+def environment_without_values(environment: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A function's `Environment`, as ListFunctions gives it, fit to become evidence.
+
+    Values are often secrets. A secret-store reference is kept (it names a secret and is not one)
+    and an empty value stays empty; every other value is withheld, which is all KMS-004 needs to
+    tell a literal under a secret-like name from a reference. `Variables` is always there, so a
+    function without any reads as having none. An `Error` (Lambda could not decrypt the values)
+    is kept without variables, so that what they hold stays unknown."""
+    if environment and environment.get("Error"):
+        return {"Error": environment["Error"]}
+    variables = (environment or {}).get("Variables") or {}
+    return {
+        "Variables": {
+            name: value if value == "" or str(value).startswith(SECRET_REFERENCES) else WITHHELD_VALUE
+            for name, value in variables.items()
+        }
+    }
 
 
 def _grants_everything(document: Any) -> bool:

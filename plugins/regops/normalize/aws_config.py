@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from regops.model import UNKNOWN
-from regops.normalize.aws import PUBLIC_GRANTEES
+from regops.normalize.aws import PUBLIC_GRANTEES, environment_without_values
 
 # The names the live normalisers read whose Config spelling is not the boto3 name with its
 # first letter lower-cased.
@@ -198,6 +198,22 @@ def _described_only(item: ConfigItem) -> dict[str, Any]:
     return {"description": _described(item)}
 
 
+def _lambda_function(item: ConfigItem) -> dict[str, Any]:
+    # Values withheld as in live discovery, and the variable names as Config spells them (as
+    # they are), not given boto3's capital. No environment in the item is one not recorded.
+    configuration = item.configuration
+    described = _described(item)
+    environment = configuration.get("environment") if isinstance(configuration, Mapping) else None
+    if isinstance(environment, Mapping):
+        variables = environment.get("variables")
+        described["Environment"] = (
+            environment_without_values({"Variables": variables, "Error": environment.get("error")})
+            if variables is None or isinstance(variables, Mapping)
+            else UNKNOWN
+        )
+    return {"description": described}
+
+
 def _account_block(item: ConfigItem) -> dict[str, Any]:
     return {"configuration": _described(item)}
 
@@ -213,7 +229,7 @@ CONFIG_TYPES: dict[str, tuple[str, Callable[[ConfigItem], dict[str, Any]]]] = {
     "AWS::CloudTrail::Trail": ("aws_cloudtrail", _trail),
     "AWS::EC2::Volume": ("aws_ebs_volume", _encrypted_with_key),
     "AWS::EC2::Instance": ("aws_instance", _described_only),
-    "AWS::Lambda::Function": ("aws_lambda_function", _described_only),
+    "AWS::Lambda::Function": ("aws_lambda_function", _lambda_function),
     _ACCOUNT_BLOCK: ("aws_s3_account_public_access_block", _account_block),
 }
 # Account-wide settings belong to every stage of the account, as in live discovery.
