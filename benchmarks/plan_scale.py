@@ -6,8 +6,8 @@ measures, each in a fresh process: `pytest --stage=system` with the native catal
 evidence bundle (checkov off); bare pytest over as many trivial parametrised items as regops ran
 (so the two differ only in what regops does per item and around the items); the checkov CLI on
 the same plan. Prints the median wall time and the largest peak RSS of `--repeat` runs of regops
-and of bare pytest (timings vary by 5-15% from run to run); checkov and `-n` run
-once.
+and of bare pytest, which alternate after one uncounted run of each (timings vary by 5-15% and
+more from run to run), and the median of the run-by-run ratios; checkov and `-n` run once.
 
     python benchmarks/plan_scale.py --sizes 1000 10000 [--repeat 3] [--skip-checkov] [-n 2]
 """
@@ -199,11 +199,8 @@ def measure(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, 
     return float(seconds), float(peak), int(items)
 
 
-def measure_repeated(
-    command: list[str], cwd: Path, env: dict[str, str], repeat: int
-) -> tuple[float, float, int, list[float]]:
-    """The median wall seconds and the largest peak of `repeat` runs; every run's seconds."""
-    runs = [measure(command, cwd, env) for _ in range(repeat)]
+def median_row(runs: list[tuple[float, float, int]]) -> tuple[float, float, int, list[float]]:
+    """The median wall seconds and the largest peak of repeated runs; every run's seconds."""
     seconds = [run[0] for run in runs]
     return statistics.median(seconds), max(run[1] for run in runs), runs[-1][2], seconds
 
@@ -236,19 +233,24 @@ def checkov_command() -> list[str]:
     ]
 
 
-def run_and_print(
-    size: int, label: str, command: list[str], work: Path, env: dict[str, str], repeat: int
-) -> tuple[float, int]:
-    """Measure one command `repeat` times and print its row; the median seconds and the items."""
-    seconds, peak, items, each = measure_repeated(command, work, env, repeat)
+def print_row(size: int, label: str, row: tuple[float, float, int, list[float]]) -> None:
+    seconds, peak, items, each = row
     per_item = f"{1000 * seconds / items:8.2f}" if items else f"{'':>8}"
     spread = f"  ({', '.join(f'{s:.2f}' for s in each)})" if len(each) > 1 else ""
     print(f"{size:>9} {label:<30} {seconds:>8.2f} {peak:>9.0f} {items:>7} {per_item}{spread}", flush=True)
+
+
+def run_and_print(
+    size: int, label: str, command: list[str], work: Path, env: dict[str, str]
+) -> tuple[float, int]:
+    """Measure one command once and print its row; its seconds and items."""
+    seconds, peak, items = measure(command, work, env)
+    print_row(size, label, (seconds, peak, items, [seconds]))
     return seconds, items
 
 
-def print_ratio(size: int, label: str, ratio: float) -> None:
-    print(f"{size:>9} {'  ' + label:<30} {ratio:>7.2f}x", flush=True)
+def print_ratio(size: int, label: str, ratio: float, detail: str = "") -> None:
+    print(f"{size:>9} {'  ' + label:<30} {ratio:>7.2f}x{detail}", flush=True)
 
 
 def measure_size(size: int, args: argparse.Namespace, env: dict[str, str]) -> None:
@@ -265,21 +267,35 @@ def measure_size(size: int, args: argparse.Namespace, env: dict[str, str]) -> No
             *(sys.executable, "-m", "pytest", *common, "-c", "pyproject.toml", "--rootdir", tmp),
             *("suites", "--stage=system", "--plan=plan.json"),
         ]
-        regops_seconds, items = run_and_print(
-            size, "regops (native, bundle)", [*regops, "--evidence-dir=out"], work, env, args.repeat
-        )
+        # One run of each that is not counted: it writes the suites' and the bare test's
+        # rewritten bytecode, and tells how many items bare pytest must run. Then the two
+        # alternate, so that the machine's drift over the runs weighs on both alike.
+        items = measure([*regops, "--evidence-dir=out"], work, env)[2]
         (work / "bare").mkdir()
         (work / "bare" / "test_bare.py").write_text(BARE.format(items=items))
         bare = [sys.executable, "-m", "pytest", *common, "bare", "-p", "no:regops"]
-        bare_seconds, _ = run_and_print(size, "bare pytest, same items", bare, work, env, args.repeat)
-        print_ratio(size, "regops against bare", regops_seconds / bare_seconds)
+        measure(bare, work, env)
+        pairs = [
+            (measure([*regops, "--evidence-dir=out"], work, env), measure(bare, work, env))
+            for _ in range(args.repeat)
+        ]
+        regops_row = median_row([regops_run for regops_run, _ in pairs])
+        bare_row = median_row([bare_run for _, bare_run in pairs])
+        print_row(size, "regops (native, bundle)", regops_row)
+        print_row(size, "bare pytest, same items", bare_row)
+        regops_seconds = regops_row[0]
+        print_ratio(size, "regops against bare", regops_seconds / bare_row[0])
+        if args.repeat > 1:
+            ratios = sorted(regops_run[0] / bare_run[0] for regops_run, bare_run in pairs)
+            each = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+            print_ratio(size, "run by run (median)", statistics.median(ratios), f"  ({each})")
         if args.workers:
             parallel = [*regops, "--evidence-dir=out-n", "-n", str(args.workers)]
-            parallel_seconds, _ = run_and_print(size, f"regops -n {args.workers}", parallel, work, env, 1)
+            parallel_seconds, _ = run_and_print(size, f"regops -n {args.workers}", parallel, work, env)
             print_ratio(size, f"-n {args.workers} against one process", parallel_seconds / regops_seconds)
         if not args.skip_checkov:
             checkov_seconds, _ = run_and_print(
-                size, "checkov CLI (terraform_plan)", checkov_command(), work, env, 1
+                size, "checkov CLI (terraform_plan)", checkov_command(), work, env
             )
             print_ratio(size, "checkov against regops", checkov_seconds / regops_seconds)
         bundle = max((work / "out" / "system").iterdir(), key=lambda run: run.stat().st_mtime)
