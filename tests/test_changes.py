@@ -139,8 +139,7 @@ def test_four_eyes_results_reach_the_evidence(pytester: pytest.Pytester, tmp_pat
         "plan.json",
         "--evidence-dir",
         "out",
-        "--iac-repo",
-        str(repo.path),
+        f"--iac-repo={repo.path}",
     )
     result.stdout.fnmatch_lines(["*CHG-002 (critical): 1 failed result*"])
     assert result.ret == 1
@@ -153,7 +152,7 @@ def test_iac_repo_must_be_a_repository(pytester: pytest.Pytester, tmp_path: Path
     pytester.makepyfile(test_controls=CONTROLS)
     write_plan(pytester.path / "plan.json", *compliant_bucket())
     result = pytester.runpytest(
-        "-p", "no:cacheprovider", "--stage=acceptance", "--plan", "plan.json", "--iac-repo", str(tmp_path)
+        "-p", "no:cacheprovider", "--stage=acceptance", "--plan", "plan.json", f"--iac-repo={tmp_path}"
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--iac-repo is not a git repository*"])

@@ -329,6 +329,33 @@ def test_stage_sources_from_pyproject(project: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*gate: FAIL (threshold: low)*"])
 
 
+def test_an_option_value_taken_for_the_root_directory_is_a_usage_error(
+    project: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A project configured for regops but not for pytest: pytest looks for a configuration file
+    # from the paths on the command line, which for it include the value of `--evidence-dir`.
+    project.makepyprojecttoml('[tool.regops.stages.acceptance]\nplans = ["plan.json"]\n')
+    elsewhere = tmp_path_factory.mktemp("evidence")
+    result = project.runpytest(
+        "-p", "no:cacheprovider", "--stage=acceptance", "--evidence-dir", str(elsewhere)
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"*--evidence-dir {elsewhere}: pytest took {elsewhere} for a test path and chose"
+            f" {elsewhere.parent} as its root directory instead of {project.path}*"
+            f"Write --evidence-dir={elsewhere}*"
+        ]
+    )
+    assert list(elsewhere.iterdir()) == []
+    result = project.runpytest("-p", "no:cacheprovider", "--stage=acceptance", f"--evidence-dir={elsewhere}")
+    result.stdout.fnmatch_lines(["*regops 0.1.0: stage acceptance*"])
+    assert only_bundle(elsewhere, "acceptance").is_dir()
+    # a value inside the project leaves the root directory where pytest was run
+    result = project.runpytest("-p", "no:cacheprovider", "--stage=acceptance", "--plan", "plan.json")
+    result.stdout.fnmatch_lines(["*regops 0.1.0: stage acceptance*"])
+
+
 def test_invalid_pyproject_names_file_and_key(project: pytest.Pytester) -> None:
     project.makepyprojecttoml('[tool.regops.stages.acceptance]\nplanz = ["plan.json"]\n')
     result = project.runpytest("-p", "no:cacheprovider", "--stage=acceptance")

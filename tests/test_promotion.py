@@ -35,8 +35,7 @@ def gate(pytester: pytest.Pytester, repo: Repo, stage: str, *args: str) -> pytes
         f"{stage}.json",
         "--evidence-dir",
         "archive",
-        "--iac-repo",
-        str(repo.path),
+        f"--iac-repo={repo.path}",
         *args,
     )
 

@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,9 @@ def _start_run(config: pytest.Config) -> tuple[Settings, datetime, str] | None:
     ini_stage = config.getini("regops_stage") or None
     if stage is None and ini_stage is None and not os.environ.get("REGOPS_STAGE"):
         return None
+    misread = _rootdir_from_an_option_value(config)
+    if misread is not None:
+        raise pytest.UsageError(misread)
     try:
         settings = _resolve(config, stage, ini_stage)
     except ConfigError as exc:
@@ -211,6 +215,48 @@ def _start_run(config: pytest.Config) -> tuple[Settings, datetime, str] | None:
     if config.option.tbstyle == "auto":
         config.option.tbstyle = "line"
     return settings, started, new_run_id(started)
+
+
+# regops's options whose value is a path on disk (see pytest_addoption).
+_PATH_OPTIONS = frozenset(
+    {
+        "--plan",
+        "--inventory",
+        "--evidence-dir",
+        "--waivers",
+        "--iac-repo",
+        "--review-export",
+        "--promotion-from",
+        "--evidence-archive",
+        "--baseline",
+        "--signing-key",
+    }
+)
+
+
+def _rootdir_from_an_option_value(config: pytest.Config) -> str | None:
+    """The error for a root directory pytest chose from the value of a regops option; None when
+    it did not.
+
+    Without a configuration file, pytest chooses the root directory from the paths on the command
+    line before any plugin's options are known, so in `--evidence-dir /elsewhere` it sees a test
+    path. A root directory away from where pytest was run hides the project's pyproject.toml (its
+    [tool.regops]) and its Git commit from regops."""
+    invocation, rootpath = config.invocation_params.dir, config.rootpath
+    if config.inipath is not None or rootpath == invocation:
+        return None
+    for option, value in pairwise(str(arg) for arg in config.invocation_params.args):
+        if option not in _PATH_OPTIONS or "\0" in value:
+            continue
+        path = Path(os.path.abspath(invocation / value))
+        if path.exists() and invocation not in (path, *path.parents):
+            return (
+                f"{option} {value}: pytest took {value} for a test path and chose {rootpath} as its"
+                f" root directory instead of {invocation} (without a pytest configuration file it"
+                f" does so before plugins' options are known). Write {option}={value}, or"
+                " configure pytest in the project ([tool.pytest.ini_options] in pyproject.toml)."
+            )
+    return None
 
 
 def _resolve(config: pytest.Config, stage: str | None, ini_stage: str | None) -> Settings:
