@@ -351,6 +351,10 @@ def test_an_option_value_taken_for_the_root_directory_is_a_usage_error(
     result = project.runpytest("-p", "no:cacheprovider", "--stage=acceptance", f"--evidence-dir={elsewhere}")
     result.stdout.fnmatch_lines(["*regops 0.1.0: stage acceptance*"])
     assert only_bundle(elsewhere, "acceptance").is_dir()
+    # a root directory chosen with --rootdir is the user's choice
+    chosen = (f"--rootdir={elsewhere.parent}", "--plan", "plan.json", "--evidence-dir", str(elsewhere))
+    result = project.runpytest("-p", "no:cacheprovider", "--stage=acceptance", *chosen)
+    result.stdout.fnmatch_lines(["*regops 0.1.0: stage acceptance*"])
     # a value inside the project leaves the root directory where pytest was run
     result = project.runpytest("-p", "no:cacheprovider", "--stage=acceptance", "--plan", "plan.json")
     result.stdout.fnmatch_lines(["*regops 0.1.0: stage acceptance*"])

@@ -243,8 +243,8 @@ def _rootdir_from_an_option_value(config: pytest.Config) -> str | None:
     path. A root directory away from where pytest was run hides the project's pyproject.toml (its
     [tool.regops]) and its Git commit from regops."""
     invocation, rootpath = config.invocation_params.dir, config.rootpath
-    if config.inipath is not None or rootpath == invocation:
-        return None
+    if config.inipath is not None or config.getoption("rootdir") or rootpath == invocation:
+        return None  # a configuration file or --rootdir chose it, or it is where pytest was run
     for option, value in pairwise(str(arg) for arg in config.invocation_params.args):
         if option not in _PATH_OPTIONS or "\0" in value:
             continue
