@@ -129,10 +129,8 @@ def test_a_live_environment_keeps_no_value_and_the_same_plaintext_secrets(variab
         assert value in ("", aws.WITHHELD_VALUE) or value.startswith(aws.SECRET_REFERENCES)
     _, normalise = aws.LIVE["aws_lambda_function"]
     planned = aws.PLANNED["aws_lambda_function"].facts({"environment": [{"variables": variables}]}, {})
-    assert (
-        normalise({"description": {"Environment": withheld}})["plaintext_secrets"]
-        == (planned["plaintext_secrets"])
-    )
+    live = normalise({"description": {"Environment": withheld}})
+    assert live["plaintext_secrets"] == planned["plaintext_secrets"]
 
 
 def test_a_live_environment_that_was_not_read_leaves_plaintext_secrets_unknown() -> None:
