@@ -4,10 +4,12 @@ For each size, generates a Terraform plan of that many resources (S3 buckets wit
 encryption, public access and versioning blocks, security groups, RDS instances, KMS keys) and
 measures, each in a fresh process: `pytest --stage=system` with the native catalogue and the
 evidence bundle (checkov off); bare pytest over as many trivial parametrised items as regops ran
-(so the two differ only in what regops does per item and around the items); the checkov CLI on
-the same plan. Prints the median wall time and the largest peak RSS of `--repeat` runs of regops
-and of bare pytest, which alternate after one uncounted run of each (timings vary by 5-15% and
-more from run to run), and the median of the run-by-run ratios; checkov and `-n` run once.
+(so the two differ only in what regops does per item and around the items), once as it is and
+once leaving its objects out of the interpreter's last collection at exit as regops does; the
+checkov CLI on the same plan. Prints the median wall time and the largest peak RSS of `--repeat`
+runs of regops and of bare pytest, which take turns after one uncounted run of each (timings
+vary by 5-15% and more from run to run), and the median of the run-by-run ratios; checkov and
+`-n` run once.
 
     python benchmarks/plan_scale.py --sizes 1000 10000 [--repeat 3] [--skip-checkov] [-n 2]
 """
@@ -214,6 +216,15 @@ def test_item(item):
 """
 
 
+# regops leaves the objects of a run out of the interpreter's last collection at exit; bare pytest
+# with the same done for it shows how much of the difference that alone makes.
+BARE_FROZEN_AT_EXIT = """
+import atexit, gc
+
+atexit.register(gc.freeze)
+"""
+
+
 def checkov_command() -> list[str]:
     return [
         sys.executable,
@@ -268,27 +279,33 @@ def measure_size(size: int, args: argparse.Namespace, env: dict[str, str]) -> No
             *("suites", "--stage=system", "--plan=plan.json"),
         ]
         # One run of each that is not counted: it writes the suites' and the bare test's
-        # rewritten bytecode, and tells how many items bare pytest must run. Then the two
-        # alternate, so that the machine's drift over the runs weighs on both alike.
+        # rewritten bytecode, and tells how many items bare pytest must run. Then they take
+        # turns, so that the machine's drift over the runs weighs on each alike.
         items = measure([*regops, "--evidence-dir=out"], work, env)[2]
-        (work / "bare").mkdir()
-        (work / "bare" / "test_bare.py").write_text(BARE.format(items=items))
-        bare = [sys.executable, "-m", "pytest", *common, "bare", "-p", "no:regops"]
-        measure(bare, work, env)
-        pairs = [
-            (measure([*regops, "--evidence-dir=out"], work, env), measure(bare, work, env))
+        bare = {}
+        for name, conftest in (("bare", ""), ("bare-frozen", BARE_FROZEN_AT_EXIT)):
+            (work / name).mkdir()
+            (work / name / "test_bare.py").write_text(BARE.format(items=items))
+            (work / name / "conftest.py").write_text(conftest)
+            bare[name] = [sys.executable, "-m", "pytest", *common, name, "-p", "no:regops"]
+            measure(bare[name], work, env)
+        runs = [
+            (
+                measure([*regops, "--evidence-dir=out"], work, env),
+                measure(bare["bare"], work, env),
+                measure(bare["bare-frozen"], work, env),
+            )
             for _ in range(args.repeat)
         ]
-        regops_row = median_row([regops_run for regops_run, _ in pairs])
-        bare_row = median_row([bare_run for _, bare_run in pairs])
+        regops_row = median_row([run[0] for run in runs])
         print_row(size, "regops (native, bundle)", regops_row)
-        print_row(size, "bare pytest, same items", bare_row)
+        for column, label in ((1, "bare pytest, same items"), (2, "bare, frozen at exit")):
+            bare_row = median_row([run[column] for run in runs])
+            print_row(size, label, bare_row)
+            ratios = sorted(run[0][0] / run[column][0] for run in runs)
+            each = f"  ({', '.join(f'{ratio:.2f}' for ratio in ratios)})" if len(ratios) > 1 else ""
+            print_ratio(size, "regops against it, run by run", statistics.median(ratios), each)
         regops_seconds = regops_row[0]
-        print_ratio(size, "regops against bare", regops_seconds / bare_row[0])
-        if args.repeat > 1:
-            ratios = sorted(regops_run[0] / bare_run[0] for regops_run, bare_run in pairs)
-            each = ", ".join(f"{ratio:.2f}" for ratio in ratios)
-            print_ratio(size, "run by run (median)", statistics.median(ratios), f"  ({each})")
         if args.workers:
             parallel = [*regops, "--evidence-dir=out-n", "-n", str(args.workers)]
             parallel_seconds, _ = run_and_print(size, f"regops -n {args.workers}", parallel, work, env)
@@ -314,6 +331,8 @@ def main() -> None:
     parser.add_argument("-n", dest="workers", type=int, default=0, help="also run regops with pytest -n N")
     args = parser.parse_args()
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "SKIP_PACKAGE_UPDATE_CHECK": "TRUE"}
+    # The uncounted first runs write the rewritten bytecode that the counted ones read.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     print(f"regops and bare pytest: median of {args.repeat} run(s); {os.cpu_count()} cores")
     print(f"{'resources':>9} {'run':<30} {'seconds':>8} {'peak MiB':>9} {'items':>7} {'ms/item':>8}")
     for size in args.sizes:

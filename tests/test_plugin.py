@@ -105,6 +105,25 @@ def test_full_collections_are_rare_during_a_run_and_as_before_after_it(project: 
     assert gc.get_threshold() == before
 
 
+# Registered when the conftest is imported, before regops configures a run: exit handlers run
+# last registered first, so this one sees what regops's handler left.
+AT_EXIT = """
+import atexit, gc, sys
+atexit.register(lambda: sys.stdout.write(f"FROZEN AT EXIT {gc.get_freeze_count() > 0}\\n"))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "frozen"), [(["--stage=acceptance", "--plan=plan.json"], True), ([], False)]
+)
+def test_a_run_leaves_its_objects_out_of_the_collection_at_exit(
+    project: pytest.Pytester, args: list[str], frozen: bool
+) -> None:
+    project.makeconftest(AT_EXIT)
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "--evidence-dir=out", *args)
+    result.stdout.fnmatch_lines([f"FROZEN AT EXIT {frozen}"])
+
+
 def test_stage_runs_controls_over_resources(project: pytest.Pytester) -> None:
     result = run(project, "--stage=acceptance", "--plan", "plan.json", "-v")
     result.stdout.fnmatch_lines(
