@@ -181,6 +181,7 @@ def test_a_config_lambda_environment_is_judged_and_its_values_withheld(tmp_path:
             "payments-api": {"variables": {"dbPassword": "hunter2-literal", "LOG_LEVEL": "debug-level"}},
             "payments-worker": None,  # Config recorded no environment for it
             "payments-odd": {"variables": ["shaped", "otherwise"]},
+            "payments-flat": "DB_PASSWORD=flat-literal",  # not the shape Config records
         }.items():
             configuration = {"functionName": name, "runtime": "python3.12"}
             if environment is not None:
@@ -200,9 +201,10 @@ def test_a_config_lambda_environment_is_judged_and_its_values_withheld(tmp_path:
     assert found["payments-api"].facts["plaintext_secrets"] == ["dbPassword"]
     assert "plaintext_secrets" not in found["payments-worker"].facts
     assert "plaintext_secrets" not in found["payments-odd"].facts
-    evidence = json.dumps(found["payments-api"].to_dict())
-    assert "hunter2-literal" not in evidence
-    assert "debug-level" not in evidence
+    assert "plaintext_secrets" not in found["payments-flat"].facts
+    evidence = json.dumps([resource.to_dict() for resource in found.values()])
+    for value in ("hunter2-literal", "debug-level", "shaped", "flat-literal"):
+        assert value not in evidence
 
 
 def test_a_paged_config_output_is_incomplete(tmp_path: Path) -> None:

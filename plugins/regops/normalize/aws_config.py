@@ -200,12 +200,13 @@ def _described_only(item: ConfigItem) -> dict[str, Any]:
 
 def _lambda_function(item: ConfigItem) -> dict[str, Any]:
     # Values withheld as in live discovery, and the variable names as Config spells them (as
-    # they are), not given boto3's capital. No environment in the item is one not recorded.
+    # they are), not given boto3's capital. No environment in the item is one not recorded; one
+    # of another shape is unknown and none of it is kept.
     configuration = item.configuration
     described = _described(item)
     environment = configuration.get("environment") if isinstance(configuration, Mapping) else None
-    if isinstance(environment, Mapping):
-        variables = environment.get("variables")
+    if environment is not None:
+        variables = environment.get("variables") if isinstance(environment, Mapping) else UNKNOWN
         described["Environment"] = (
             environment_without_values({"Variables": variables, "Error": environment.get("error")})
             if variables is None or isinstance(variables, Mapping)
