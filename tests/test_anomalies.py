@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 import pytest
 
 from regops.anomalies import anomaly_results
 from regops.model import Outcome
-from tests.helpers import load_evidence, results_by_control
+from tests.helpers import load_evidence, only_bundle, results_by_control
 from tests.plans import compliant_bucket, write_plan
 from tests.test_plugin import CONTROLS, public_bucket
 
@@ -118,3 +119,22 @@ def test_anomalies_from_a_history_of_runs(pytester: pytest.Pytester) -> None:
     assert gate(*compliant_bucket("card")) == {"anomaly:none": "passed"}
     flagged = gate(*compliant_bucket("card"), *public_bucket())
     assert list(flagged.values()) == ["failed"]
+
+
+@pytest.mark.parametrize("inventory", ["[]", '{"resources": [1, 2]}', '{"resources": "abc"}', '{"sche'])
+def test_a_damaged_bundle_in_the_history_is_left_out(pytester: pytest.Pytester, inventory: str) -> None:
+    pytester.makepyfile(test_controls=CONTROLS)
+    pytester.makepyprojecttoml("[tool.regops]\nanomaly_min_runs = 1\n")
+    write_plan(pytester.path / "plan.json", *compliant_bucket("card"))
+    args = ("-p", "no:cacheprovider", "--stage=acceptance", "--plan", "plan.json", "--evidence-dir", "out")
+    pytester.runpytest(*args)
+    damaged = pytester.path / "out" / "acceptance" / "00000000T000000.000Z-000000"
+    shutil.copytree(only_bundle(pytester.path / "out", "acceptance"), damaged)
+    (damaged / "inventory.json").write_text(inventory)
+    result = pytester.runpytest(*args, "--anomalies", "--control", "T-001")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    newest = sorted((pytester.path / "out" / "acceptance").iterdir())[-1]
+    (control,) = (c for c in load_evidence(newest)["controls"] if c["id"] == "ANO-001")
+    assert [(r["outcome"], r["message"]) for r in control["results"]] == [
+        ("passed", "consistent with the last 1 run")
+    ]

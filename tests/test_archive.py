@@ -59,6 +59,21 @@ def test_local_archive_copies_and_never_overwrites(tmp_path: Path) -> None:
         archive_bundle(bundle, str(tmp_path / "archive"), "production", retention_days=1)
 
 
+def test_a_local_archive_that_is_a_file_is_an_archive_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("not a folder")
+    with pytest.raises(ArchiveError, match=r"afile: cannot archive 20261125T000000Z-abcdef there \("):
+        archive_bundle(make_bundle(tmp_path), str(tmp_path / "afile"), "production", retention_days=1)
+    assert (tmp_path / "afile").read_text() == "not a folder"
+
+
+def test_a_copy_that_fails_leaves_no_bundle_in_the_archive(tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path)
+    (bundle / "unreadable").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(ArchiveError, match="cannot archive"):
+        archive_bundle(bundle, str(tmp_path / "archive"), "production", retention_days=1)
+    assert list((tmp_path / "archive" / "production").iterdir()) == []
+
+
 def test_s3_archive_uses_compliance_mode_object_lock(s3: Any, endpoint: str, tmp_path: Path) -> None:
     s3.create_bucket(
         Bucket="evidence",
@@ -113,3 +128,25 @@ def test_a_failed_archive_fails_the_run(pytester: pytest.Pytester, s3: Any, endp
     )
     assert result.ret == 1
     assert only_bundle(pytester.path / "out", "system").is_dir()
+
+
+def test_an_archive_folder_that_is_a_file_fails_the_run_with_the_summary(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_controls=CONTROLS)
+    write_plan(pytester.path / "plan.json", *compliant_bucket())
+    (pytester.path / "afile").write_text("not a folder")
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--stage=system",
+        "--plan",
+        "plan.json",
+        "--evidence-dir",
+        "out",
+        "--evidence-archive=afile",
+        "--control",
+        "T-001",
+    )
+    result.stdout.fnmatch_lines(["*gate: PASS*", "*ARCHIVE FAILED: *afile: cannot archive * there (*"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert result.ret == 1
+    assert (only_bundle(pytester.path / "out", "system") / "MANIFEST.sha256").is_file()

@@ -193,6 +193,26 @@ def test_plugin_findings_are_results_with_their_control_s_references(pytester: p
     assert sha256sum_check(bundle).returncode == 0
 
 
+def test_plugin_findings_of_two_plans_sharing_addresses_stand_on_their_own_plan_s_resource(
+    pytester: pytest.Pytester,
+) -> None:
+    # Two root modules of one stage with the same code: every address is in both plans.
+    open_bucket_plan(pytester.path / "other.json")
+    result = run(pytester, "--plan", "other.json")
+    assert result.ret == 1
+    document = load_evidence(only_bundle(pytester.path / "out", "acceptance"))
+    outcomes = sorted(
+        (r["resource_id"], r["outcome"])
+        for r in checkov_controls(document)["CKV_AWS_54"]["results"]  # type: ignore[attr-defined]
+    )
+    assert outcomes == [
+        ("other.json:aws_s3_bucket.card", "passed"),
+        ("other.json:aws_s3_bucket.open", "failed"),
+        ("plan.json:aws_s3_bucket.card", "passed"),
+        ("plan.json:aws_s3_bucket.open", "failed"),
+    ]
+
+
 def test_plugin_rerun_of_the_same_plan_uses_the_cache(pytester: pytest.Pytester) -> None:
     run(pytester)
     second = run(pytester)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regops.discovery import InventoryError
+from regops.discovery import Inventory, InventoryError
 from regops.discovery.inventory_file import discover_inventory
 from regops.model import Discovery, Resource
 from regops.normalize import aws
@@ -71,6 +71,7 @@ def test_a_config_snapshot_gives_the_stages_resources_with_their_facts() -> None
         "encrypted_at_rest": True,
         "encryption_cmk": True,
         "public": False,
+        "https_only": True,
         "versioning": True,
         "access_logging": True,
     }
@@ -364,6 +365,74 @@ def test_a_resource_graph_row_without_an_id_is_one_clear_error(tmp_path: Path) -
         discover_inventory(write(tmp_path, "graph.json", {"data": rows}), "acceptance")
 
 
+def test_rows_without_properties_leave_every_fact_of_them_unknown(tmp_path: Path) -> None:
+    """`| project id, name, type, location, tags` leaves out what the facts are read from."""
+    projected = [
+        {key: row[key] for key in ("id", "name", "type", "location", "tags")} for row in resource_graph_rows()
+    ]
+    discovery = discover_inventory(write(tmp_path, "graph.json", {"data": projected}), "acceptance")
+    found = by_name(discovery)
+    assert {"stpayaccexport", "nsg-payments-web", "psql-payments-acc", "kv-payments-acc"} <= set(found)
+    assert {name: dict(r.facts) for name, r in found.items()} == {name: {"taggable": True} for name in found}
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "fact", "kept"),
+    [
+        ("stpayaccexport", ("supportsHttpsTrafficOnly",), "https_only", "tls_min_version"),
+        ("stpayaccexport", ("allowBlobPublicAccess",), "public", "https_only"),
+        ("psql-payments-acc", ("backup", "backupRetentionDays"), "backup_days", "zone_redundant"),
+        ("nsg-payments-web", ("securityRules",), "internet_ingress_ports", "enabled"),
+        (
+            "nsg-payments-web",
+            ("securityRules", 0, "properties", "direction"),
+            "internet_ingress_ports",
+            "enabled",
+        ),
+        (
+            "nsg-payments-web",
+            ("securityRules", 0, "properties", "priority"),
+            "internet_ingress_ports",
+            "enabled",
+        ),
+    ],
+)
+def test_a_setting_azure_gives_no_meaning_unset_is_unknown(
+    tmp_path: Path, name: str, path: tuple[Any, ...], fact: str, kept: str
+) -> None:
+    rows = resource_graph_rows()
+    parent = next(r for r in rows if r["name"] == name)["properties"]
+    for step in path[:-1]:
+        parent = parent[step]
+    del parent[path[-1]]
+    found = by_name(discover_inventory(write(tmp_path, "graph.json", {"data": rows}), "acceptance"))
+    assert fact not in found[name].facts
+    assert kept in found[name].facts  # the rest stands
+
+
+def test_an_account_closed_to_public_networks_is_not_public_whatever_else_is_unset(tmp_path: Path) -> None:
+    rows = resource_graph_rows()
+    logs = next(r for r in rows if r["name"] == "stpayacclogs")["properties"]
+    del logs["allowBlobPublicAccess"]
+    found = by_name(discover_inventory(write(tmp_path, "graph.json", {"data": rows}), "acceptance"))
+    assert logs["publicNetworkAccess"] == "Disabled"
+    assert found["stpayacclogs"].facts["public"] is False
+
+
+def test_a_credential_in_a_tag_never_reaches_the_inventory(tmp_path: Path) -> None:
+    secret = "sv=2024-11-04&ss=b&sig=c2FzLXNpZ25hdHVyZQ"
+    rows = resource_graph_rows()
+    export = next(r for r in rows if r["name"] == "stpayaccexport")
+    export["tags"]["sas_token"] = secret
+    discovery = discover_inventory(write(tmp_path, "graph.json", {"data": rows}), "acceptance")
+    resource = by_name(discovery)["stpayaccexport"]
+    assert resource.tags["sas_token"] == "(redacted)"
+    assert resource.tags["stage"] == "acceptance"  # what discovery and controls read stays
+    assert resource.tags["data_classification"] == "confidential"
+    Inventory.merge("acceptance", [discovery]).write(tmp_path / "inventory.json")
+    assert secret not in (tmp_path / "inventory.json").read_text(encoding="utf-8")
+
+
 # gcloud asset export
 
 SNAKE = {"assetType": "asset_type", "iamPolicy": "iam_policy", "updateTime": "update_time"}
@@ -400,6 +469,85 @@ def test_an_export_without_iam_policies_leaves_their_facts_unknown(tmp_path: Pat
     assert "public" not in found["payments-acc-public-assets"].facts
     assert found["payments-acc-public-assets"].facts["encrypted_at_rest"] is True
     assert "no IAM policies in the export: facts that read them stay unknown" in discovery.report.notes
+
+
+CLUSTER = (
+    "//container.googleapis.com/projects/payments-acceptance-4821/locations/europe-west3/clusters/gke-acc"
+)
+
+
+def cluster_line(**data: Any) -> str:
+    """A GKE cluster as `gcloud asset export` writes it; its labels are `resourceLabels`."""
+    record = {
+        "name": CLUSTER,
+        "asset_type": "container.googleapis.com/Cluster",
+        "resource": {
+            "version": "v1",
+            "location": "europe-west3",
+            "data": {
+                "name": "gke-acc",
+                "resourceLabels": {"stage": "acceptance", "owner": "payments-platform"},
+                "privateClusterConfig": {"enablePrivateEndpoint": True},
+                **data,
+            },
+        },
+    }
+    return json.dumps(record) + "\n"
+
+
+def test_a_cluster_is_in_the_stage_by_its_resource_labels(tmp_path: Path) -> None:
+    path = write(tmp_path, "assets.ndjson", asset_export() + cluster_line())
+    cluster = by_name(discover_inventory(path, "acceptance"))["gke-acc"]
+    assert (cluster.kind, cluster.tags["stage"]) == ("cluster", "acceptance")
+    assert cluster.facts["control_plane_public"] is False
+    other_stage = write(
+        tmp_path, "other.ndjson", asset_export() + cluster_line(resourceLabels={"stage": "system"})
+    )
+    assert "gke-acc" not in by_name(discover_inventory(other_stage, "acceptance"))
+
+
+def test_metadata_and_cluster_credentials_never_reach_the_inventory(tmp_path: Path) -> None:
+    secrets = {
+        "db-password": "hunter2-metadata",
+        "startup-script": "#!/bin/sh\nexport PGPASSWORD=hunter2-in-script",
+        "windows-startup-script-ps1": "$key = 'hunter2-powershell'",
+        "user-data": "#cloud-config\npassword: hunter2-cloud-init",
+    }
+    lines = []
+    for line in asset_export().splitlines():
+        record = json.loads(line)
+        if record["name"].endswith("/instances/batch-worker-1") and record.get("resource"):
+            items = record["resource"]["data"]["metadata"]["items"]
+            items.extend({"key": key, "value": value} for key, value in secrets.items())
+        lines.append(json.dumps(record))
+    master_auth = {
+        "clientKey": "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQ",
+        "clientCertificate": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t",
+        "password": "hunter2-basic-auth",
+        "clusterCaCertificate": "Y2x1c3Rlci1jYS1jZXJ0aWZpY2F0ZQ",
+    }
+    path = write(tmp_path, "assets.ndjson", "\n".join(lines) + "\n" + cluster_line(masterAuth=master_auth))
+    discovery = discover_inventory(path, "acceptance")
+    worker = by_name(discovery)["batch-worker-1"]
+    items = {i["key"]: i["value"] for i in worker.attributes["data"]["metadata"]["items"]}
+    # That a startup script exists stays visible; settings that are no secret stay as they are.
+    assert items["startup-script"] == "(redacted)"
+    assert items["block-project-ssh-keys"] == "true"
+    assert "project-wide SSH keys accepted" not in worker.facts["hardening_gaps"]
+    cluster = by_name(discovery)["gke-acc"]
+    assert (
+        cluster.attributes["data"]["masterAuth"]["clusterCaCertificate"]
+        == master_auth["clusterCaCertificate"]
+    )
+    Inventory.merge("acceptance", [discovery]).write(tmp_path / "inventory.json")
+    written = (tmp_path / "inventory.json").read_text(encoding="utf-8")
+    for secret in [
+        *secrets.values(),
+        "systemctl start batch",
+        master_auth["clientKey"],
+        master_auth["password"],
+    ]:
+        assert secret.split("\n")[-1] not in written  # its last line: JSON escapes line breaks
 
 
 def test_a_truncated_export_names_the_line(tmp_path: Path) -> None:
@@ -444,3 +592,30 @@ def test_a_config_snapshot_gates_a_stage(pytester: pytest.Pytester) -> None:
     assert outcomes[("ENC-005", "payments-ledger-acceptance")] == "error"
     (source,) = document["sources"]
     assert (source["kind"], source["complete"]) == ("aws-config-snapshot", True)
+
+
+def test_projected_resource_graph_rows_gate_as_errors(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    projected = [
+        {key: row[key] for key in ("id", "name", "type", "location", "tags")} for row in resource_graph_rows()
+    ]
+    pytester.makepyprojecttoml("[tool.regops]\n")
+    result = pytester.runpytest_subprocess(
+        str(SUITES),
+        "-p",
+        "no:cacheprovider",
+        "--stage=acceptance",
+        f"--inventory={write(tmp_path, 'graph.json', {'data': projected})}",
+        "--evidence-dir=out",
+    )
+    assert result.ret == 1
+    document = load_evidence(only_bundle(pytester.path / "out", "acceptance"))
+    outcomes = {
+        (c["id"], r["resource_id"].rsplit("/", 1)[-1]): r["outcome"]
+        for c in document["controls"]
+        if c["facts"]  # the tagging controls read the tags the rows do carry
+        for r in c["results"]
+        if r["resource_id"] and "/subscriptions/" in r["resource_id"]
+    }
+    assert outcomes[("NET-001", "nsg-payments-web")] == "error"
+    assert outcomes[("ENC-001", "stpayaccexport")] == "error"
+    assert "passed" not in outcomes.values(), outcomes

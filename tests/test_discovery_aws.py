@@ -129,6 +129,7 @@ def test_discovers_the_stage_by_tag_with_its_facts(aws: Clients) -> None:  # noq
         "encrypted_at_rest": True,
         "encryption_cmk": True,
         "public": False,
+        "https_only": False,
         "versioning": True,
         "access_logging": False,
     }
@@ -322,6 +323,50 @@ def test_access_denied_makes_the_source_incomplete_and_the_facts_unknown(aws: Cl
     assert dict(db.facts) == {}
     assert db.attributes["description"] == "(could not be read)"
     assert found["arn:aws:s3:::card-vault"].facts["public"] is False  # the rest is still discovered
+
+
+def test_a_bucket_whose_location_is_unreadable_has_every_fact_unknown(aws: Clients) -> None:  # noqa: F811
+    platform(aws)
+    denied = _http_error(403, "AccessDenied", "GetBucketLocation")
+    discovery = discover_aws(
+        source(aws),
+        "acceptance",
+        session_factory=_session_with("before-send.s3.GetBucketLocation", denied),
+    )
+    assert discovery.report.complete is False
+    assert any("s3.get_bucket_location: AccessDenied" in e for e in discovery.report.errors)
+    buckets = [r for r in discovery.resources if r.native_type == "aws_s3_bucket"]
+    # Both regions' tagging APIs list both buckets; each is reported once.
+    assert sorted(b.id for b in buckets) == ["arn:aws:s3:::card-vault", "arn:aws:s3:::reports-eu-west-1"]
+    for bucket in buckets:
+        assert dict(bucket.facts) == {}
+        assert bucket.attributes["policy"] == "(could not be read)"
+        # Not "global": AST-002 must error, not find the bucket outside any region.
+        assert bucket.region is None
+
+
+def test_https_only_from_the_live_bucket_policy(aws: Clients) -> None:  # noqa: F811
+    platform(aws)
+    deny_plain_http = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": ["arn:aws:s3:::card-vault", "arn:aws:s3:::card-vault/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    aws("s3").put_bucket_policy(
+        Bucket="card-vault", Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny_plain_http]})
+    )
+    found = by_id(discover_aws(source(aws), "acceptance").resources)
+    assert found["arn:aws:s3:::card-vault"].facts["https_only"] is True
+    assert found["arn:aws:s3:::reports-eu-west-1"].facts["https_only"] is False
+    denied = _http_error(403, "AccessDenied", "GetBucketPolicy")
+    discovery = discover_aws(
+        source(aws), "acceptance", session_factory=_session_with("before-send.s3.GetBucketPolicy", denied)
+    )
+    bucket = by_id(discovery.resources)["arn:aws:s3:::card-vault"]
+    assert "https_only" not in bucket.facts
+    assert bucket.facts["public"] is False  # its public access block blocks everything
 
 
 def test_throttling_past_the_retries_is_an_error(aws: Clients) -> None:  # noqa: F811

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from regops.discovery.azure import AzureSource, discover_azure
+from regops.discovery import Inventory
+from regops.discovery.azure import ALERTS_FILTER, AzureSource, discover_azure
+from regops.gate import judge
 from regops.model import Discovery
 from tests.helpers import DEMO
 from tests.recorded_api import RecordedApi, load_recording
@@ -44,11 +46,10 @@ def run_azure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
         api = RecordedApi([*overrides, *load_recording(DEMO / "azure_api.json")], tls=True).start()
         servers.append(api)
         source = AzureSource(
-            subscriptions=(SUBSCRIPTION,),
             endpoint=api.endpoint,
             token_env=TOKEN_ENV,
             ca_bundle=api.ca_file,
-            **{"retry_total": 2, "retry_backoff": 0.0, **options},
+            **{"subscriptions": (SUBSCRIPTION,), "retry_total": 2, "retry_backoff": 0.0, **options},
         )
         return discover_azure(source, "acceptance"), api
 
@@ -195,6 +196,44 @@ def test_nothing_tagged_for_the_stage_reports_no_resources(run_azure: Run) -> No
     # The subscription's Defender plans alone are no stage.
     assert discovery.resources == ()
     assert "no resource is tagged stage=acceptance" in discovery.report.notes
+
+
+def test_a_subscription_with_nothing_of_the_stage_fails_the_gate_beside_one_with_resources(
+    run_azure: Run,
+) -> None:
+    """ARM answers a subscription the caller cannot see with empty lists, not with 403."""
+    other = "0b9d2f4e-7c1a-4e3b-8d5f-6a2c9e1b4d70"
+    empty = {"status": 200, "body": {"value": []}}
+    defender = {
+        "status": 200,
+        "body": {
+            "value": [
+                {
+                    "id": f"/subscriptions/{other}/providers/Microsoft.Security/pricings/VirtualMachines",
+                    "name": "VirtualMachines",
+                    "properties": {"pricingTier": "Standard"},
+                }
+            ]
+        },
+    }
+    discovery, api = run_azure(
+        [
+            answer(f"/subscriptions/{other}/resources", empty, query=TAG_FILTER),
+            answer(f"/subscriptions/{other}/resources", empty, query={"$filter": ALERTS_FILTER}),
+            answer(f"/subscriptions/{other}/providers/Microsoft.Security/pricings", defender),
+            answer(f"/subscriptions/{other}/providers/Microsoft.Security/securityContacts", empty),
+            answer(f"/subscriptions/{other}/providers/Microsoft.Insights/diagnosticSettings", empty),
+        ],
+        subscriptions=(SUBSCRIPTION, other),
+    )
+    assert api.unmatched == []
+    assert discovery.report.errors == (f"{other}: no resource is tagged stage=acceptance",)
+    assert "stpayaccexport" in by_name(discovery)
+    # Its subscription settings alone are not the stage's.
+    assert not any(other in r.id for r in discovery.resources)
+    gate = judge([], {}, Inventory.merge("acceptance", [discovery]), "low")
+    assert not gate.passed
+    assert any(other in reason for reason in gate.reasons), gate.reasons
 
 
 def test_a_missing_token_is_one_clear_error(run_azure: Run, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,11 +3,14 @@ deserialisation) against recorded Cloud Asset API responses served on 127.0.0.1.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from regops.discovery import Inventory
 from regops.discovery.gcp import GcpSource, discover_gcp
 from regops.model import Discovery
 from tests.helpers import DEMO
@@ -138,6 +141,59 @@ def test_nothing_labelled_for_the_stage_reports_no_resources(run_gcp: Run) -> No
     discovery, _ = run_gcp(label_key="environment")
     assert discovery.resources == ()
     assert "no resource is labelled environment=acceptance" in discovery.report.notes
+
+
+def second_page_with(edit: Callable[[list[dict[str, Any]]], None]) -> dict[str, Any]:
+    """The recording's second page of resources, its assets changed by `edit`."""
+    recorded = next(
+        i for i in load_recording(DEMO / "gcp_api.json") if i["query"] == {**RESOURCES, "pageToken": "page-2"}
+    )
+    page = copy.deepcopy(recorded)
+    edit(page["responses"][0]["body"]["assets"])
+    return page
+
+
+def cluster(**data: Any) -> dict[str, Any]:
+    return {
+        "name": f"//container.googleapis.com/projects/{PROJECT}/locations/europe-west3/clusters/gke-acc",
+        "assetType": "container.googleapis.com/Cluster",
+        "resource": {
+            "version": "v1",
+            "location": "europe-west3",
+            "data": {"name": "gke-acc", "resourceLabels": {"stage": "acceptance"}, **data},
+        },
+    }
+
+
+def test_a_cluster_is_in_the_stage_by_its_resource_labels(run_gcp: Run) -> None:
+    discovery, _ = run_gcp([second_page_with(lambda assets: assets.append(cluster()))])
+    found = by_name(discovery)["gke-acc"]
+    assert (found.kind, found.tags["stage"]) == ("cluster", "acceptance")
+    assert found.facts["control_plane_public"] is True
+
+
+def test_metadata_and_cluster_credentials_never_reach_the_inventory(run_gcp: Run, tmp_path: Path) -> None:
+    secrets = {"db-password": "hunter2-metadata", "shutdown-script": "curl -u ops:hunter2-in-script"}
+    master_auth = {
+        "clientKey": "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQ",
+        "password": "hunter2-basic-auth",
+    }
+
+    def leak(assets: list[dict[str, Any]]) -> None:
+        worker = next(a for a in assets if a["name"].endswith("/instances/batch-worker-1"))
+        items = worker["resource"]["data"]["metadata"]["items"]
+        items.extend({"key": key, "value": value} for key, value in secrets.items())
+        assets.append(cluster(masterAuth=master_auth))
+
+    discovery, _ = run_gcp([second_page_with(leak)])
+    assert discovery.report.complete, discovery.report.errors
+    assert "gke-acc" in by_name(discovery)
+    Inventory.merge("acceptance", [discovery]).write(tmp_path / "inventory.json")
+    written = (tmp_path / "inventory.json").read_text(encoding="utf-8")
+    # The demo instance's startup script, too.
+    for secret in [*secrets.values(), *master_auth.values(), "systemctl start batch"]:
+        assert secret not in written
+    assert '"startup-script"' in written  # that the instance has one stays visible
 
 
 def test_a_missing_token_is_one_clear_error(run_gcp: Run, monkeypatch: pytest.MonkeyPatch) -> None:

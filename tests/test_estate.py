@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from regops.discovery import Inventory
 from regops.discovery.terraform_plan import discover_plan
 from regops.model import Discovery, Resource, SourceReport
@@ -74,6 +76,25 @@ def test_a_security_service_of_unknown_configuration_leaves_the_gaps_unknown() -
     assert "security_contact" not in estate.facts
     assert estate.facts["security_contact_gaps"] == ["security_contact"]
     assert estate.attributes["undetermined"] == ["undetermined"]
+
+
+@pytest.mark.parametrize("provides", ["threat_detection", 5, None, [["threat_detection"]], {"a": 1}])
+def test_a_provides_fact_that_is_no_list_of_capabilities_is_undetermined(provides: Any) -> None:
+    # What a saved inventory holds reaches the estate as it was edited.
+    odd = Resource(
+        "odd",
+        "aws",
+        "aws_guardduty_detector",
+        "security_service",
+        "eu-central-1",
+        "production",
+        "planned",
+        facts={"provides": provides},
+    )
+    estate = aws_estate(bucket("a", "eu-central-1"), service("gd", ["threat_detection"]), odd)
+    assert estate.facts["threat_detection"] is True
+    assert "security_contact" not in estate.facts
+    assert estate.attributes["undetermined"] == ["odd"]
 
 
 def test_no_estate_without_resources_and_one_per_provider() -> None:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Callable
+from fnmatch import fnmatch
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from regops.cli import main
+from regops.history import HistoryError, resolve_baseline, stage_history
 from tests.helpers import load_evidence
 from tests.plans import compliant_bucket, write_plan
 from tests.test_plugin import CONTROLS, public_bucket
@@ -93,7 +98,74 @@ def test_a_bad_baseline_is_a_usage_error(project: pytest.Pytester) -> None:
         "-p", "no:cacheprovider", "--stage=acceptance", "--plan", "plan.json", "--baseline", "nowhere"
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*nowhere/evidence.json: cannot read the evidence*"])
+    result.stderr.fnmatch_lines(["*nowhere: no such bundle directory*"])
+
+
+def truncate_inventory(bundle: Path) -> str:
+    (bundle / "inventory.json").write_bytes((bundle / "inventory.json").read_bytes()[:500])
+    return "inventory.json: cannot read the inventory (Unterminated string*"
+
+
+def empty_evidence(bundle: Path) -> str:
+    (bundle / "evidence.json").write_text(json.dumps({"schema": "regops.evidence/v1"}))
+    return "evidence.json: not a valid regops.evidence/v1 document ((top): 'run' is a required property*"
+
+
+def numbers_inventory(bundle: Path) -> str:
+    document = json.loads((bundle / "inventory.json").read_text())
+    (bundle / "inventory.json").write_text(json.dumps({**document, "resources": [1, 2]}))
+    return "inventory.json: not a regops inventory (resources/0: not an object)"
+
+
+DAMAGES = [truncate_inventory, empty_evidence, numbers_inventory]
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_latest_skips_a_damaged_bundle_for_the_newest_intact_one(
+    project: pytest.Pytester, damage: Callable[[Path], str]
+) -> None:
+    _, intact = run(project, *compliant_bucket("card"), *public_bucket())
+    _, damaged = run(project, *compliant_bucket("card"))
+    problem = damage(damaged)
+    result, bundle = run(project, *compliant_bucket("card"), args=("--baseline", "latest"))
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    assert load_evidence(bundle)["comparison"]["baseline"] == intact.name
+    assert (bundle / "MANIFEST.sha256").is_file()
+    skipped: list[str] = []
+    found = resolve_baseline("latest", project.path / "out", "acceptance", bundle, skipped=skipped)
+    assert found is not None
+    assert found.id == intact.name
+    (reason,) = skipped
+    assert fnmatch(reason, f"{damaged}/{problem}")
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_baseline_is_a_usage_error_before_anything_runs(
+    project: pytest.Pytester, damage: Callable[[Path], str]
+) -> None:
+    _, damaged = run(project, *compliant_bucket("card"))
+    problem = damage(damaged)
+    result = project.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--stage=acceptance",
+        "--plan",
+        "plan.json",
+        "--evidence-dir",
+        "out",
+        f"--baseline={damaged}",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {damaged}/{problem}"])
+    assert "Traceback" not in result.stderr.str()
+    assert sorted((project.path / "out" / "acceptance").iterdir()) == [damaged]
+
+
+def test_a_baseline_of_another_stage_is_refused(project: pytest.Pytester) -> None:
+    _, bundle = run(project, *compliant_bucket("card"))
+    with pytest.raises(HistoryError, match=f"{bundle}: a bundle of the acceptance stage, not of system$"):
+        resolve_baseline(str(bundle), project.path / "out", "system", project.path / "current")
+    assert stage_history(project.path / "out", "system") == []
 
 
 def test_history_command_prints_and_plots(
@@ -121,10 +193,70 @@ def test_history_command_prints_and_plots(
 def test_history_skips_unreadable_bundles(
     project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(project, *compliant_bucket("card"))
+    _, intact = run(project, *compliant_bucket("card"))
     broken = project.path / "out" / "acceptance" / "00000000T000000.000Z-000000"
     broken.mkdir()
     (broken / "evidence.json").write_text(json.dumps({"schema": "other"}))
+    document = load_evidence(intact)
+    edits: dict[str, Callable[[dict[str, Any]], object]] = {
+        "no-summary": lambda d: d.pop("summary"),
+        "no-run-id": lambda d: d["run"].pop("id"),
+        "no-waived-count": lambda d: d["summary"]["by_outcome"].pop("waived"),
+    }
+    for name, edit in edits.items():
+        shutil.copytree(intact, intact.with_name(name))
+        edited = json.loads(json.dumps(document))
+        edit(edited)
+        (intact.with_name(name) / "evidence.json").write_text(json.dumps(edited))
     capsys.readouterr()
     assert main(["history", "--stage", "acceptance", "--archive", str(project.path / "out")]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 2
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 2
+    archive = project.path / "out" / "acceptance"
+    assert err.splitlines() == [
+        f"skipped {archive}/00000000T000000.000Z-000000/evidence.json: not a regops.evidence/v1 document",
+        f"skipped {archive}/no-run-id/evidence.json: not a valid regops.evidence/v1 document "
+        "(run: 'id' is a required property)",
+        f"skipped {archive}/no-summary/evidence.json: not a valid regops.evidence/v1 document "
+        "((top): 'summary' is a required property)",
+        f"skipped {archive}/no-waived-count/evidence.json: not a valid regops.evidence/v1 document "
+        "(summary/by_outcome: 'waived' is a required property)",
+    ]
+
+
+@pytest.mark.parametrize("page", ["folder", "nodir/trend.html"])
+def test_history_page_that_cannot_be_written_is_one_error(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str], page: str
+) -> None:
+    run(project, *compliant_bucket("card"))
+    (project.path / "folder").mkdir()
+    capsys.readouterr()
+    archive = str(project.path / "out")
+    assert main(["history", "--stage", "acceptance", "--archive", archive, "--html", page]) == 2
+    (error,) = capsys.readouterr().err.splitlines()
+    assert error.startswith(f"regops history: {page}: cannot write (")
+
+
+def test_a_skipped_bundle_is_named_in_the_summary(project: pytest.Pytester) -> None:
+    run(project, *compliant_bucket("card"))
+    _, damaged = run(project, *compliant_bucket("card"))
+    truncate_inventory(damaged)
+    result, _ = run(project, *compliant_bucket("card"), args=("--baseline", "latest"))
+    result.stdout.fnmatch_lines([f"history: skipped {damaged}/inventory.json: cannot read the inventory*"])
+
+
+def test_a_baseline_of_another_stage_is_a_usage_error(project: pytest.Pytester) -> None:
+    _, bundle = run(project, *compliant_bucket("card"))
+    result = project.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--stage=system",
+        "--plan",
+        "plan.json",
+        "--evidence-dir",
+        "out",
+        f"--baseline={bundle}",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {bundle}: a bundle of the acceptance stage, not of system"])
+    assert not (project.path / "out" / "system").exists()

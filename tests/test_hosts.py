@@ -280,7 +280,8 @@ def test_host_controls_in_a_run(pytester: pytest.Pytester, sshd: Sshd) -> None: 
     bad = sshd.config_file("run-bad", NON_COMPLIANT)
     pytester.makepyprojecttoml(
         "[tool.regops.stages.production.hosts]\n"
-        f'targets = ["{sshd.spec}", "paramiko://root@127.0.0.1:{_closed_port()}"]\n'
+        # testinfra takes a password in the spec; it must reach neither evidence nor output.
+        f'targets = ["{sshd.spec}", "paramiko://root:pw-SECRET-77@127.0.0.1:{_closed_port()}"]\n'
         f'ssh_config = "{sshd.client_config()}"\n'
         f'ssh_identity_file = "{sshd.identity}"\n'
         f'sshd_config = "{bad}"\n'
@@ -315,6 +316,10 @@ def test_host_controls_in_a_run(pytester: pytest.Pytester, sshd: Sshd) -> None: 
     assert set(unreachable.values()) == {"error"}
     (hosts,) = (s for s in document["sources"] if s["kind"] == "hosts")
     assert hosts["complete"] is False
+    assert "root@127.0.0.1" in hosts["location"]
+    assert "pw-SECRET-77" not in result.stdout.str() + result.stderr.str()
+    bundle = only_bundle(pytester.path / "out", "production")
+    assert not [f.name for f in bundle.iterdir() if b"pw-SECRET-77" in f.read_bytes()]
 
 
 def test_live_compute_instances_become_ssh_targets(sshd: Sshd) -> None:  # noqa: F811

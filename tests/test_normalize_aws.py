@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 import itertools
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from regops.discovery.terraform_plan import discover_plan
 from regops.model import UNKNOWN
-from regops.normalize.aws import PLANNED
+from regops.normalize.aws import LIVE, PLANNED
+from tests.helpers import SUITES, load_evidence, only_bundle, results_by_control
+from tests.plans import TAGS, Change, compliant_bucket, refer, write_plan
 
 NONE: dict[str, Any] = {}
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+# A bucket-level block that lets policies and ACLs through: the bucket's own settings decide.
+OPEN_BLOCK = {
+    "block_public_acls": False,
+    "block_public_policy": False,
+    "ignore_public_acls": False,
+    "restrict_public_buckets": False,
+}
+DENY_PLAIN_HTTP = {
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:*",
+    "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
 
 
 def facts(native_type: str, values: dict[str, Any], **related: list[dict[str, Any]]) -> dict[str, Any]:
@@ -189,3 +209,289 @@ def test_open_ports_are_sorted_merged_and_only_from_the_internet(rules: list[tup
             r["from_port"] <= low <= r["to_port"] and r["cidr_blocks"][0] != "10.0.0.0/8" for r in ingress
         )
         assert 0 <= low <= high <= 65535
+
+
+def policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"policy": json.dumps({"Version": "2012-10-17", "Statement": list(statements)})}
+
+
+def read_by(principal: Any, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "s3:GetObject", "Resource": "*"}
+    return statement | ({"Condition": condition} if condition else {})
+
+
+@pytest.mark.parametrize(
+    ("statement", "public"),
+    [
+        (read_by("*"), True),
+        # Only over TLS, but still to anyone.
+        (read_by("*", {"Bool": {"aws:SecureTransport": "true"}}), True),
+        (read_by({"AWS": ["arn:aws:iam::123456789012:root", "*"]}), True),
+        (read_by({"AWS": "*"}, {"StringLike": {"s3:prefix": "reports/"}}), True),
+        (read_by({"AWS": "*"}, {"StringNotEquals": {"aws:SourceAccount": "123456789012"}}), True),
+        (read_by("*", {"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1a2b3c4d"}}), True),
+        (read_by("*", {"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}}), True),
+        (read_by("*", {"StringLike": {"aws:PrincipalOrgID": "o-*"}}), True),
+        (read_by("*", {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "192.0.2.0/24"]}}), False),
+        (read_by("*", {"StringEquals": {"AWS:SourceVpce": "vpce-1a2b3c4d"}}), False),
+        (
+            read_by({"AWS": "*"}, {"ForAnyValue:StringEquals": {"aws:PrincipalOrgPaths": "o-a/r-b/ou-c/"}}),
+            False,
+        ),
+        (
+            read_by(
+                "*",
+                {"Bool": {"aws:SecureTransport": "true"}, "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3"}},
+            ),
+            False,
+        ),
+        (read_by({"AWS": "arn:aws:iam::123456789012:root"}), False),
+        (DENY_PLAIN_HTTP, False),
+    ],
+)
+def test_a_policy_is_public_unless_a_condition_pins_the_caller(
+    statement: dict[str, Any], public: bool
+) -> None:
+    found = facts(
+        "aws_s3_bucket",
+        {"acl": None},
+        aws_s3_bucket_public_access_block=[OPEN_BLOCK],
+        aws_s3_bucket_policy=[policy(statement)],
+    )
+    assert found["public"] is public
+    live = LIVE["aws_s3_bucket"][1](
+        {
+            "encryption": None,
+            "public_access_block": None,
+            "account_public_access_block": None,
+            "policy": {"Policy": policy(statement)["policy"]},
+            "acl": {"Grants": []},
+            "versioning": {},
+            "logging": {},
+        }
+    )
+    assert live["public"] is public
+
+
+def test_key_policies_for_any_principal_in_the_account_are_not_gaps() -> None:
+    via_service = read_by(
+        {"AWS": "*"},
+        {
+            "StringEquals": {
+                "kms:CallerAccount": "123456789012",
+                "kms:ViaService": "rds.eu-central-1.amazonaws.com",
+            }
+        },
+    )
+    anyone_over_tls = read_by({"AWS": "*"}, {"Bool": {"aws:SecureTransport": "true"}})
+    assert facts("aws_kms_key", policy(via_service))["access_gaps"] == []
+    assert facts("aws_kms_key", policy(anyone_over_tls))["access_gaps"] == ["key policy allows any principal"]
+
+
+@pytest.mark.parametrize(
+    ("acl", "public"),
+    [
+        ({"acl": "public-read"}, True),
+        ({"acl": "authenticated-read"}, True),
+        ({"acl": "private"}, False),
+        ({"acl": "log-delivery-write"}, False),
+        (
+            {
+                "acl": None,
+                "access_control_policy": [
+                    {"grant": [{"grantee": [{"type": "Group", "uri": ALL_USERS}], "permission": "READ"}]}
+                ],
+            },
+            True,
+        ),
+        (
+            {
+                "acl": None,
+                "access_control_policy": [
+                    {
+                        "grant": [
+                            {
+                                "grantee": [
+                                    {
+                                        "type": "Group",
+                                        "uri": "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+                                    }
+                                ],
+                                "permission": "READ",
+                            }
+                        ]
+                    }
+                ],
+            },
+            True,
+        ),
+        (
+            {
+                "acl": None,
+                "access_control_policy": [
+                    {
+                        "grant": [
+                            {
+                                "grantee": [{"type": "CanonicalUser", "id": "abc"}],
+                                "permission": "FULL_CONTROL",
+                            }
+                        ]
+                    }
+                ],
+            },
+            False,
+        ),
+    ],
+)
+def test_a_separate_acl_resource_decides_publicness(acl: dict[str, Any], public: bool) -> None:
+    found = facts(
+        "aws_s3_bucket",
+        {"acl": None},
+        aws_s3_bucket_public_access_block=[OPEN_BLOCK],
+        aws_s3_bucket_acl=[acl],
+    )
+    assert found["public"] is public
+
+
+def test_the_acl_resource_is_joined_into_its_bucket(tmp_path: Path) -> None:
+    changes = compliant_bucket("card")
+    changes[2].after = {**changes[2].after, "block_public_policy": False}  # type: ignore[dict-item]
+    acl = Change(
+        "aws_s3_bucket_acl.card",
+        "aws_s3_bucket_acl",
+        {"bucket": "payments-card", "acl": "public-read"},
+        expressions={"bucket": refer("aws_s3_bucket.card.id", "aws_s3_bucket.card")},
+    )
+    discovery = discover_plan(write_plan(tmp_path / "plan.json", *changes, acl), "acceptance")
+    (bucket,) = discovery.resources
+    assert "aws_s3_bucket_acl.card" in bucket.components
+    assert bucket.facts["public"] is True
+
+
+def test_a_policy_that_is_not_public_does_not_stand_in_for_a_public_access_block() -> None:
+    # Without a block, ACLs set outside the plan may still open the bucket.
+    found = facts("aws_s3_bucket", {"acl": None}, aws_s3_bucket_policy=[policy(DENY_PLAIN_HTTP)])
+    assert "public" not in found
+    assert found["https_only"] is True
+    assert (
+        facts("aws_s3_bucket", {"acl": None}, aws_s3_bucket_policy=[policy(read_by("*"))])["public"] is True
+    )
+
+
+@pytest.mark.parametrize(
+    ("statements", "https_only"),
+    [
+        ([DENY_PLAIN_HTTP], True),
+        ([read_by("*"), DENY_PLAIN_HTTP | {"Principal": {"AWS": "*"}, "Action": ["s3:*"]}], True),
+        ([DENY_PLAIN_HTTP | {"Condition": {"Bool": {"aws:SecureTransport": False}}}], True),
+        ([], False),
+        ([DENY_PLAIN_HTTP | {"Effect": "Allow"}], False),
+        ([DENY_PLAIN_HTTP | {"Action": "s3:PutObject"}], False),
+        ([DENY_PLAIN_HTTP | {"Principal": {"AWS": "arn:aws:iam::123456789012:root"}}], False),
+        ([DENY_PLAIN_HTTP | {"Condition": {"Bool": {"aws:SecureTransport": "true"}}}], False),
+        (
+            [
+                DENY_PLAIN_HTTP
+                | {
+                    "Condition": {
+                        "Bool": {"aws:SecureTransport": "false"},
+                        "IpAddress": {"aws:SourceIp": "10.0.0.0/8"},
+                    }
+                }
+            ],
+            False,
+        ),
+    ],
+)
+def test_https_only_needs_a_policy_denying_everyone_plain_http(
+    statements: list[dict[str, Any]], https_only: bool
+) -> None:
+    planned = facts("aws_s3_bucket", {"acl": None}, aws_s3_bucket_policy=[policy(*statements)])
+    assert planned["https_only"] is https_only
+    live = LIVE["aws_s3_bucket"][1](
+        {"policy": {"Policy": policy(*statements)["policy"]}, "versioning": {}, "logging": {}}
+    )
+    assert live["https_only"] is https_only
+
+
+def test_https_only_without_a_policy_and_with_an_unknown_one() -> None:
+    assert facts("aws_s3_bucket", {"acl": None})["https_only"] is False
+    assert "https_only" not in facts(
+        "aws_s3_bucket", {"acl": None}, aws_s3_bucket_policy=[{"policy": UNKNOWN}]
+    )
+    assert LIVE["aws_s3_bucket"][1]({"policy": None})["https_only"] is False
+    assert "https_only" not in LIVE["aws_s3_bucket"][1]({"policy": UNKNOWN})
+
+
+def test_live_bucket_parts_that_were_never_read_leave_their_facts_unknown() -> None:
+    assert LIVE["aws_s3_bucket"][1]({"location": UNKNOWN}) == {}
+    read = {
+        "encryption": None,
+        "public_access_block": None,
+        "policy": UNKNOWN,
+        "acl": {"Grants": []},
+        "versioning": {"Status": "Enabled"},
+        "logging": {},
+        "account_public_access_block": None,
+    }
+    found = LIVE["aws_s3_bucket"][1](read)
+    assert set(found) == {"encrypted_at_rest", "encryption_cmk", "versioning", "access_logging"}
+    without_logging = {k: v for k, v in read.items() if k != "logging"}
+    assert "access_logging" not in LIVE["aws_s3_bucket"][1](without_logging)
+
+
+def test_enc_004_judges_s3_by_its_policy_and_errors_where_https_is_unknown(pytester: pytest.Pytester) -> None:
+    def with_policy(name: str, document: Any, **unknown: bool) -> Change:
+        return Change(
+            f"aws_s3_bucket_policy.{name}",
+            "aws_s3_bucket_policy",
+            {"bucket": f"payments-{name}", "policy": document},
+            unknown=unknown,
+            expressions={"bucket": refer(f"aws_s3_bucket.{name}.id", f"aws_s3_bucket.{name}")},
+        )
+
+    def storage_account(name: str, https: Any, **unknown: bool) -> Change:
+        return Change(
+            f"azurerm_storage_account.{name}",
+            "azurerm_storage_account",
+            {
+                "name": name,
+                "location": "germanywestcentral",
+                "tags": TAGS,
+                "https_traffic_only_enabled": https,
+            },
+            unknown=unknown,
+        )
+
+    write_plan(
+        pytester.path / "plan.json",
+        *compliant_bucket("tls"),
+        with_policy("tls", policy(DENY_PLAIN_HTTP)["policy"]),
+        *compliant_bucket("plain"),
+        *compliant_bucket("later"),
+        with_policy("later", None, policy=True),
+        storage_account("stknown", True),
+        storage_account("stlater", None, https_traffic_only_enabled=True),
+    )
+    pytester.makepyprojecttoml("[tool.regops]\n")
+    pytester.runpytest_subprocess(
+        str(SUITES),
+        "-c",
+        "pyproject.toml",
+        "--rootdir",
+        str(pytester.path),
+        "-p",
+        "no:cacheprovider",
+        "--stage=acceptance",
+        "--plan=plan.json",
+        "--control=ENC-004",
+        "--evidence-dir=out",
+    )
+    outcomes = results_by_control(load_evidence(only_bundle(pytester.path / "out", "acceptance")))["ENC-004"]
+    assert outcomes == {
+        "aws_s3_bucket.tls": "passed",
+        "aws_s3_bucket.plain": "failed",
+        "aws_s3_bucket.later": "error",
+        "azurerm_storage_account.stknown": "passed",
+        "azurerm_storage_account.stlater": "error",
+    }

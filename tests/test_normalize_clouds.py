@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regops.model import UNKNOWN
+from regops.discovery.terraform_plan import discover_plan
+from regops.model import UNKNOWN, Resource
 from regops.normalize import aws, azure, gcp
 from tests.helpers import DEMO
+from tests.plans import TAGS, Change, refer, write_plan
 
 CLOUDS = {"aws": aws, "azure": azure, "gcp": gcp}
 
@@ -110,6 +113,59 @@ def test_gcs_bucket_public_through_iam_unless_prevention_enforced() -> None:
     )
     binding = [{"members": ["user:a@example.com", "allAuthenticatedUsers"]}]
     assert gcp_facts("google_storage_bucket", {}, google_storage_bucket_iam_binding=binding)["public"] is True
+
+
+def iam_policy(*members: str) -> str:
+    """The `policy_data` a `google_iam_policy` data source renders."""
+    return json.dumps({"bindings": [{"role": "roles/storage.objectViewer", "members": list(members)}]})
+
+
+def planned_bucket_with_policy(tmp_path: Path, policy: dict[str, Any], unknown: dict[str, Any]) -> Resource:
+    bucket = "google_storage_bucket.assets"
+    changes = [
+        Change(bucket, "google_storage_bucket", {"name": "payments-assets", "labels": TAGS}),
+        Change(
+            "google_storage_bucket_iam_policy.assets",
+            "google_storage_bucket_iam_policy",
+            {"bucket": "payments-assets", **policy},
+            unknown=unknown,
+            expressions={"bucket": refer(f"{bucket}.name", bucket)},
+        ),
+    ]
+    (found,) = discover_plan(write_plan(tmp_path / "plan.json", *changes), "acceptance").resources
+    return found
+
+
+@pytest.mark.parametrize(
+    ("policy", "unknown", "public"),
+    [
+        ({"policy_data": iam_policy("user:ops@example.com", "allUsers")}, {}, True),
+        ({"policy_data": iam_policy("allAuthenticatedUsers")}, {}, True),
+        ({"policy_data": iam_policy("group:payments@example.com")}, {}, False),
+        ({}, {"policy_data": True}, None),  # known only after apply
+        ({"policy_data": "not a policy"}, {}, None),
+    ],
+    ids=["allUsers", "allAuthenticatedUsers", "a-group", "known-after-apply", "unreadable"],
+)
+def test_gcs_bucket_public_through_its_authoritative_iam_policy(
+    tmp_path: Path, policy: dict[str, Any], unknown: dict[str, Any], public: bool | None
+) -> None:
+    bucket = planned_bucket_with_policy(tmp_path, policy, unknown)
+    assert list(bucket.components) == ["google_storage_bucket_iam_policy.assets"]
+    assert bucket.facts.get("public") is public
+    assert bucket.facts["encrypted_at_rest"] is True
+
+
+def test_kms_key_granted_to_everyone_through_its_iam_policy() -> None:
+    policy = [{"crypto_key_id": "k", "policy_data": iam_policy("allUsers")}]
+    found = gcp_facts("google_kms_crypto_key", {}, google_kms_crypto_key_iam_policy=policy)
+    assert found["access_gaps"] == ["IAM grants the key to allUsers or allAuthenticatedUsers"]
+
+
+def test_a_gke_cluster_is_labelled_through_resource_labels(tmp_path: Path) -> None:
+    change = Change("google_container_cluster.gke", "google_container_cluster", {"resource_labels": TAGS})
+    (found,) = discover_plan(write_plan(tmp_path / "plan.json", change), "acceptance").resources
+    assert dict(found.tags) == TAGS
 
 
 def test_cloud_sql_facts() -> None:

@@ -224,6 +224,30 @@ def test_gate_threshold_decides_the_exit_code(project: pytest.Pytester) -> None:
     assert result.ret == 1
 
 
+@pytest.mark.parametrize("stop", [["-x"], ["--maxfail", "1"]])
+def test_a_run_stopped_at_a_minor_failure_does_not_pass_the_gate(
+    project: pytest.Pytester, stop: list[str]
+) -> None:
+    # Collected first: a low-severity failure that stops the run before T-001 sees the public bucket.
+    project.makepyfile(
+        test_a_first="""
+import pytest
+
+@pytest.mark.control(id="T-010", layer="system", severity="low", kinds=("object_store",),
+                     frameworks={"iso-27001": ["A.8.9"]})
+def test_always_fails(resource):
+    \"\"\"Fails everywhere\"\"\"
+    assert False, "minor"
+"""
+    )
+    result = run(project, "--stage=acceptance", "--plan", "plan.json", "--fail-on", "high", *stop)
+    result.stdout.fnmatch_lines(["*gate: FAIL*", "*the run stopped early (stopping after 1 failures)*"])
+    assert result.ret == 1
+    document = load_evidence(only_bundle(project.path / "out", "acceptance"))
+    assert "T-001" not in results_by_control(document)
+    assert document["gate"]["verdict"] == "fail"
+
+
 def test_no_resources_fails_closed(project: pytest.Pytester) -> None:
     write_plan(project.path / "empty.json")
     result = run(project, "--stage=acceptance", "--plan", "empty.json")
@@ -273,15 +297,33 @@ def test_marker_keywords_select_by_severity(project: pytest.Pytester) -> None:
         (["--stage=acceptance", "--inventory", "nope.json"], "*inventory file not found: *nope.json*"),
         (["--stage=acceptance", "--inventory", "bad.json"], "*bad.json: cannot read the inventory*"),
         (["--stage=acceptance", "--inventory", "plan.json"], "*plan.json: not a regops inventory*"),
+        (["--stage=acceptance", "--plan", "folder"], "*plan file */folder is a directory*"),
+        (
+            ["--stage=acceptance", "--plan", "plan.json", "--evidence-dir", "plan.json"],
+            "*evidence directory *plan.json is not a directory*",
+        ),
+        (
+            ["--stage=acceptance", "--plan", "plan.json", "--evidence-dir", "plan.json/under"],
+            "*evidence directory *plan.json/under: cannot write the bundle (Not a directory)*",
+        ),
     ],
 )
 def test_usage_errors(project: pytest.Pytester, args: list[str], message: str) -> None:
     (project.path / "bad.json").write_text('{"format_version": "1.2", "resource_')
+    (project.path / "folder").mkdir()
     result = run(project, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str()
     assert not (project.path / "out").exists()
+
+
+def test_a_regops_key_that_is_not_a_table_is_a_usage_error(project: pytest.Pytester) -> None:
+    project.makepyprojecttoml('[tool]\nregops = "x"\n')
+    result = run(project, "--stage=acceptance", "--plan", "plan.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pyproject.toml: [[]tool.regops[]] is not a table*"])
+    assert "Traceback" not in result.stderr.str()
 
 
 def test_invalid_control_definitions_are_reported_together(pytester: pytest.Pytester) -> None:

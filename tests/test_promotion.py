@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,3 +104,52 @@ def test_a_different_configuration_does_not_count(pipeline: tuple[pytest.Pyteste
     write_plan(pytester.path / "production.json", *changes)
     gate(pytester, repo, "production")
     assert promotion(pytester) == {"promotion:system": "failed", "promotion:acceptance": "failed"}
+
+
+def only_result(pytester: pytest.Pytester, resource_id: str) -> tuple[str, str]:
+    document = load_evidence(only_bundle(pytester.path / "archive", "production"))
+    (control,) = (c for c in document["controls"] if c["id"] == "CHG-004")
+    (result,) = (r for r in control["results"] if r["resource_id"] == resource_id)
+    return result["outcome"], result["message"]
+
+
+@pytest.mark.parametrize(
+    "edit", [lambda d: {"schema": d["schema"], "run": None}, lambda d: {**d, "sources": [1]}]
+)
+def test_an_invalid_bundle_in_the_archive_is_an_error_not_a_crash(
+    pipeline: tuple[pytest.Pytester, Repo], edit: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    pytester, repo = pipeline
+    gate(pytester, repo, "system")
+    gate(pytester, repo, "acceptance")
+    system = only_bundle(pytester.path / "archive", "system")
+    document = json.loads((system / "evidence.json").read_text())
+    (system / "evidence.json").write_text(json.dumps(edit(document)))
+    result = gate(pytester, repo, "production")
+    assert result.ret == 1, result.stdout.str() + result.stderr.str()
+    outcome, message = only_result(pytester, "promotion:system")
+    assert outcome == "error"
+    assert message.startswith(f"could not evaluate: {system}/evidence.json: not a valid regops.evidence/v1")
+    assert only_result(pytester, "promotion:acceptance")[0] == "passed"
+
+
+def test_a_damaged_bundle_does_not_hide_an_intact_pass(pipeline: tuple[pytest.Pytester, Repo]) -> None:
+    pytester, repo = pipeline
+    gate(pytester, repo, "system")
+    gate(pytester, repo, "acceptance")
+    damaged = pytester.path / "archive" / "system" / "99991231T235959.999Z-ffffff"
+    damaged.mkdir()
+    (damaged / "evidence.json").write_text(json.dumps({"schema": "regops.evidence/v1", "run": None}))
+    assert gate(pytester, repo, "production").ret == 0
+    assert promotion(pytester) == {"promotion:system": "passed", "promotion:acceptance": "passed"}
+
+
+def test_a_bundle_of_another_stage_does_not_count(pipeline: tuple[pytest.Pytester, Repo]) -> None:
+    pytester, repo = pipeline
+    gate(pytester, repo, "acceptance")
+    acceptance = only_bundle(pytester.path / "archive", "acceptance")
+    shutil.copytree(acceptance, pytester.path / "archive" / "system" / acceptance.name)
+    gate(pytester, repo, "production")
+    outcome, message = only_result(pytester, "promotion:system")
+    assert outcome == "failed"
+    assert message.endswith(f"({acceptance.name}: a bundle of the acceptance stage)")

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import DEMO, SUITES, load_evidence, only_bundle, result_rows
+from tests.helpers import DEMO, SUITES, load_evidence, only_bundle, result_rows, results_by_control
+from tests.plans import TAGS, Change, compliant_bucket, write_plan
 
 
 def judge(pytester: pytest.Pytester, stage: str, out: str, *sources: str) -> dict[str, Any]:
@@ -38,10 +39,14 @@ def test_a_replayed_inventory_gives_the_results_of_the_run_it_came_from(pytester
     replayed = judge(pytester, "production", "second", f"--inventory={saved}")
     assert len(result_rows(original)) > 150
     assert result_rows(replayed) == result_rows(original)
-    (source,) = replayed["sources"]
+    source, plan = replayed["sources"]
     assert source["kind"] == "inventory"
     assert source["complete"] is True
-    # the plan's configuration digest carries over, so promotion lineage still holds
+    # the plan's report is kept as it was, and with it its configuration digest, so promotion
+    # lineage still holds
+    assert {k: v for k, v in plan.items() if k != "notes"} == {
+        k: v for k, v in original["sources"][0].items() if k != "notes"
+    }
     assert source["configuration_sha256"] == original["sources"][0]["configuration_sha256"]
 
 
@@ -77,6 +82,71 @@ def test_an_inventory_of_another_stage_is_refused(pytester: pytest.Pytester) -> 
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*inventory.json: an inventory of stage 'system', not of 'production'*"])
+
+
+def test_a_replay_fails_the_gate_for_a_source_that_found_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.regops]\n")
+    write_plan(pytester.path / "root_a.json", *compliant_bucket("data", "system"))
+    write_plan(pytester.path / "empty.json")
+    control = "--control=NET-004"
+    original = judge(pytester, "system", "first", "--plan=root_a.json", "--plan=empty.json", control)
+    saved = only_bundle(pytester.path / "first", "system") / "inventory.json"
+    replayed = judge(pytester, "system", "second", f"--inventory={saved}", control)
+    empty = f"source terraform_plan {pytester.path / 'empty.json'} found no resources of the stage"
+    assert original["gate"]["reasons"] == [empty]
+    assert replayed["gate"] == original["gate"]
+    assert result_rows(replayed) == result_rows(original)
+
+
+def test_two_root_modules_with_one_address_are_both_judged(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.regops]\n")
+    tags = {**TAGS, "stage": "system"}
+    write_plan(pytester.path / "root_a.json", *compliant_bucket("data", "system"))
+    public = {"bucket": "payments-data-b", "acl": "public-read", "tags": tags, "tags_all": tags}
+    write_plan(pytester.path / "root_b.json", Change("aws_s3_bucket.data", "aws_s3_bucket", public))
+    control = "--control=NET-004"
+    original = judge(pytester, "system", "first", "--plan=root_a.json", "--plan=root_b.json", control)
+    assert results_by_control(original)["NET-004"] == {
+        "root_a.json:aws_s3_bucket.data": "passed",
+        "root_b.json:aws_s3_bucket.data": "failed",
+    }
+    assert original["gate"]["verdict"] == "fail"
+    saved = only_bundle(pytester.path / "first", "system") / "inventory.json"
+    replayed = judge(pytester, "system", "second", f"--inventory={saved}", control)
+    assert result_rows(replayed) == result_rows(original)
+    assert replayed["gate"] == original["gate"]
+
+
+def test_a_saved_inventory_of_an_unknown_kind_is_refused_naming_the_resource(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyprojecttoml("[tool.regops]\n")
+    shutil.copy(DEMO / "system.plan.json", pytester.path / "plan.json")
+    judge(pytester, "system", "first", "--plan=plan.json")
+    saved = json.loads((only_bundle(pytester.path / "first", "system") / "inventory.json").read_text())
+    for found in saved["resources"]:
+        if found["id"] == "aws_security_group.bastion":
+            # no control is parametrised over a kind regops does not know: it would pass unjudged
+            found["kind"] = "firewall"
+    (pytester.path / "edited.json").write_text(json.dumps(saved))
+    result = pytester.runpytest_subprocess(
+        str(SUITES),
+        "-c",
+        "pyproject.toml",
+        "--rootdir",
+        str(pytester.path),
+        "-p",
+        "no:cacheprovider",
+        "--stage=system",
+        "--inventory=edited.json",
+        "--fail-on=critical",
+        "--evidence-dir=second",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    bastion = "(aws_security_group.bastion): kind 'firewall' is not one regops knows"
+    result.stderr.fnmatch_lines([f"*edited.json: resources[[]*[]] {bastion}*"])
+    assert "Traceback" not in result.stderr.str()
+    assert not (pytester.path / "second").exists()
 
 
 def snapshot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

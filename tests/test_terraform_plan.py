@@ -30,6 +30,7 @@ def test_split_bucket_blocks_are_joined_into_the_bucket(tmp_path: Path) -> None:
         "encrypted_at_rest": True,
         "encryption_cmk": True,
         "public": False,
+        "https_only": False,
         "versioning": True,
         "access_logging": False,
         "taggable": True,
@@ -210,6 +211,24 @@ def test_plan_without_resource_changes_walks_planned_values(tmp_path: Path) -> N
             '{"format_version": "1.2", "resource_changes": [{"type": "x"}]}',
             "resource_changes[0] has no address",
         ),
+        ('{"format_version": "2.0", "resource_changes": []}', "format_version '2.0' is not one regops reads"),
+        ('{"format_version": null, "resource_changes": []}', "format_version None is not one regops reads"),
+        (
+            '{"format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.a", '
+            '"type": "aws_s3_bucket", "change": {"actions": "create", "after": {}}}]}',
+            "resource_changes[0] (aws_s3_bucket.a) has actions 'create', not a list of",
+        ),
+        (
+            '{"format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.a", '
+            '"type": "aws_s3_bucket", "change": {"actions": [{}], "after": {}}}]}',
+            "resource_changes[0] (aws_s3_bucket.a) has actions [{}], not a list of",
+        ),
+        # Left out, the bucket would go unjudged while the source reads complete.
+        (
+            '{"format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.a", '
+            '"type": "aws_s3_bucket", "change": {"actions": ["create"]}}]}',
+            "resource_changes[0] (aws_s3_bucket.a) plans ['create'] but has no `after` object",
+        ),
     ],
 )
 def test_malformed_plans_name_the_file_and_the_problem(tmp_path: Path, content: str, problem: str) -> None:
@@ -221,6 +240,13 @@ def test_malformed_plans_name_the_file_and_the_problem(tmp_path: Path, content: 
     assert problem in str(raised.value)
 
 
+def test_a_plan_nested_too_deeply_is_bad_input_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"format_version": "1.2", "values": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(PlanError, match="nested too deeply"):
+        discover_plan(path, "acceptance")
+
+
 def test_errored_plan_is_an_incomplete_source(tmp_path: Path) -> None:
     path = write_plan(tmp_path / "plan.json", *compliant_bucket())
     document = json.loads(path.read_text())
@@ -229,6 +255,62 @@ def test_errored_plan_is_an_incomplete_source(tmp_path: Path) -> None:
     report = discover_plan(path, "acceptance").report
     assert report.complete is False
     assert "errored" in report.errors[0]
+
+
+def test_incomplete_plan_is_an_incomplete_source(tmp_path: Path) -> None:
+    path = write_plan(tmp_path / "plan.json", *compliant_bucket())
+    document = json.loads(path.read_text())
+    document["complete"] = False
+    path.write_text(json.dumps(document))
+    report = discover_plan(path, "acceptance").report
+    assert report.complete is False
+    assert report.errors == ("the plan reports complete: false; it does not cover the whole configuration",)
+
+
+def test_a_forgotten_resource_is_left_out_like_a_deleted_one(tmp_path: Path) -> None:
+    found = discover(tmp_path, Change("aws_s3_bucket.kept", "aws_s3_bucket", None, actions=("forget",)))
+    assert [k for k in found if k != "__report__"] == []
+    assert found["__report__"].notes == ("1 planned deletion(s) left out of the inventory",)
+
+
+def test_secret_bearing_values_the_provider_does_not_mark_are_withheld(tmp_path: Path) -> None:
+    found = discover(
+        tmp_path,
+        Change(
+            "aws_lambda_function.payments",
+            "aws_lambda_function",
+            {
+                "function_name": "payments",
+                "tags": {**TAGS, "api_token": "tag-6"},
+                "environment": [{"variables": {"API_TOKEN": "lit-TOKEN-1", "DB_URL": "pg://u:pw-2@db"}}],
+            },
+        ),
+        Change(
+            "aws_instance.worker",
+            "aws_instance",
+            {"ami": "ami-1", "tags": TAGS, "user_data": "export PGPASSWORD=boot-3", "metadata_options": []},
+        ),
+        Change(
+            "google_compute_instance.batch",
+            "google_compute_instance",
+            {
+                "name": "batch",
+                "labels": TAGS,
+                "metadata": {"db-password": "meta-4", "enable-oslogin": "TRUE"},
+                "metadata_startup_script": "mysql -pscript-5",
+            },
+        ),
+    )
+    written = json.dumps([found[k].to_dict() for k in found if k != "__report__"])
+    for secret in ("lit-TOKEN-1", "pw-2", "boot-3", "meta-4", "script-5", "tag-6"):
+        assert secret not in written
+    function = found["aws_lambda_function.payments"]
+    assert function.attributes["environment"] == [
+        {"variables": {"API_TOKEN": "(value withheld)", "DB_URL": "(value withheld)"}}
+    ]
+    # Facts still come from the values: KMS-004 sees the literal.
+    assert function.facts["plaintext_secrets"] == ["API_TOKEN"]
+    assert found["google_compute_instance.batch"].attributes["metadata"]["enable-oslogin"] == "TRUE"
 
 
 # --- properties -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,11 @@ def test_not_public(resource):
 def keygen(directory: Path, name: str) -> Path:
     assert main(["keygen", str(directory / name)]) == 0
     return directory / name
+
+
+def test_a_new_private_key_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    key = keygen(tmp_path, "k.pem")
+    assert key.stat().st_mode & 0o777 == 0o600
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +134,80 @@ def test_any_flipped_byte_anywhere_is_caught(signed_bundle: tuple[Path, Path], d
         (copy / name).write_bytes(bytes(content))
         assert not verify_bundle(copy, public).ok
         assert not verify_bundle(copy).ok
+
+
+def test_a_bundle_that_is_not_there_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    assert verify_bundle(tmp_path / "nowhere").problems == [f"{tmp_path}/nowhere: no such bundle directory"]
+    assert verify_bundle(tmp_path / "file").problems == [f"{tmp_path}/file: not a directory"]
+
+
+def test_a_public_key_that_cannot_be_loaded_is_a_usage_error(
+    signed_bundle: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle, _ = signed_bundle
+    (tmp_path / "plan.json").write_text("{}")
+    assert main(["verify", str(bundle), "--public-key", str(tmp_path / "plan.json")]) == 2
+    assert capsys.readouterr().err == f"regops verify: {tmp_path}/plan.json: not a PEM public key\n"
+    assert main(["verify", str(bundle), "--public-key", str(tmp_path / "missing.pub")]) == 2
+    assert capsys.readouterr().err.startswith(f"regops verify: {tmp_path}/missing.pub: cannot read")
+
+
+def test_an_unreadable_manifest_is_one_problem(signed_bundle: tuple[Path, Path], tmp_path: Path) -> None:
+    bundle, _ = signed_bundle
+    copy = Path(shutil.copytree(bundle, tmp_path / "copy"))
+    (copy / "MANIFEST.sha256").write_bytes(bytes(range(256)))
+    assert verify_bundle(copy).problems == ["MANIFEST.sha256: not a sha256sum manifest"]
+
+
+def test_keygen_overwrites_neither_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "k.pem.pub").write_text("trusted elsewhere")
+    assert main(["keygen", str(tmp_path / "k.pem")]) == 2
+    assert capsys.readouterr().err == f"{tmp_path}/k.pem.pub: exists; not overwriting a key\n"
+    assert (tmp_path / "k.pem.pub").read_text() == "trusted elsewhere"
+    assert not (tmp_path / "k.pem").exists()
+
+
+@pytest.mark.parametrize(
+    ("output", "problem"), [("out", "a directory"), ("nodir/x.json", "no directory nodir")]
+)
+def test_snapshot_to_a_place_it_cannot_go_is_a_usage_error(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    output: str,
+    problem: str,
+) -> None:
+    write_plan(tmp_path / "plan.json", *compliant_bucket())
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["snapshot", "--stage=system", "--plan=plan.json", "-o", output]) == 2
+    assert capsys.readouterr().err == f"regops snapshot: {output}: cannot write the inventory ({problem})\n"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["out", "plan.json"]
+
+
+def test_snapshot_that_cannot_be_written_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_plan(tmp_path / "plan.json", *compliant_bucket())
+    (tmp_path / "snap.json.partial").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["snapshot", "--stage=system", "--plan=plan.json", "-o", "snap.json"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "regops snapshot: snap.json: cannot write the inventory (Is a directory)\n"
+    )
+    assert not (tmp_path / "snap.json").exists()
+
+
+def test_an_embedded_key_that_cannot_be_loaded_is_named(
+    signed_bundle: tuple[Path, Path], tmp_path: Path
+) -> None:
+    bundle, _ = signed_bundle
+    copy = Path(shutil.copytree(bundle, tmp_path / "copy"))
+    document = json.loads((copy / SIGNATURE).read_text())
+    document["public_key"] = "not a key"
+    (copy / SIGNATURE).write_text(json.dumps(document, indent=1) + "\n")
+    problems = verify_bundle(copy).problems
+    assert any(p.startswith(f"{SIGNATURE}: the embedded public key cannot be loaded (") for p in problems), (
+        problems
+    )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from regops.waivers import WaiverFileError, load_waivers
+from regops.model import Outcome
+from regops.waivers import WaiverBook, WaiverFileError, load_waivers
 from tests.helpers import load_evidence, only_bundle, results_by_control
 from tests.plans import compliant_bucket, write_plan
 from tests.test_plugin import CONTROLS, public_bucket
@@ -25,6 +26,14 @@ waivers:
     approved_on: 2026-11-01
     expires: 2027-01-15
 """
+
+
+def current(text: str) -> str:
+    """GOOD's dates moved around today: the plugin judges waivers against the day it runs."""
+    today = datetime.now(UTC).date()
+    return text.replace("2026-11-01", (today - timedelta(days=10)).isoformat()).replace(
+        "2027-01-15", (today + timedelta(days=30)).isoformat()
+    )
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -50,6 +59,24 @@ def test_a_valid_waiver_has_no_problems(tmp_path: Path) -> None:
         (("    expires: 2027-01-15\n", ""), "has no expiry date"),
         (("expires: 2027-01-15", "expires: 2026-11-24"), "expired on 2026-11-24"),
         (("expires: 2027-01-15", "expires: 2027-06-01"), "runs 212 days from 2026-11-01; at most 90 allowed"),
+        (
+            ("approved_on: 2026-11-01", "approved_on: 2026-12-01"),
+            "approved on 2026-12-01, after today 2026-11-25",
+        ),
+        (
+            (
+                "approved_on: 2026-11-01\n    expires: 2027-01-15",
+                "approved_on: 2028-01-01\n    expires: 2028-03-01",
+            ),
+            "runs 462 days from 2026-11-25; at most 90 allowed",
+        ),
+        (
+            (
+                "approved_on: 2026-11-01\n    expires: 2027-01-15",
+                "approved_on: 2026-11-20\n    expires: 2026-11-10",
+            ),
+            "approved on 2026-11-20, after it expires on 2026-11-10",
+        ),
     ],
 )
 def test_rule_breaking_waivers_are_rejected(tmp_path: Path, change: tuple[str, str], problem: str) -> None:
@@ -78,6 +105,15 @@ def test_tag_selectors_must_all_match(tmp_path: Path) -> None:
         ),
         (GOOD.replace("expires: 2027-01-15", "expires: soon"), ":9: expires: Input should be a valid date"),
         (GOOD + "    colour: red\n", ":10: colour: Extra inputs are not permitted"),
+        ("version: 2\n" + GOOD, ":1: version: Extra inputs are not permitted"),
+        (
+            GOOD.replace("expires: 2027-01-15", "expires: 2027-02-30"),
+            ":9: expires: Input should be a valid date",
+        ),
+        (
+            GOOD.replace("approved_on: 2026-11-01", "approved_on: 2026-13-01"),
+            ":8: approved_on: Input should be a valid date",
+        ),
     ],
 )
 def test_invalid_files_name_the_line(tmp_path: Path, text: str, message: str) -> None:
@@ -86,6 +122,41 @@ def test_invalid_files_name_the_line(tmp_path: Path, text: str, message: str) ->
         load_waivers(path, today=TODAY, max_days=90)
     assert str(raised.value).startswith(f"{path}:")
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe" + GOOD.encode("utf-16-le"), ":1: not UTF-8 text"),
+        (GOOD.replace("the CISO", "the CISO's d\xe9puty").encode("latin-1"), ":4: not UTF-8 text"),
+    ],
+    ids=["utf-16", "latin-1"],
+)
+def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "waivers.yaml"
+    path.write_bytes(content)
+    with pytest.raises(WaiverFileError) as raised:
+        load_waivers(path, today=TODAY, max_days=90)
+    assert str(raised.value).startswith(f"{path}{message}")
+
+
+def test_waivers_for_controls_the_run_does_not_know_are_rejected(tmp_path: Path) -> None:
+    item = GOOD.removeprefix("waivers:\n")
+    text = GOOD + item.replace("T-001", "NET-999") + item.replace("T-001", "t-001")
+    book = WaiverBook(load_waivers(write(tmp_path, text), today=TODAY, max_days=90))
+    book.reject_unknown_controls(["T-001", "T-002"])
+    known, unknown, lower_case = book.waivers
+    assert known.valid
+    assert unknown.problems == ("names control NET-999, which this run does not know",)
+    assert lower_case.problems == (
+        "names control t-001, which this run does not know (ids are case-sensitive: T-001)",
+    )
+    assert not lower_case.matches("t-001", "aws_s3_bucket.open", {})
+    assert [(r.outcome, r.message) for r in book.results()] == [
+        (Outcome.PASSED, ""),
+        (Outcome.ERROR, f"{unknown.id}: {unknown.problems[0]}"),
+        (Outcome.ERROR, f"{lower_case.id}: {lower_case.problems[0]}"),
+    ]
 
 
 @pytest.fixture
@@ -102,7 +173,7 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 def test_a_waiver_turns_the_failure_into_waived(project: pytest.Pytester) -> None:
-    (project.path / "w.yaml").write_text(GOOD.replace("2027-01-15", "2026-12-20"))
+    (project.path / "w.yaml").write_text(current(GOOD))
     result = run(project, "--waivers", "w.yaml", "--control", "T-001", "-v")
     result.stdout.fnmatch_lines(["*test_not_public?aws_s3_bucket.open? WAIVED*", "*gate: PASS*"])
     assert result.ret == 0
@@ -125,9 +196,74 @@ def test_a_self_approved_waiver_is_an_error_and_waives_nothing(project: pytest.P
     assert rejected["problems"] == ["approved by its own requester alice@example.com"]
 
 
-def test_an_invalid_waiver_file_is_a_usage_error(project: pytest.Pytester) -> None:
-    (project.path / "w.yaml").write_text(GOOD.replace("expires: 2027-01-15", "expires: soon"))
+def test_a_waiver_approved_in_the_future_is_an_error_and_waives_nothing(project: pytest.Pytester) -> None:
+    # Dates relative to the real day: the plugin judges waivers against the day it runs.
+    today = datetime.now(UTC).date()
+    approved, expires = today + timedelta(days=30), today + timedelta(days=100)
+    (project.path / "w.yaml").write_text(
+        GOOD.replace("2026-11-01", approved.isoformat()).replace("2027-01-15", expires.isoformat())
+    )
+    result = run(project, "--waivers", "w.yaml", "--control", "T-001")
+    result.stdout.fnmatch_lines(["*GOV-001 (high): 1 error result*", "*T-001 (high): 1 failed result*"])
+    assert result.ret == 1
+    document = load_evidence(only_bundle(project.path / "out", "acceptance"))
+    assert results_by_control(document)["T-001"]["aws_s3_bucket.open"] == "failed"
+    (rejected,) = document["waivers"]["rejected"]
+    assert len(rejected["problems"]) == 2
+    assert rejected["problems"][0].startswith(f"approved on {approved.isoformat()}, after today")
+    assert rejected["problems"][1].endswith("; at most 90 allowed")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            GOOD.replace("expires: 2027-01-15", "expires: soon").encode(),
+            "w.yaml:9: expires: Input should be a valid date",
+        ),
+        (
+            GOOD.replace("2027-01-15", "2027-02-30").encode(),
+            "w.yaml:9: expires: Input should be a valid date",
+        ),
+        (b"\xff\xfe" + GOOD.encode("utf-16-le"), "w.yaml:1: not UTF-8 text"),
+    ],
+    ids=["not-a-date", "impossible-date", "utf-16"],
+)
+def test_an_invalid_waiver_file_is_a_usage_error(
+    project: pytest.Pytester, content: bytes, message: str
+) -> None:
+    (project.path / "w.yaml").write_bytes(content)
     result = run(project, "--waivers", "w.yaml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*w.yaml:9: expires: Input should be a valid date*"])
+    result.stderr.fnmatch_lines([f"*{message}*"])
+    assert "Traceback" not in result.stderr.str()
     assert not (project.path / "out").exists()
+
+
+@pytest.mark.parametrize("workers", [[], ["-p", "xdist", "-n", "1"]], ids=["in-process", "xdist"])
+def test_a_waiver_for_a_control_the_run_does_not_know_is_an_error(
+    project: pytest.Pytester, workers: list[str]
+) -> None:
+    item = current(GOOD).removeprefix("waivers:\n")
+    (project.path / "w.yaml").write_text(
+        "waivers:\n"
+        + item.replace("T-001", "NET-999")
+        + item.replace("T-001", "t-001")
+        + item.replace("T-001", "T-002")
+    )
+    result = run(project, "--waivers", "w.yaml", "--control", "T-001", *workers)
+    result.stdout.fnmatch_lines(["*GOV-001 (high): 2 error results*", "*T-001 (high): 1 failed result*"])
+    assert result.ret == 1
+    document = load_evidence(only_bundle(project.path / "out", "acceptance"))
+    assert results_by_control(document)["T-001"]["aws_s3_bucket.open"] == "failed"
+    path = project.path / "w.yaml"
+    # T-002 is collected, though not selected: its waiver stays valid.
+    assert results_by_control(document)["GOV-001"] == {
+        f"waiver:{path}:2": "error",
+        f"waiver:{path}:10": "error",
+        f"waiver:{path}:18": "passed",
+    }
+    assert [w["problems"] for w in document["waivers"]["rejected"]] == [
+        ["names control NET-999, which this run does not know"],
+        ["names control t-001, which this run does not know (ids are case-sensitive: T-001)"],
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,11 +12,19 @@ from regops import __version__
 
 
 def _verify(arguments: argparse.Namespace) -> int:
-    from regops.evidence.signing import verify_bundle
+    from regops.evidence.signing import SigningError, load_public_key, verify_bundle
 
+    public_key = Path(arguments.public_key) if arguments.public_key else None
+    if public_key is not None:
+        # A key that cannot be used says nothing about the bundles: bad input, not a failed check.
+        try:
+            load_public_key(public_key)
+        except SigningError as exc:
+            print(f"regops verify: {exc}", file=sys.stderr)
+            return 2
     status = 0
     for bundle in arguments.bundles:
-        result = verify_bundle(Path(bundle), Path(arguments.public_key) if arguments.public_key else None)
+        result = verify_bundle(Path(bundle), public_key)
         if result.ok:
             signed = "signature valid" if result.signed else "not signed"
             pinned = " (pinned key)" if arguments.public_key and result.signed else ""
@@ -31,7 +40,10 @@ def _verify(arguments: argparse.Namespace) -> int:
 def _history(arguments: argparse.Namespace) -> int:
     from regops.history import render_trend_html, stage_history, trend
 
-    runs = stage_history(Path(arguments.archive), arguments.stage)
+    skipped: list[str] = []
+    runs = stage_history(Path(arguments.archive), arguments.stage, skipped=skipped, inventories=False)
+    for reason in skipped:
+        print(f"skipped {reason}", file=sys.stderr)
     if not runs:
         print(f"{arguments.archive}/{arguments.stage}: no bundles", file=sys.stderr)
         return 1
@@ -44,7 +56,11 @@ def _history(arguments: argparse.Namespace) -> int:
             f"{counts['error']:6} {counts['waived']:7}"
         )
     if arguments.html:
-        Path(arguments.html).write_text(render_trend_html(arguments.stage, points), encoding="utf-8")
+        try:
+            Path(arguments.html).write_text(render_trend_html(arguments.stage, points), encoding="utf-8")
+        except OSError as exc:
+            print(f"regops history: {arguments.html}: cannot write ({exc.strerror})", file=sys.stderr)
+            return 2
         print(f"trend: {arguments.html}")
     return 0
 
@@ -59,13 +75,15 @@ def _keygen(arguments: argparse.Namespace) -> int:
     )
 
     private = Path(arguments.output)
-    if private.exists():
-        print(f"{private}: exists; not overwriting a key", file=sys.stderr)
-        return 2
-    key = Ed25519PrivateKey.generate()
-    private.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    private.chmod(0o600)
     public = private.with_name(private.name + ".pub")
+    for path in (private, public):
+        if path.exists():
+            print(f"{path}: exists; not overwriting a key", file=sys.stderr)
+            return 2
+    key = Ed25519PrivateKey.generate()
+    # Owner-only from the first byte, and never over a key that appeared since the check.
+    with os.fdopen(os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+        out.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
     public.write_bytes(key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
     print(f"private key: {private}\npublic key: {public}")
     return 0
@@ -76,6 +94,12 @@ def _snapshot(arguments: argparse.Namespace) -> int:
     from regops.discovery.terraform_plan import PlanError
     from regops.stages import ConfigError, resolve
 
+    output = Path(arguments.output)
+    # Checked before discovery, which may take long: a place the inventory cannot go is bad input.
+    if output.is_dir() or not output.parent.is_dir():
+        problem = "a directory" if output.is_dir() else f"no directory {output.parent}"
+        print(f"regops snapshot: {output}: cannot write the inventory ({problem})", file=sys.stderr)
+        return 2
     pyproject = Path("pyproject.toml")
     try:
         settings = resolve(
@@ -93,11 +117,16 @@ def _snapshot(arguments: argparse.Namespace) -> int:
     except (ConfigError, PlanError, InventoryError) as exc:
         print(f"regops snapshot: {exc}", file=sys.stderr)
         return 2
-    output = Path(arguments.output)
     # Written beside and moved into place: an interrupted snapshot never leaves half a file.
     partial = output.with_name(output.name + ".partial")
-    digest = inventory.write(partial)
-    partial.replace(output)
+    try:
+        digest = inventory.write(partial)
+        partial.replace(output)
+    except OSError as exc:
+        if partial.is_file():
+            partial.unlink()
+        print(f"regops snapshot: {output}: cannot write the inventory ({exc.strerror})", file=sys.stderr)
+        return 2
     print(f"{output}: {len(inventory.resources)} resources, sha256 {digest}")
     for source in inventory.sources:
         if not source.complete:

@@ -9,13 +9,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from regops.evidence.bundle import evidence_schema, validate_evidence
 from regops.model import Outcome, Result
 
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+
 BAD = {Outcome.FAILED.value, Outcome.ERROR.value}
+
+# The members of evidence.json a trend or an inventory history reads: checked against the schema
+# without the controls, whose every result would make reading a long history slow.
+SUMMARY_MEMBERS = ("schema", "run", "gate", "summary")
 
 
 class HistoryError(Exception):
@@ -28,6 +36,8 @@ class Run:
 
     path: Path
     evidence: Mapping[str, Any]
+    # The inventory's resources when they were read and checked with the evidence.
+    resources: Sequence[Mapping[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -42,15 +52,68 @@ class Run:
         }
 
     def inventory(self) -> list[Mapping[str, Any]]:
-        path = self.path / "inventory.json"
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise HistoryError(f"{path}: cannot read the inventory ({exc})") from None
-        return list(document.get("resources", []))
+        return list(self.resources if self.resources is not None else read_inventory(self.path))
 
 
-def read_run(bundle: Path) -> Run:
+# What the history and the anomalies read of each resource, and the types they can read.
+_RESOURCE_MEMBERS: dict[str, type | tuple[type, ...]] = {
+    "id": str,
+    "kind": str,
+    "region": (str, type(None)),
+    "origin": (str, type(None)),
+    "address": (str, type(None)),
+    "facts": (dict, type(None)),
+}
+
+
+def _resource_problem(resource: object) -> str | None:
+    if not isinstance(resource, dict):
+        return "not an object"
+    for key, types in _RESOURCE_MEMBERS.items():
+        if not isinstance(resource.get(key), types):
+            return f"{key} is {resource.get(key)!r}"
+    return None
+
+
+def read_inventory(bundle: Path) -> list[Mapping[str, Any]]:
+    """The resources of the bundle's inventory.json, or a HistoryError naming the file."""
+    path = bundle / "inventory.json"
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HistoryError(f"{path}: cannot read the inventory ({exc})") from None
+    if not isinstance(document, dict) or document.get("schema") != "regops.inventory/v1":
+        raise HistoryError(f"{path}: not a regops.inventory/v1 document")
+    resources = document.get("resources")
+    if not isinstance(resources, list):
+        raise HistoryError(f"{path}: not a regops inventory (resources is not a list)")
+    for index, resource in enumerate(resources):
+        problem = _resource_problem(resource)
+        if problem is not None:
+            raise HistoryError(f"{path}: not a regops inventory (resources/{index}: {problem})")
+    return resources
+
+
+@cache
+def _validator(members: tuple[str, ...]) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
+    schema = evidence_schema()
+    return Draft202012Validator(
+        {
+            **schema,
+            "required": [m for m in schema["required"] if m in members],
+            "properties": {m: schema["properties"][m] for m in members},
+        }
+    )
+
+
+def read_evidence(bundle: Path, members: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The bundle's evidence.json, checked against the evidence schema (only the top-level
+    `members` when given, for a reader that needs no more), or a HistoryError naming the file."""
+    if not bundle.is_dir():
+        problem = "not a directory" if bundle.exists() else "no such bundle directory"
+        raise HistoryError(f"{bundle}: {problem}")
     path = bundle / "evidence.json"
     try:
         evidence = json.loads(path.read_text(encoding="utf-8"))
@@ -58,34 +121,79 @@ def read_run(bundle: Path) -> Run:
         raise HistoryError(f"{path}: cannot read the evidence ({exc})") from None
     if not isinstance(evidence, dict) or evidence.get("schema") != "regops.evidence/v1":
         raise HistoryError(f"{path}: not a regops.evidence/v1 document")
-    return Run(bundle, evidence)
+    if members is None:
+        problems = validate_evidence(evidence)
+    else:
+        problems = [
+            f"{'/'.join(map(str, error.absolute_path)) or '(top)'}: {error.message}"
+            for error in sorted(
+                _validator(members).iter_errors(evidence), key=lambda e: list(map(str, e.path))
+            )
+        ]
+    if problems:
+        more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+        raise HistoryError(f"{path}: not a valid regops.evidence/v1 document ({problems[0]}{more})")
+    return evidence
 
 
-def stage_history(archive: Path, stage: str, *, exclude: Path | None = None) -> list[Run]:
-    """The stage's runs, oldest first (run ids sort by time); unreadable bundles are skipped."""
+def _of_stage(bundle: Path, evidence: Mapping[str, Any], stage: str | None) -> None:
+    if stage is not None and evidence["run"]["stage"] != stage:
+        raise HistoryError(f"{bundle}: a bundle of the {evidence['run']['stage']} stage, not of {stage}")
+
+
+def read_run(bundle: Path, *, stage: str | None = None) -> Run:
+    """The bundle to compare with, its evidence and inventory checked whole: a comparison never
+    fails half way through; `stage`, when given, is the stage it must be of."""
+    evidence = read_evidence(bundle)
+    _of_stage(bundle, evidence, stage)
+    return Run(bundle, evidence, read_inventory(bundle))
+
+
+def _bundles(archive: Path, stage: str, exclude: Path | None) -> list[Path]:
     folder = archive / stage
     if not folder.is_dir():
         return []
+    excluded = exclude.resolve() if exclude is not None else None
+    return sorted(p for p in folder.iterdir() if p.is_dir() and p.resolve() != excluded)
+
+
+def stage_history(
+    archive: Path,
+    stage: str,
+    *,
+    exclude: Path | None = None,
+    skipped: list[str] | None = None,
+    inventories: bool = True,
+) -> list[Run]:
+    """The stage's runs, oldest first (run ids sort by time), with their SUMMARY_MEMBERS and,
+    unless `inventories` is false, their inventories checked. A damaged bundle is left out; why
+    is added to `skipped` when it is given."""
     runs = []
-    for bundle in sorted(p for p in folder.iterdir() if p.is_dir()):
-        if exclude is not None and bundle.resolve() == exclude.resolve():
-            continue
+    for bundle in _bundles(archive, stage, exclude):
         try:
-            runs.append(read_run(bundle))
-        except HistoryError:
-            continue
+            evidence = read_evidence(bundle, SUMMARY_MEMBERS)
+            _of_stage(bundle, evidence, stage)
+            runs.append(Run(bundle, evidence, read_inventory(bundle) if inventories else None))
+        except HistoryError as exc:
+            if skipped is not None:
+                skipped.append(str(exc))
     return runs
 
 
-def resolve_baseline(choice: str, archive: Path, stage: str, current: Path) -> Run | None:
-    """`latest`: the newest other bundle of the stage (None if there is none); else a bundle path."""
-    if choice == "latest":
-        history = stage_history(archive, stage, exclude=current)
-        return history[-1] if history else None
-    run = read_run(Path(choice))
-    if run.evidence["run"]["stage"] != stage:
-        raise HistoryError(f"{choice}: a {run.evidence['run']['stage']} bundle, not {stage}")
-    return run
+def resolve_baseline(
+    choice: str, archive: Path, stage: str, current: Path, *, skipped: list[str] | None = None
+) -> Run | None:
+    """`latest`: the newest other bundle of the stage that is intact (None if there is none),
+    damaged newer ones added to `skipped`; else the bundle at that path, or a HistoryError."""
+    if choice != "latest":
+        return read_run(Path(choice), stage=stage)
+    for bundle in reversed(_bundles(archive, stage, current)):
+        try:
+            return read_run(bundle, stage=stage)
+        except HistoryError as exc:
+            if skipped is not None:
+                skipped.append(str(exc))
+    return None
 
 
 @dataclass

@@ -250,6 +250,9 @@ class Discovery:
 
     resources: tuple[Resource, ...]
     report: SourceReport
+    # A saved inventory's own sources, as they were when it was taken: a replay judges them
+    # again, so a source that was incomplete or found nothing fails the replay's gate too.
+    saved_sources: tuple[SourceReport, ...] = ()
 
 
 @dataclass(frozen=True)

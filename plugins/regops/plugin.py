@@ -56,6 +56,7 @@ from regops.scanners.checkov import (
     ScanTarget,
     check_control,
     mapped_checks,
+    owner_of,
     owners,
     scan,
     scan_results,
@@ -81,6 +82,8 @@ problems_key = pytest.StashKey[list[str]]()
 checkov_key = pytest.StashKey[CheckovScan]()
 # The controls whose definition this process has already reported: later results name them only.
 reported_controls_key = pytest.StashKey[set[str]]()
+# Every control id collected, selected or not: a waiver for any other id waives nothing.
+known_controls_key = pytest.StashKey[set[str]]()
 
 
 def _option_type(parse: Any) -> Any:
@@ -338,7 +341,6 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[checkov_key] = checkov
         governance = [
             *(scan_results(checkov) if checkov is not None else []),
-            *book.results(),
             *_change_results(settings),
             *_promotion_results(settings, inventory),
             *_drift_results(settings, inventory),
@@ -347,14 +349,27 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     if settings.baseline not in (None, "latest"):
         try:
-            read_run(Path(str(settings.baseline)))
+            read_run(Path(str(settings.baseline)), stage=settings.stage)
         except HistoryError as exc:
             raise pytest.UsageError(str(exc)) from None
     _use_settings(config, settings)
     config.stash[inventory_key] = inventory
-    session = RegopsSession(
-        config, settings, inventory, book, governance, signing_key, checkov, started=started, run_id=run_id
-    )
+    try:
+        session = RegopsSession(
+            config,
+            settings,
+            inventory,
+            book,
+            governance,
+            signing_key,
+            checkov,
+            started=started,
+            run_id=run_id,
+        )
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"evidence directory {settings.evidence_dir}: cannot write the bundle ({exc.strerror or exc})"
+        ) from None
     config.pluginmanager.register(session, "regops-session")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(session), "regops-xdist")
@@ -450,6 +465,10 @@ class _XdistBridge:
             if session.checkov is not None:
                 self.documents["regops_checkov"] = json.dumps(session.checkov.to_dict(), default=str)
         node.workerinput.update(self.documents)
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        known = getattr(node, "workeroutput", {}).get("regops_controls", ())
+        self.session.config.stash.setdefault(known_controls_key, set()).update(known)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -556,6 +575,11 @@ def pytest_collection_modifyitems(
     unknown = [c for c in settings.controls if c not in seen]
     if unknown:
         raise pytest.UsageError(f"unknown control id(s): {', '.join(unknown)}")
+    config.stash.setdefault(known_controls_key, set()).update(seen)
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        # The controller of an xdist run collects nothing: it judges the waivers with these.
+        workeroutput["regops_controls"] = sorted(seen)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
@@ -579,7 +603,7 @@ def _checkov_items(
         control = check_control(finding, native, default_severity, found.version)
         item.stash[control_key] = control
         item.stash[resource_key] = Resource(
-            id=index.get(finding.address, finding.resource),
+            id=owner_of(finding, index),
             provider=finding.provider or "terraform",
             native_type=finding.address.split(".")[-2] if "." in finding.address else "",
             kind="other",
@@ -774,6 +798,8 @@ class RegopsSession:
         self.archived: str | None = None
         self.comparison: Comparison | None = None
         self.archive_error: str | None = None
+        # Damaged bundles of the stage's history that the baseline or the anomalies left out.
+        self.history_skipped: list[str] = []
         self._summary: tuple[dict[str, Any], Gate, dict[str, Any]] | None = None
 
     # trylast: other plugins (pytest's --junitxml) have read the report's properties whole.
@@ -832,7 +858,10 @@ class RegopsSession:
             return []
         self.controls[ANOMALY_CONTROL_ID] = anomaly_control(self.settings.anomaly_severity)
         history = stage_history(
-            self.settings.evidence_dir, self.settings.stage, exclude=self.bundle.directory
+            self.settings.evidence_dir,
+            self.settings.stage,
+            exclude=self.bundle.directory,
+            skipped=self.history_skipped,
         )
         inventories = []
         for run in history:
@@ -851,7 +880,11 @@ class RegopsSession:
         if self.settings.baseline is None:
             return None
         baseline = resolve_baseline(
-            self.settings.baseline, self.settings.evidence_dir, self.settings.stage, self.bundle.directory
+            self.settings.baseline,
+            self.settings.evidence_dir,
+            self.settings.stage,
+            self.bundle.directory,
+            skipped=self.history_skipped,
         )
         if baseline is None:
             return None
@@ -902,17 +935,28 @@ class RegopsSession:
         if exitstatus == pytest.ExitCode.USAGE_ERROR or session.config.option.collectonly:
             self.nothing_evaluated = True
             return
-        results = [*self.results.values(), *self.governance, *self._anomalies()]
+        # The ids come from collection, here or on the xdist workers: without them no waiver is valid.
+        known = self.config.stash.get(known_controls_key, set())
+        self.waivers.reject_unknown_controls(known)
+        governance = [*self.waivers.results(), *self.governance]
+        results = [*self.results.values(), *governance, *self._anomalies()]
         comparison = self._compare(results)
         for control in (WAIVER_CONTROL, FOUR_EYES_CONTROL, PROMOTION_CONTROL, DRIFT_CONTROL, SCAN_CONTROL):
-            if any(r.control_id == control.id for r in self.governance):
+            if any(r.control_id == control.id for r in governance):
                 self.controls[control.id] = control
-        interrupted = ["the run was interrupted"] if exitstatus == pytest.ExitCode.INTERRUPTED else []
+        stopped = session.shouldfail or session.shouldstop
+        if stopped:
+            # -x or --maxfail: the verdict would rest on the controls that ran before the stop.
+            run_problems = [f"the run stopped early ({stopped}); controls after the stop were not evaluated"]
+        elif exitstatus == pytest.ExitCode.INTERRUPTED:
+            run_problems = ["the run was interrupted"]
+        else:
+            run_problems = []
         gating = None
         if self.settings.gate_on == "new":
             # Without a baseline every failure is new: the gate never passes for want of history.
             gating = comparison.is_new_failure if comparison is not None else (lambda _: True)
-        gate = judge(results, self.controls, self.inventory, self.settings.fail_on, interrupted, gating)
+        gate = judge(results, self.controls, self.inventory, self.settings.fail_on, run_problems, gating)
         summary = summarise(results, self.controls)
         self.run.finished_at = utc_now()
         by_kind: dict[str, int] = {}
@@ -1000,6 +1044,8 @@ class RegopsSession:
             terminalreporter.write(render_comparison(self.comparison.to_dict()))
         elif self.settings.baseline is not None:
             terminalreporter.write_line("baseline: no earlier bundle of this stage; every result is new")
+        for reason in dict.fromkeys(self.history_skipped):
+            terminalreporter.write_line(f"history: skipped {reason}", yellow=True)
         if self.archived:
             terminalreporter.write_line(f"archived: {self.archived}")
         if self.archive_error:

@@ -7,12 +7,12 @@ configuration digest (the code, independent of the stage's variable values).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from regops.evidence.signing import verify_bundle
+from regops.history import HistoryError, read_evidence
 from regops.model import Control, Outcome, Result
 
 PROMOTION_CONTROL = Control(
@@ -34,16 +34,12 @@ PROMOTION_CONTROL = Control(
 )
 
 
+# What the lineage reads of each bundle; the one that qualifies is then verified whole.
+LINEAGE_MEMBERS = ("schema", "run", "gate", "sources")
+
+
 def _configuration_digests(document: dict[str, Any]) -> set[str]:
-    return {s["configuration_sha256"] for s in document.get("sources", []) if s.get("configuration_sha256")}
-
-
-def _read(bundle: Path) -> dict[str, Any] | None:
-    try:
-        document = json.loads((bundle / "evidence.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return document if isinstance(document, dict) else None
+    return {s["configuration_sha256"] for s in document["sources"] if s.get("configuration_sha256")}
 
 
 def _judge_stage(
@@ -52,11 +48,19 @@ def _judge_stage(
     folder = archive / stage
     candidates = sorted((p for p in folder.iterdir() if p.is_dir()), reverse=True) if folder.is_dir() else []
     rejected: list[str] = []
+    unreadable: list[str] = []
     for bundle in candidates:
-        document = _read(bundle)
-        if document is None or document.get("run", {}).get("iac_commit") != iac_commit:
+        try:
+            document = read_evidence(bundle, LINEAGE_MEMBERS)
+        except HistoryError as exc:
+            unreadable.append(str(exc))
             continue
-        if document.get("gate", {}).get("verdict") != "pass":
+        if document["run"]["iac_commit"] != iac_commit:
+            continue
+        if document["run"]["stage"] != stage:
+            rejected.append(f"{bundle.name}: a bundle of the {document['run']['stage']} stage")
+            continue
+        if document["gate"]["verdict"] != "pass":
             rejected.append(f"{bundle.name}: gate failed")
             continue
         if digests and _configuration_digests(document) != digests:
@@ -67,6 +71,15 @@ def _judge_stage(
             rejected.append(f"{bundle.name}: invalid bundle ({verification.problems[0]})")
             continue
         return Outcome.PASSED, f"{stage} passed in {bundle}"
+    if unreadable:
+        # An unreadable bundle may be the pass looked for: the lineage is unknown, not failed.
+        more = f" and {len(unreadable) - 1} more" if len(unreadable) > 1 else ""
+        detail = f"; {'; '.join(rejected)}" if rejected else ""
+        return (
+            Outcome.ERROR,
+            f"could not evaluate: {unreadable[0]}{more}; no other passed {stage} bundle for IaC commit "
+            f"{iac_commit[:12]} in {folder}{detail}",
+        )
     detail = f" ({'; '.join(rejected)})" if rejected else ""
     return Outcome.FAILED, f"no passed {stage} bundle for IaC commit {iac_commit[:12]} in {folder}{detail}"
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
 from regops.frameworks import FRAMEWORK_GROUPS, expand_framework, load_frameworks
 from regops.model import SEVERITIES, STAGES
@@ -164,6 +164,12 @@ class HostsConfig(BaseModel):
     sshd_config: str = "/etc/ssh/sshd_config"
     # "host:port", probed from where regops runs.
     tls_endpoints: list[str] = Field(default_factory=list)
+
+    @field_serializer("targets")
+    def _targets_without_passwords(self, targets: list[str]) -> list[str]:
+        from regops.discovery.hosts import spec_without_password
+
+        return [spec_without_password(spec) for spec in targets]
 
 
 class StageConfig(BaseModel):
@@ -352,6 +358,13 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
+def _require_file(kind: str, path: Path) -> None:
+    if path.is_dir():
+        raise ConfigError(f"{kind} file {path} is a directory")
+    if not path.is_file():
+        raise ConfigError(f"{kind} file not found: {path}")
+
+
 def load_tool_config(pyproject: Path | None) -> ToolConfig:
     if pyproject is None or not pyproject.is_file():
         return ToolConfig()
@@ -359,7 +372,10 @@ def load_tool_config(pyproject: Path | None) -> ToolConfig:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{pyproject}: cannot read [tool.regops]: {exc}") from None
-    section = data.get("tool", {}).get("regops", {})
+    tool = data.get("tool", {})
+    section = tool.get("regops", {}) if isinstance(tool, dict) else None
+    if not isinstance(section, dict):
+        raise ConfigError(f"{pyproject}: [tool.regops] is not a table")
     try:
         return ToolConfig(**section)
     except ValidationError as exc:
@@ -445,23 +461,22 @@ def resolve(
             f"stage {stage!r} has no sources: pass --plan PATH or --inventory FILE, or set plans (or"
             f" inventories, aws, azure, gcp, hosts) in [tool.regops.stages.{stage}] of pyproject.toml"
         )
-    for path in plan_paths:
-        if not path.is_file():
-            raise ConfigError(f"plan file not found: {path}")
-    for path in inventory_paths:
-        if not path.is_file():
-            raise ConfigError(f"inventory file not found: {path}")
+    for kind, paths in (("plan", plan_paths), ("inventory", inventory_paths)):
+        for path in paths:
+            _require_file(kind, path)
     try:
         parameters = Parameters(**{**tool.parameters, **stage_config.parameters})
     except ValidationError as exc:
         raise ConfigError(f"{pyproject}: invalid regops parameters: {_describe(exc)}") from None
     directory = Path(evidence_dir) if evidence_dir else base / tool.evidence_dir
+    if directory.exists() and not directory.is_dir():
+        # Found before discovery, which may take minutes against live clouds.
+        raise ConfigError(f"evidence directory {directory} is not a directory")
     waiver_paths = tuple(Path(p).expanduser().resolve() for p in waivers) or tuple(
         (base / p).resolve() for p in stage_config.waivers
     )
     for path in waiver_paths:
-        if not path.is_file():
-            raise ConfigError(f"waiver file not found: {path}")
+        _require_file("waiver", path)
     repo_text = iac_repo or tool.iac_repo
     repo_path = (base / repo_text).expanduser().resolve() if repo_text else None
     if repo_path is not None and not (repo_path / ".git").exists():

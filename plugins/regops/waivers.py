@@ -8,8 +8,8 @@ invalid exception can never turn a failure green.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,13 @@ WAIVER_CONTROL = Control(
 
 class WaiverFileError(Exception):
     """A waiver file cannot be used; the message names the file and the line."""
+
+
+class WaiverFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Each waiver is validated on its own, so its error can name the waiver's own line.
+    waivers: list[Any]
 
 
 class WaiverEntry(BaseModel):
@@ -85,12 +92,19 @@ def _problems(entry: WaiverEntry, today: date, max_days: int) -> tuple[str, ...]
         problems.append("not approved (approved_by is empty)")
     elif approver == entry.requested_by.strip().lower():
         problems.append(f"approved by its own requester {entry.requested_by}")
+    if entry.approved_on is not None and entry.approved_on > today:
+        problems.append(f"approved on {entry.approved_on.isoformat()}, after today {today.isoformat()}")
+    if entry.approved_on is not None and entry.expires is not None and entry.approved_on > entry.expires:
+        problems.append(
+            f"approved on {entry.approved_on.isoformat()}, after it expires on {entry.expires.isoformat()}"
+        )
     if entry.expires is None:
         problems.append("has no expiry date")
     elif entry.expires < today:
         problems.append(f"expired on {entry.expires.isoformat()}")
     else:
-        start = entry.approved_on or today
+        # From the earlier of approval and today: a later approval date must not shorten the span.
+        start = min(entry.approved_on or today, today)
         days = (entry.expires - start).days
         if days > max_days:
             problems.append(f"runs {days} days from {start.isoformat()}; at most {max_days} allowed")
@@ -104,9 +118,12 @@ def load_waivers(path: Path, *, today: date, max_days: int) -> list[Waiver]:
     try:
         text = path.read_text(encoding="utf-8")
         root = yaml.compose(text)
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_safe_loader())
     except OSError as exc:
         raise WaiverFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise WaiverFileError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -115,6 +132,10 @@ def load_waivers(path: Path, *, today: date, max_days: int) -> list[Waiver]:
         return []
     if not isinstance(document, dict) or not isinstance(document.get("waivers"), list):
         raise WaiverFileError(f"{path}:1: expected a mapping with a `waivers` list")
+    try:
+        WaiverFile.model_validate(document)
+    except ValidationError as exc:
+        raise WaiverFileError(f"{path}:{_field_line(root, exc, 1)}: {_details(exc)}") from None
     items = _item_nodes(root)
     waivers = []
     for index, raw in enumerate(document["waivers"]):
@@ -124,12 +145,28 @@ def load_waivers(path: Path, *, today: date, max_days: int) -> list[Waiver]:
         try:
             entry = WaiverEntry(**{str(k): v for k, v in raw.items()})
         except ValidationError as exc:
-            details = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'waiver'}: {e['msg']}" for e in exc.errors()
-            )
-            raise WaiverFileError(f"{path}:{_field_line(items[index], exc, line)}: {details}") from None
+            raise WaiverFileError(f"{path}:{_field_line(items[index], exc, line)}: {_details(exc)}") from None
         waivers.append(Waiver(entry, str(path), line, _problems(entry, today, max_days)))
     return waivers
+
+
+def _safe_loader() -> Any:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def construct_yaml_timestamp(self, node: Any) -> Any:
+            try:
+                return super().construct_yaml_timestamp(node)
+            except ValueError:
+                # An impossible date (2027-02-30) stays text, so validation names its field and line.
+                return self.construct_scalar(node)
+
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", Loader.construct_yaml_timestamp)
+    return Loader
+
+
+def _details(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'waiver'}: {e['msg']}" for e in error.errors())
 
 
 def _item_nodes(root: Any) -> list[Any]:
@@ -159,6 +196,23 @@ class WaiverBook:
             if waiver.matches(control_id, resource_id, tags):
                 return waiver
         return None
+
+    def reject_unknown_controls(self, known: Iterable[str]) -> None:
+        """Makes invalid every waiver for a control that is not among `known`: it would waive
+        nothing, yet pass GOV-001. Ids are case-sensitive, as with --control."""
+        ids = set(known)
+        folded = {control.casefold(): control for control in ids}
+        checked = []
+        for waiver in self.waivers:
+            control = waiver.entry.control
+            if control not in ids:
+                near = folded.get(control.casefold())
+                hint = f" (ids are case-sensitive: {near})" if near else ""
+                problem = f"names control {control}, which this run does not know{hint}"
+                if problem not in waiver.problems:
+                    waiver = replace(waiver, problems=(*waiver.problems, problem))
+            checked.append(waiver)
+        self.waivers = checked
 
     def results(self) -> list[Result]:
         """One GOV-001 result per waiver: passed when valid, error when it must not be applied."""

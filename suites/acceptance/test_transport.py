@@ -42,8 +42,9 @@ def test_tls_1_2_on_endpoints(resource: Resource, parameters: Parameters) -> Non
         if minimum is None:
             not_applicable("no TLS listener")
     else:
-        if resource.has_fact("https_only"):
-            assert resource.fact("https_only") is True, f"{resource.id}: accepts plain HTTP"
+        # Every object store establishes https_only (S3 from a bucket policy denying plain HTTP):
+        # one that is missing was not read, and reading it here makes that an error.
+        assert resource.fact("https_only") is True, f"{resource.id}: accepts plain HTTP"
         if not resource.has_fact("tls_min_version") and resource.provider != "azure":
             # S3 and GCS negotiate TLS 1.2+ on their endpoints; only Azure lets an account lower it.
             return

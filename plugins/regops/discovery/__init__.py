@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from regops.jsontext import json_chunks
-from regops.model import Discovery, Resource, SourceReport
+from regops.model import KINDS, ORIGINS, PROVIDERS, STAGES, Discovery, Resource, SourceReport
 from regops.normalize.estate import estate_resources
 
 if TYPE_CHECKING:
@@ -33,14 +36,41 @@ class Inventory:
 
     @classmethod
     def merge(cls, stage: str, discoveries: Iterable[Discovery]) -> Inventory:
-        resources: dict[str, Resource] = {}
-        sources = []
-        for discovery in discoveries:
-            sources.append(discovery.report)
+        """Every source's resources; an id that more than one source holds is qualified by each
+        holder's label (`root_a.json:aws_s3_bucket.data`), so none is dropped or judged twice."""
+        found = list(discoveries)
+        holders: dict[str, int] = {}
+        for discovery in found:
+            seen: set[str] = set()
             for resource in discovery.resources:
-                resources.setdefault(resource.id, resource)
+                if resource.id in seen:
+                    raise InventoryError(
+                        f"{discovery.report.location}: more than one resource has the id {resource.id!r}"
+                    )
+                seen.add(resource.id)
+                holders[resource.id] = holders.get(resource.id, 0) + 1
+        labels = _source_labels([d.report for d in found])
+        resources: dict[str, Resource] = {}
+        came_from: dict[str, str] = {}
+        for discovery, label in zip(found, labels, strict=True):
+            for resource in discovery.resources:
+                if holders[resource.id] > 1:
+                    resource = replace(resource, id=f"{label}:{resource.id}")
+                if resource.id in resources:
+                    # The same file given twice, or an id that already reads like a qualified one.
+                    raise InventoryError(
+                        f"{discovery.report.location}: resource {resource.id!r} cannot be told apart"
+                        f" from the one of the same id in {came_from[resource.id]}"
+                    )
+                resources[resource.id] = resource
+                came_from[resource.id] = discovery.report.location
         for estate in estate_resources(list(resources.values()), stage):
+            if estate.id in resources:
+                raise InventoryError(
+                    f"{came_from[estate.id]}: the id {estate.id!r} is the stage's estate, not a resource"
+                )
             resources[estate.id] = estate
+        sources = [source for d in found for source in (d.report, *d.saved_sources)]
         return cls(stage, tuple(sorted(resources.values(), key=lambda r: r.id)), tuple(sources))
 
     @property
@@ -93,14 +123,126 @@ class Inventory:
             raise InventoryError(f"{origin}: cannot read the inventory: {exc}") from None
         if not isinstance(document, dict) or document.get("schema") != INVENTORY_SCHEMA:
             raise InventoryError(f"{origin}: not a regops inventory (expected schema {INVENTORY_SCHEMA!r})")
+        return _checked(document, origin)
+
+
+def _source_labels(reports: Sequence[SourceReport]) -> list[str]:
+    """What qualifies the ids a source shares with another: a file's name, with as many of its
+    folders as tell it from every other file given (`eu/main.json`, `us/main.json`), anything
+    else its location.
+
+    Never the absolute path: ids are what waivers and baselines match, and a checkout's
+    location changes from one pipeline run to the next.
+    """
+    # A source that read a file records the file's digest; live ones have none.
+    parts = [PurePath(r.location).parts if r.sha256 else (r.location,) for r in reports]
+    labels = []
+    for index, (report, own) in enumerate(zip(reports, parts, strict=True)):
+        if not report.sha256 or not own:
+            labels.append(_id_text(report.location))
+            continue
+        others = [other for number, other in enumerate(parts) if number != index]
+        depth = next(
+            (n for n in range(1, len(own)) if all(other[-n:] != own[-n:] for other in others)), len(own)
+        )
+        labels.append(_id_text(str(PurePath(*own[-depth:]))))
+    return labels
+
+
+def _id_text(label: str) -> str:
+    # Ids end up in pytest node ids (`test_x[<id>]`): whitespace and "::" would break them.
+    label = re.sub(r"\s+", "_", label)
+    label = re.sub(r":{2,}", ":", label)
+    return label.rstrip(":") or "source"
+
+
+class _SavedResource(BaseModel):
+    # Strict: `"complete": "false"` is not a boolean, `"region": 5` is not a region. Members
+    # this version does not know are ignored, so a later version may add optional ones.
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    id: str = Field(min_length=1)
+    provider: str
+    native_type: str
+    kind: str
+    region: str | None = None
+    stage: str
+    origin: str
+    address: str | None = None
+    source: str = ""
+    tags: dict[str, str] = {}
+    facts: dict[str, Any] = {}
+    attributes: dict[str, Any] = {}
+    components: dict[str, dict[str, Any]] = {}
+
+
+class _SavedSource(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    kind: str = Field(min_length=1)
+    location: str
+    sha256: str | None = None
+    configuration_sha256: str | None = None
+    resource_count: int = Field(ge=0)
+    complete: bool
+    errors: list[str] = []
+    notes: list[str] = []
+
+
+# Values that decide which controls judge a resource, and how: one regops does not know would
+# leave the resource unjudged and the gate green.
+_CHOICES = {"provider": PROVIDERS, "kind": KINDS, "origin": ORIGINS}
+
+
+def _checked(document: Mapping[str, Any], origin: str) -> Inventory:
+    malformed = f"{origin}: the inventory is truncated or malformed"
+    stage = document.get("stage")
+    if stage not in STAGES:
+        raise InventoryError(f"{malformed} (stage {stage!r} is not one of {', '.join(STAGES)})")
+    listed: dict[str, list[Any]] = {}
+    for name in ("resources", "sources"):
+        value = document.get(name)
+        if not isinstance(value, list):
+            raise InventoryError(f"{malformed} ({name} is not a list)")
+        listed[name] = value
+    resources = []
+    positions: dict[str, int] = {}
+    for position, data in enumerate(listed["resources"]):
+        name = f"resources[{position}]"
+        if isinstance(data, Mapping) and isinstance(data.get("id"), str):
+            name += f" ({data['id']})"
         try:
-            return cls(
-                stage=document["stage"],
-                resources=tuple(Resource.from_dict(r) for r in document["resources"]),
-                sources=tuple(SourceReport.from_dict(s) for s in document["sources"]),
-            )
-        except (KeyError, TypeError) as exc:
-            raise InventoryError(f"{origin}: the inventory is truncated or malformed ({exc!r})") from None
+            _SavedResource.model_validate(data)
+        except ValidationError as exc:
+            raise InventoryError(f"{origin}: {name}: {_problems(exc)}") from None
+        for field, known in _CHOICES.items():
+            if data[field] not in known:
+                raise InventoryError(
+                    f"{origin}: {name}: {field} {data[field]!r} is not one regops knows ({', '.join(known)})"
+                )
+        if data["stage"] != stage:
+            raise InventoryError(f"{origin}: {name}: of stage {data['stage']!r} in an inventory of {stage!r}")
+        if data["id"] in positions:
+            raise InventoryError(f"{origin}: {name}: resources[{positions[data['id']]}] has the same id")
+        positions[data["id"]] = position
+        resources.append(Resource.from_dict(data))
+    sources = []
+    for position, data in enumerate(listed["sources"]):
+        name = f"sources[{position}]"
+        if isinstance(data, Mapping) and isinstance(data.get("location"), str):
+            name += f" ({data['location']})"
+        try:
+            _SavedSource.model_validate(data)
+        except ValidationError as exc:
+            raise InventoryError(f"{origin}: {name}: {_problems(exc)}") from None
+        sources.append(SourceReport.from_dict(data))
+    return Inventory(stage=stage, resources=tuple(resources), sources=tuple(sources))
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'the entry'}: {e['msg']}" for e in error.errors(include_url=False)
+    )
 
 
 def discover(settings: Settings, progress: Callable[[str], None] | None = None) -> Inventory:
@@ -108,12 +250,13 @@ def discover(settings: Settings, progress: Callable[[str], None] | None = None) 
     from regops.discovery.terraform_plan import discover_plan
 
     stage = settings.stage
-    discoveries = [discover_plan(path, stage) for path in settings.plans]
+    # A file named twice is one source: its resources are the same resources.
+    discoveries = [discover_plan(path, stage) for path in dict.fromkeys(settings.plans)]
     if settings.inventories:
         # It reads cloud exports too, with every live normaliser: a plan-only run needs none.
         from regops.discovery.inventory_file import discover_inventory
 
-        discoveries.extend(discover_inventory(path, stage) for path in settings.inventories)
+        discoveries.extend(discover_inventory(path, stage) for path in dict.fromkeys(settings.inventories))
     if settings.aws is not None:
         from regops.discovery.aws import AwsSource, discover_aws
 
@@ -185,4 +328,9 @@ def _discover_hosts(
             address = description.get("PrivateIpAddress") if isinstance(description, Mapping) else None
             if resource.kind == "compute" and isinstance(address, str):
                 targets.append(target(f"ssh://{user}{address}", resource.id, resource.tags))
-    return discover_hosts(targets, config.tls_endpoints, stage, progress)
+    # A host listed twice alike is one host; two different ones of one name stay an error.
+    unique: list[HostTarget] = []
+    for found in targets:
+        if found not in unique:
+            unique.append(found)
+    return discover_hosts(unique, list(dict.fromkeys(config.tls_endpoints)), stage, progress)

@@ -200,6 +200,8 @@ class _Shared:
         self.bucket_regions: dict[str, Any] = {}
         # Many resources share one key.
         self.key_managers: dict[str, Any] = {}
+        # Buckets whose location could not be read, reported by the first region that lists them.
+        self.unlocated: set[str] = set()
 
     def remembered(self, cache: dict[str, Any], key: str, ask: Callable[[], Any]) -> Any:
         with self.lock:
@@ -311,7 +313,29 @@ class _RegionDiscovery:
             lambda: self.r.optional("s3", "get_bucket_location", set(), Bucket=name),
         )
         if location is UNKNOWN:
-            return _Found(arn, "aws_s3_bucket", self.r.region, tags, {"location": UNKNOWN})
+            # Where the bucket is, and so where to ask about it, is unknown: every part stays unread.
+            # Every region's tagging API lists it: the first region to meet it reports it, with no
+            # region rather than its own.
+            with self.shared.lock:
+                if name in self.shared.unlocated:
+                    return None
+                self.shared.unlocated.add(name)
+            unread = (
+                "location",
+                "encryption",
+                "public_access_block",
+                "policy",
+                "acl",
+                "versioning",
+                "logging",
+            )
+            return _Found(
+                arn,
+                "aws_s3_bucket",
+                None,
+                tags,
+                {**dict.fromkeys(unread, UNKNOWN), "account_public_access_block": self.account_block},
+            )
         region = (location or {}).get("LocationConstraint") or "us-east-1"
         if region != self.r.region:
             return None  # the tagging API lists every region's buckets in each region

@@ -312,6 +312,7 @@ def discover_azure(
         return _incomplete(location, [str(exc)])
     resources: list[Resource] = []
     errors: list[str] = []
+    untagged: list[str] = []
     with ThreadPoolExecutor(max_workers=source.max_workers) as pool:
         for subscription in source.subscriptions:
             sub = _Subscription(source, subscription, credential)
@@ -321,6 +322,11 @@ def discover_azure(
                 found = []
             finally:
                 sub.client.close()
+            if not any(r.tags.get(source.tag_key) == stage for r in found):
+                # A subscription's settings alone are not the stage's.
+                found = []
+                if not sub.errors:
+                    untagged.append(subscription)
             resources.extend(found)
             errors.extend(sub.errors)
             if progress is not None:
@@ -333,6 +339,10 @@ def discover_azure(
         # Subscription settings alone are no stage: report nothing, so the gate fails closed.
         resources = []
         notes.append(f"no resource is tagged {source.tag_key}={stage}")
+    else:
+        # ARM lists a subscription the caller cannot read as empty, not as denied: one without
+        # the stage's resources beside others with them may be one it could not see.
+        errors.extend(f"{empty}: no resource is tagged {source.tag_key}={stage}" for empty in untagged)
     resources.sort(key=lambda r: r.id)
     report = SourceReport(
         kind="azure",

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -42,6 +43,19 @@ class HostConfigError(Exception):
     """A host inventory cannot be used; the message names the file and the problem."""
 
 
+def _password(spec: str) -> str | None:
+    try:
+        return urlsplit(spec).password
+    except ValueError:
+        return None
+
+
+def spec_without_password(spec: str) -> str:
+    """A host spec as evidence and messages may hold it: testinfra takes `ssh://user:password@host`."""
+    password = _password(spec)
+    return spec.replace(f":{password}@", "@", 1) if password else spec
+
+
 @dataclass(frozen=True)
 class HostTarget:
     spec: str  # a testinfra host spec: "local://", "ssh://user@host:22", "paramiko://…"
@@ -53,8 +67,16 @@ class HostTarget:
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
+    def password(self) -> str | None:
+        return _password(self.spec)
+
+    @property
+    def shown(self) -> str:
+        return spec_without_password(self.spec)
+
+    @property
     def label(self) -> str:
-        return self.name or self.spec.split("://", 1)[-1].split("?", 1)[0] or "localhost"
+        return self.name or self.shown.split("://", 1)[-1].split("?", 1)[0] or "localhost"
 
 
 def targets_from_ansible(path: Path) -> list[HostTarget]:
@@ -307,6 +329,8 @@ def _probe_host(target: HostTarget, stage: str, timeout: float) -> tuple[Resourc
         result = exc.args[0] if exc.args else None
         text = getattr(result, "stderr", None) or str(exc)
         detail = (str(text).strip().splitlines() or [""])[0]
+        if target.password:
+            detail = detail.replace(target.password, "(redacted)")
         errors = [f"{target.label}: unreachable: {type(exc).__name__}: {detail}"]
     resource = Resource(
         id=f"host:{target.label}",
@@ -316,11 +340,11 @@ def _probe_host(target: HostTarget, stage: str, timeout: float) -> tuple[Resourc
         region=None,
         stage=stage,
         origin="live",
-        address=target.spec,
+        address=target.shown,
         tags=target.tags,
         attributes=observed.attributes if observed else {},
         facts=observed.facts if observed else {},
-        source=target.spec,
+        source=target.shown,
     )
     return resource, errors
 

@@ -2,8 +2,10 @@
 
 Three formats, told apart by their content:
 - regops's own inventory.json (a bundle's, or `regops snapshot`'s). Its resources come back as
-  they were discovered; its estate is derived again from them. A snapshot whose sources were
-  incomplete stays incomplete on replay: what was not seen then is not seen now.
+  they were discovered; its estate is derived again from them. Its sources' reports come back
+  too and are judged as they were: a snapshot whose sources were incomplete, or found nothing
+  of the stage, fails the gate on replay as the run did: what was not seen then is not seen now.
+  Every member is checked: a value of the wrong type or a kind regops does not know is an error.
 - Azure Resource Graph query output (`az graph query -q ... -o json`: an object with `data`, or
   a bare list of rows). Rows carry what ARM returns for the resource itself; what live discovery
   reads beside it (blob service, auditing settings, server parameters) is not there, so facts
@@ -23,6 +25,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +63,7 @@ def discover_inventory(path: Path, stage: str) -> Discovery:
             raise InventoryError(f"{path}: cannot read the inventory: not JSON ({exc})") from None
         return _asset_export(path, text, stage, hashlib.sha256(data).hexdigest())
     if isinstance(document, Mapping) and document.get("schema") == INVENTORY_SCHEMA:
-        return _regops_inventory(path, stage)
+        return _regops_inventory(path, text, stage, hashlib.sha256(data).hexdigest())
     if isinstance(document, Mapping) and isinstance(document.get("data"), list):
         return _resource_graph(path, document, document["data"], stage, hashlib.sha256(data).hexdigest())
     if isinstance(document, list) and all(isinstance(row, Mapping) and "type" in row for row in document):
@@ -159,7 +162,12 @@ def _config_snapshot(path: Path, document: Mapping[str, Any], stage: str, sha256
     for number, item in enumerate(document["configurationItems"], 1):
         if not isinstance(item, Mapping) or not isinstance(item.get("resourceType"), str):
             raise InventoryError(f"{path}: configuration item {number} has no resourceType")
-        if item.get("configurationItemStatus") not in aws_config.SKIPPED_STATUSES:
+        status = item.get("configurationItemStatus")
+        if status is not None and not isinstance(status, str):
+            raise InventoryError(
+                f"{path}: configuration item {number} has configurationItemStatus {status!r}"
+            )
+        if status not in aws_config.SKIPPED_STATUSES:
             numbered.append((number, item))
     items = [item for _, item in numbered]
     errors, notes = [], ["AWS Config snapshot: facts Config does not record stay unknown"]
@@ -176,17 +184,18 @@ def _config_snapshot(path: Path, document: Mapping[str, Any], stage: str, sha256
         native_type, payload_of = found
         if arn is None:
             raise InventoryError(f"{path}: configuration item {number} ({item['resourceType']}) has no ARN")
-        recorded_tags = item.get("tags")
-        tags: Mapping[str, Any] = recorded_tags if isinstance(recorded_tags, Mapping) else {}
+        where = f"configuration item {number} ({item['resourceType']} {arn})"
+        with _readable(path, where):
+            tags = aws_config.item_tags(item)
         if item["resourceType"] not in aws_config.ACCOUNT_TYPES and tags.get(STAGE_TAG) != stage:
             continue
-        with _readable(path, f"configuration item {number} ({item['resourceType']} {arn})"):
+        with _readable(path, where):
             payload = payload_of(aws_config.ConfigItem(item, managers, account_block))
             resource = aws_resource(
                 arn=arn,
                 native_type=native_type,
-                region=None if item["resourceType"] in aws_config.ACCOUNT_TYPES else item.get("awsRegion"),
-                tags={str(k): str(v) for k, v in tags.items()},
+                region=aws_config.item_region(item),
+                tags=tags,
                 payload=payload,
                 stage=stage,
                 source=str(path),
@@ -196,25 +205,21 @@ def _config_snapshot(path: Path, document: Mapping[str, Any], stage: str, sha256
     return _cloud_export(path, "aws-config-snapshot", sha256, resources, stage, errors, notes)
 
 
-def _regops_inventory(path: Path, stage: str) -> Discovery:
-    """The resources of a saved inventory of `stage`, with a report naming its original sources."""
-    saved = Inventory.read(path)
+def _regops_inventory(path: Path, text: str, stage: str, sha256: str) -> Discovery:
+    """The resources of a saved inventory of `stage`, with the reports of its original sources."""
+    saved = Inventory.from_json(text, origin=str(path))
     if saved.stage != stage:
         raise InventoryError(f"{path}: an inventory of stage {saved.stage!r}, not of {stage!r}")
     resources = tuple(r for r in saved.resources if r.kind != ESTATE_KIND)
-    errors = tuple(f"{s.kind} {s.location}: {e}" for s in saved.sources for e in s.errors)
-    incomplete = [f"{s.kind} {s.location}" for s in saved.sources if not s.complete]
-    if incomplete and not errors:
-        errors = tuple(f"{source}: incomplete when the inventory was taken" for source in incomplete)
     # Promotion lineage follows the Terraform configuration the snapshot's plans came from.
     digests = {s.configuration_sha256 for s in saved.sources if s.configuration_sha256}
     report = SourceReport(
         kind="inventory",
         location=str(path),
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        sha256=sha256,
         resource_count=len(resources),
-        complete=not incomplete,
-        errors=errors,
+        # The file itself was read whole; what its sources missed is in their own reports.
+        complete=True,
         notes=tuple(
             f"taken from {s.kind} {s.location} ({s.resource_count} resources"
             + (f", sha256 {s.sha256[:12]})" if s.sha256 else ")")
@@ -222,4 +227,7 @@ def _regops_inventory(path: Path, stage: str) -> Discovery:
         ),
         configuration_sha256=digests.pop() if len(digests) == 1 else None,
     )
-    return Discovery(resources, report)
+    # Each saved source is judged as it was: one that was incomplete or found nothing of the
+    # stage fails the replay's gate with the reason it failed the original's.
+    recorded = tuple(replace(s, notes=(*s.notes, f"as recorded in {path}")) for s in saved.sources)
+    return Discovery(resources, report, saved_sources=recorded)

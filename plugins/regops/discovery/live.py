@@ -8,21 +8,32 @@ from typing import Any
 
 from regops.model import UNKNOWN, Resource
 from regops.normalize import aws, azure_arm, gcp_asset
-from regops.normalize.common import SECRET_NAME, LiveNormaliser, LiveType, Unknown
+from regops.normalize.common import LiveNormaliser, LiveType, Unknown, secret_bearing, tags_fit_for_evidence
 
 UNREADABLE_TEXT = "(could not be read)"
 REDACTED_TEXT = "(redacted)"
 
 
+def _pairsecret_bearing(value: Mapping[Any, Any]) -> bool:
+    """Whether `value` is a key/value pair (a GCE metadata item, an AWS tag) whose `key` names a
+    credential or a boot script: its name is in a sibling field, not in the key of its value."""
+    name = next((v for k, v in value.items() if str(k).lower() == "key"), None)
+    return isinstance(name, str) and secret_bearing(name)
+
+
 def jsonable(value: Any, redact: bool = True) -> Any:
     """A payload as evidence may hold it: unreadable parts marked and, with `redact`, strings
-    under credential-like names removed (an API may echo a connection string or a password)."""
+    under credential-like or boot-script names removed (an API may echo a connection string or a
+    password). The value of a key/value pair so named is removed even without `redact`: no
+    payload holds a flag in that shape."""
     if value is UNKNOWN:
         return UNREADABLE_TEXT
     if isinstance(value, Mapping):
+        pair_withheld = _pairsecret_bearing(value)
         return {
             str(k): REDACTED_TEXT
-            if redact and isinstance(v, str) and SECRET_NAME.search(str(k))
+            if isinstance(v, str)
+            and ((redact and secret_bearing(str(k))) or (pair_withheld and str(k).lower() == "value"))
             else jsonable(v, redact)
             for k, v in value.items()
             if k != "ResponseMetadata"
@@ -66,7 +77,7 @@ def live_resource(
         region=region,
         stage=stage,
         origin="live",
-        tags=dict(tags),
+        tags=tags_fit_for_evidence(tags, REDACTED_TEXT),
         attributes=jsonable(payload),
         facts=facts,
         source=source,
@@ -94,10 +105,12 @@ def aws_resource(
         provider="aws",
         native_type=native_type,
         kind=kind,
-        region=region or "global",
+        # IAM and account-wide settings belong to no region; anything else without one is a
+        # resource that could not be located, and its region stays unknown.
+        region=region or ("global" if kind in ("identity", "account") else None),
         stage=stage,
         origin="live",
-        tags=dict(tags),
+        tags=tags_fit_for_evidence(tags, REDACTED_TEXT),
         attributes=jsonable(payload, redact=redact),
         facts=normalised(normaliser, payload),
         source=source,

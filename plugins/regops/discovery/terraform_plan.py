@@ -11,18 +11,34 @@ import hashlib
 import importlib
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
-from regops.normalize.common import CONFIGURATION, Join, PlannedType, Unknown
+from regops.normalize.common import (
+    CONFIGURATION,
+    Join,
+    PlannedType,
+    Unknown,
+    secret_bearing,
+    tags_fit_for_evidence,
+)
 
 SENSITIVE_TEXT = "(sensitive value)"
 UNKNOWN_TEXT = "(known after apply)"
+WITHHELD_TEXT = "(value withheld)"
+# Values providers do not mark sensitive that still carry secrets in practice: every value of
+# an environment or app-settings map (as live discovery withholds a function's environment).
+# Settings named like credentials or boot scripts are withheld wherever they are.
+_ENVIRONMENT_KEYS = frozenset({"variables", "environment_variables", "app_settings"})
 
 _PREFIXES = (("aws_", "aws"), ("azurerm_", "azure"), ("google_", "gcp"))
+# Terraform's plan actions; "forget" (1.7+) drops a resource from state and leaves it running.
+ACTIONS = frozenset({"no-op", "create", "read", "update", "delete", "forget"})
+# Actions after which the resource exists and is managed by this configuration.
+STAYING = frozenset({"no-op", "create", "read", "update"})
 _INDEX = re.compile(r"\[[^\]]*\]$")
 
 
@@ -84,6 +100,21 @@ def overlay(value: Any, unknown: Any, sensitive: Any) -> tuple[Any, Any]:
         ]
         return [p[0] for p in pairs], [p[1] for p in pairs]
     return value, value
+
+
+def withheld(display: Any, everything: bool = False) -> Any:
+    """The display value with secret-bearing strings replaced; facts never read it."""
+    if isinstance(display, Mapping):
+        shown: dict[str, Any] = {}
+        for key, value in display.items():
+            if isinstance(value, str) and (everything or secret_bearing(key)):
+                shown[key] = value if value in ("", SENSITIVE_TEXT, UNKNOWN_TEXT) else WITHHELD_TEXT
+            else:
+                shown[key] = withheld(value, key in _ENVIRONMENT_KEYS)
+        return shown
+    if isinstance(display, list):
+        return [withheld(value, everything) for value in display]
+    return display
 
 
 @dataclass
@@ -171,10 +202,16 @@ def _load(path: Path) -> tuple[Mapping[str, Any], str]:
         plan = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PlanError(path, f"not valid JSON ({exc}); expected `terraform show -json` output") from None
+    except RecursionError:
+        raise PlanError(path, "nested too deeply to be Terraform plan JSON") from None
     if not isinstance(plan, Mapping) or "format_version" not in plan:
         raise PlanError(
             path, "not a Terraform plan: no `format_version` (expected `terraform show -json` output)"
         )
+    version = plan["format_version"]
+    if not isinstance(version, str) or not re.fullmatch(r"[01]\.\d+", version):
+        # A new major version may move what regops reads; judging it anyway could pass blind.
+        raise PlanError(path, f"format_version {version!r} is not one regops reads (0.x or 1.x)")
     if not any(key in plan for key in ("resource_changes", "planned_values", "values")):
         raise PlanError(path, "not a Terraform plan: no `resource_changes`, `planned_values` or `values`")
     if not isinstance(plan.get("resource_changes", []), list):
@@ -182,6 +219,10 @@ def _load(path: Path) -> tuple[Mapping[str, Any], str]:
     if not isinstance(plan.get("configuration", {}), Mapping):
         raise PlanError(path, "`configuration` is not an object")
     return plan, digest
+
+
+def _is_action(value: Any) -> bool:
+    return isinstance(value, str) and value in ACTIONS
 
 
 def _changes(plan: Mapping[str, Any], path: Path) -> Iterator[tuple[Mapping[str, Any], Any, Any, Any]]:
@@ -193,10 +234,16 @@ def _changes(plan: Mapping[str, Any], path: Path) -> Iterator[tuple[Mapping[str,
                 raise PlanError(path, f"resource_changes[{position}] has no address, type or change")
             if entry.get("mode", "managed") != "managed":
                 continue
-            actions = change.get("actions") or []
-            if ("create" not in actions and "delete" in actions) or change.get("after") is None:
+            actions = change.get("actions")
+            where = f"resource_changes[{position}] ({entry['address']})"
+            if not (isinstance(actions, list) and actions and all(_is_action(a) for a in actions)):
+                raise PlanError(path, f"{where} has actions {actions!r}, not a list of {sorted(ACTIONS)}")
+            if not set(actions) & STAYING:
                 continue
-            yield entry, change.get("after"), change.get("after_unknown"), change.get("after_sensitive")
+            if not isinstance(change.get("after"), Mapping):
+                # Dropping it would leave a resource the plan keeps unjudged.
+                raise PlanError(path, f"{where} plans {actions} but has no `after` object")
+            yield entry, change["after"], change.get("after_unknown"), change.get("after_sensitive")
         return
     # A plan without resource_changes (or state JSON): walk the module tree.
     root = (plan.get("planned_values") or plan.get("values") or {}).get("root_module") or {}
@@ -226,6 +273,8 @@ def discover_plan(path: Path, stage: str) -> Discovery:
     plan, digest = _load(path)
     try:
         return _discover(plan, digest, path, stage)
+    except RecursionError:
+        raise PlanError(path, "values nested too deeply to read") from None
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         # The parser's boundary: a plan of an unexpected shape is bad input, not a crash.
         raise PlanError(path, f"unexpected plan structure ({type(exc).__name__}: {exc})") from None
@@ -238,10 +287,13 @@ def _discover(plan: Mapping[str, Any], digest: str, path: Path, stage: str) -> D
     errors: list[str] = []
     if plan.get("errored") is True:
         errors.append("the plan reports errored: true; it may not list every resource")
+    if plan.get("complete") is False:
+        # Terraform 1.8+: made with -target, or with changes deferred to a later plan.
+        errors.append("the plan reports complete: false; it does not cover the whole configuration")
     deletions = 0
     for entry in plan.get("resource_changes") or []:
         actions = (entry.get("change") or {}).get("actions") or [] if isinstance(entry, Mapping) else []
-        if actions == ["delete"]:
+        if actions in (["delete"], ["forget"]):
             deletions += 1
     for entry, after, after_unknown, after_sensitive in _changes(plan, path):
         address = str(entry["address"])
@@ -260,7 +312,7 @@ def _discover(plan: Mapping[str, Any], digest: str, path: Path, stage: str) -> D
             index=entry.get("index"),
             module=module,
             view=view,
-            display=display,
+            display=withheld(display),
             expressions=config.get("expressions") or {},
             provider_key=config.get("provider_config_key"),
             configured=bool(config),
@@ -394,13 +446,9 @@ def _resource(
         stage=stage,
         origin="planned",
         address=block.address,
-        tags=tags,
+        tags=tags_fit_for_evidence(tags, WITHHELD_TEXT),
         attributes=block.display,
         facts=facts,
         components=block.components,
         source=str(path),
     )
-
-
-def discover_plans(paths: Sequence[Path], stage: str) -> list[Discovery]:
-    return [discover_plan(path, stage) for path in paths]

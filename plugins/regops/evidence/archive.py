@@ -26,10 +26,17 @@ def archive_bundle(
     target = Path(destination).expanduser().resolve() / stage / bundle.name
     if target == bundle.resolve():
         return str(target)
-    if target.exists():
-        raise ArchiveError(f"{target}: already archived; an archived bundle is never overwritten")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(bundle, target)
+    # Copied beside and moved into place: a copy that fails half way is never an archived bundle.
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        if target.exists():
+            raise ArchiveError(f"{target}: already archived; an archived bundle is never overwritten")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(bundle, partial)
+        partial.rename(target)
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ArchiveError(f"{destination}: cannot archive {bundle.name} there ({exc})") from None
     return str(target)
 
 

@@ -32,6 +32,23 @@ def load_private_key(path: Path) -> object:
     return key
 
 
+def load_public_key(path: Path) -> object:
+    """The trusted Ed25519 public key in the PEM file; a SigningError naming the file if it is not one."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        key = load_pem_public_key(path.read_bytes())
+    except OSError as exc:
+        raise SigningError(f"{path}: cannot read the public key ({exc.strerror})") from None
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise SigningError(f"{path}: not a PEM public key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise SigningError(f"{path}: not an Ed25519 public key")
+    return key
+
+
 def _public_pem(key: object) -> bytes:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -80,6 +97,10 @@ class Verification:
 def verify_bundle(directory: Path, trusted_public_key: Path | None = None) -> Verification:
     """Check the manifest covers every file with the right hash, the schema, and the signature."""
     report = Verification(directory)
+    if not directory.is_dir():
+        problem = "not a directory" if directory.exists() else "no such bundle directory"
+        report.problems.append(f"{directory}: {problem}")
+        return report
     manifest_path = directory / MANIFEST
     if not manifest_path.is_file():
         report.problems.append(f"{manifest_path}: missing")
@@ -88,13 +109,19 @@ def verify_bundle(directory: Path, trusted_public_key: Path | None = None) -> Ve
     try:
         lines = manifest_path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError:
-        lines = ["<not UTF-8>"]
+        lines = []
+    unparsed = []
     for number, line in enumerate(lines, start=1):
         match = _LINE.match(line)
         if match is None:
-            report.problems.append(f"{MANIFEST}:{number}: not a sha256sum line")
+            unparsed.append(f"{MANIFEST}:{number}: not a sha256sum line")
             continue
         listed[match.group(2)] = match.group(1)
+    if not listed:
+        # A manifest of which nothing can be read is one problem, not one per file it fails to vouch for.
+        report.problems.append(f"{MANIFEST}: not a sha256sum manifest")
+        return report
+    report.problems.extend(unparsed)
     present = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()} - {
         MANIFEST,
         SIGNATURE,
@@ -150,14 +177,20 @@ def _check_signature(directory: Path, trusted_public_key: Path | None, report: V
         report.problems.append(f"{SIGNATURE}: altered (not as regops writes it)")
     if document.get("public_key_sha256") != hashlib.sha256(embedded).hexdigest():
         report.problems.append(f"{SIGNATURE}: public_key_sha256 does not match the embedded key")
-    try:
-        key_pem = trusted_public_key.read_bytes() if trusted_public_key is not None else embedded
-        key = load_pem_public_key(key_pem)
-    except (OSError, ValueError, UnsupportedAlgorithm) as exc:
-        report.problems.append(f"public key: cannot load ({exc})")
-        return
+    if trusted_public_key is not None:
+        try:
+            key = load_public_key(trusted_public_key)
+        except SigningError as exc:
+            report.problems.append(str(exc))
+            return
+    else:
+        try:
+            key = load_pem_public_key(embedded)
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            report.problems.append(f"{SIGNATURE}: the embedded public key cannot be loaded ({exc})")
+            return
     if not isinstance(key, Ed25519PublicKey):
-        report.problems.append("public key: not an Ed25519 key")
+        report.problems.append(f"{SIGNATURE}: the embedded public key is not an Ed25519 key")
         return
     if trusted_public_key is not None and _public_pem(key) != embedded:
         report.problems.append(f"{SIGNATURE}: signed with another key than the one given")

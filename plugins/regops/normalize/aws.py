@@ -51,6 +51,8 @@ ELB_POLICY_TLS_MIN: dict[str, str] = {
 }
 
 KMS_SSE_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
+# Canned ACLs that grant the AllUsers or AuthenticatedUsers group (any AWS account) access.
+PUBLIC_CANNED_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read"})
 
 
 def _first(related: Related, native_type: str) -> Mapping[str, Any] | None:
@@ -58,18 +60,109 @@ def _first(related: Related, native_type: str) -> Mapping[str, Any] | None:
     return found[0] if found else None
 
 
-def policy_is_public(document: Any) -> bool:
-    """A bucket policy that allows anyone (Principal "*") without a condition."""
+# Condition keys that pin who may act: a statement open to "*" but allowed only for fixed values
+# of one of these is limited to known networks, accounts, organisations or identities. This is
+# AWS's own test for a public bucket policy and Prowler's for a public resource policy;
+# kms:CallerAccount is KMS's account pin, used by AWS's key policies for service integrations.
+# Any other condition (aws:SecureTransport, s3:prefix, ...) still lets anyone in.
+RESTRICTING_CONDITION_KEYS = frozenset(
+    key.lower()
+    for key in (
+        "aws:SourceIp",
+        "aws:SourceVpc",
+        "aws:SourceVpce",
+        "aws:SourceAccount",
+        "aws:SourceArn",
+        "aws:SourceOwner",
+        "aws:SourceOrgID",
+        "aws:SourceOrgPaths",
+        "aws:PrincipalOrgID",
+        "aws:PrincipalOrgPaths",
+        "aws:PrincipalAccount",
+        "aws:PrincipalArn",
+        "aws:userid",
+        "aws:username",
+        "kms:CallerAccount",
+    )
+)
+# Operators that allow only matching values. Negated ones (StringNotEquals, NotIpAddress), the
+# ...IfExists forms and ForAllValues are true when the key is absent or differs, so they pin
+# nobody; Null only asks whether a key is there.
+PINNING_OPERATORS = frozenset(
+    {"stringequals", "stringequalsignorecase", "stringlike", "arnequals", "arnlike", "ipaddress"}
+)
+
+
+def _statements(document: Any) -> list[Mapping[str, Any]]:
     if isinstance(document, str):
         try:
             document = json.loads(document) if document else {}
         except json.JSONDecodeError:
             raise Unknown from None
     statements = document.get("Statement", []) if isinstance(document, Mapping) else []
-    for statement in [statements] if isinstance(statements, Mapping) else statements:
-        principal = statement.get("Principal")
-        anyone = principal == "*" or (isinstance(principal, Mapping) and principal.get("AWS") in ("*", ["*"]))
-        if statement.get("Effect") == "Allow" and anyone and not statement.get("Condition"):
+    return [statements] if isinstance(statements, Mapping) else list(statements)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _anyone(statement: Mapping[str, Any]) -> bool:
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    return isinstance(principal, Mapping) and "*" in _as_list(principal.get("AWS"))
+
+
+def _pins_callers(condition: Any) -> bool:
+    if not isinstance(condition, Mapping):
+        return False
+    for operator, tests in condition.items():
+        name = str(operator).lower().removeprefix("foranyvalue:")
+        if name not in PINNING_OPERATORS or not isinstance(tests, Mapping):
+            continue
+        for key, value in tests.items():
+            values = [str(v) for v in _as_list(value)]
+            fixed = bool(values) and not any(
+                "*" in v or "?" in v or v in {"0.0.0.0/0", "::/0"} for v in values
+            )
+            if str(key).lower() in RESTRICTING_CONDITION_KEYS and fixed:
+                return True
+    return False
+
+
+def policy_is_public(document: Any) -> bool:
+    """A resource policy that allows anyone (Principal "*", or "*" among its AWS principals, or
+    NotPrincipal) unless a condition pins the caller (RESTRICTING_CONDITION_KEYS)."""
+    for statement in _statements(document):
+        anyone = _anyone(statement) or "NotPrincipal" in statement
+        if statement.get("Effect") == "Allow" and anyone and not _pins_callers(statement.get("Condition")):
+            return True
+    return False
+
+
+def policy_denies_plain_http(document: Any) -> bool:
+    """A bucket policy that denies everyone every S3 action over plain HTTP: Deny, Principal "*",
+    and `Bool` `aws:SecureTransport` "false" as the statement's only condition (CIS AWS 2.1.1)."""
+    for statement in _statements(document):
+        actions = {str(a).lower() for a in _as_list(statement.get("Action"))}
+        condition = statement.get("Condition")
+        if statement.get("Effect") != "Deny" or not _anyone(statement) or not actions & {"*", "s3:*"}:
+            continue
+        if not isinstance(condition, Mapping) or not condition:
+            continue
+        # Conditions are ANDed: any further one narrows the deny to fewer plain requests.
+        tests = [
+            (operator, key, value)
+            for operator, block in condition.items()
+            for key, value in (block.items() if isinstance(block, Mapping) else [(None, None)])
+        ]
+        if all(
+            operator in {"Bool", "BoolIfExists"}
+            and str(key).lower() == "aws:securetransport"
+            and [str(v).lower() for v in _as_list(value)] == ["false"]
+            for operator, key, value in tests
+        ):
             return True
     return False
 
@@ -99,6 +192,17 @@ def s3_bucket(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
     block = _first(related, "aws_s3_bucket_public_access_block")
     policy = _first(related, "aws_s3_bucket_policy")
+    acl = _first(related, "aws_s3_bucket_acl")
+
+    def public_acl() -> bool:
+        if dig(values, "acl") in PUBLIC_CANNED_ACLS:
+            return True
+        if acl is None:
+            return False
+        if dig(acl, "acl") in PUBLIC_CANNED_ACLS:
+            return True
+        grants = [g for p in blocks(acl, "access_control_policy") for g in blocks(p, "grant")]
+        return any(dig(grantee, "uri") in PUBLIC_GRANTEES for g in grants for grantee in blocks(g, "grantee"))
 
     def public() -> bool:
         if block is not None and all(
@@ -111,17 +215,22 @@ def s3_bucket(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
             )
         ):
             return False
-        if dig(values, "acl") in {"public-read", "public-read-write"}:
+        if public_acl():
             return True
-        if policy is not None:
-            return policy_is_public(dig(policy, "policy", default=""))
+        if policy is not None and policy_is_public(dig(policy, "policy", default="")):
+            return True
         if block is None:
             # Without a bucket-level block only the account-level block, a live fact, can say
-            # whether the bucket is shielded from ACLs and policies made outside this plan.
+            # whether the bucket is shielded from ACLs and policies made outside this plan (a
+            # policy that is not public, such as one denying plain HTTP, shields nothing).
             raise Unknown
         return False
 
     facts.derive("public", public)
+    facts.derive(
+        "https_only",
+        lambda: policy is not None and policy_denies_plain_http(dig(policy, "policy", default="")),
+    )
 
     versioning = _first(related, "aws_s3_bucket_versioning")
     if versioning is not None:
@@ -606,6 +715,7 @@ JOINS: dict[str, Join] = {
     "aws_s3_bucket_versioning": Join("bucket", "aws_s3_bucket"),
     "aws_s3_bucket_logging": Join("bucket", "aws_s3_bucket"),
     "aws_s3_bucket_policy": Join("bucket", "aws_s3_bucket"),
+    "aws_s3_bucket_acl": Join("bucket", "aws_s3_bucket"),
     "aws_vpc_security_group_ingress_rule": Join("security_group_id", "aws_security_group"),
     "aws_vpc_security_group_egress_rule": Join("security_group_id", "aws_security_group"),
     "aws_security_group_rule": Join("security_group_id", "aws_security_group"),
@@ -653,11 +763,19 @@ def _blocked(configuration: Any) -> bool:
     return isinstance(configuration, Mapping) and all(configuration.get(f) is True for f in _BLOCK_FLAGS)
 
 
+def _read(payload: Mapping[str, Any], part: str, *path: str, default: Any = None) -> Any:
+    """`dig` into one call's answer in a live payload; a part that is missing was never read, so
+    what it would have said is unknown, never absent (a bucket whose location could not be read)."""
+    if part not in payload:
+        raise Unknown
+    return dig(payload, part, *path, default=default)
+
+
 def live_s3_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
 
     def algorithm() -> str | None:
-        rules = dig(payload, "encryption", "ServerSideEncryptionConfiguration", "Rules", default=[])
+        rules = _read(payload, "encryption", "ServerSideEncryptionConfiguration", "Rules", default=[])
         for rule in rules:
             found = dig(rule, "ApplyServerSideEncryptionByDefault", "SSEAlgorithm")
             if found:
@@ -666,26 +784,30 @@ def live_s3_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
 
     def encrypted() -> bool:
         # Every bucket has default encryption since 2023; a failed read still leaves it unverified.
-        known(payload.get("encryption"))
+        _read(payload, "encryption")
         return True
 
     facts.derive("encrypted_at_rest", encrypted)
     facts.derive("encryption_cmk", lambda: algorithm() in KMS_SSE_ALGORITHMS)
 
     def public() -> bool:
-        bucket_block = dig(payload, "public_access_block", "PublicAccessBlockConfiguration")
-        if _blocked(bucket_block) or _blocked(known(payload.get("account_public_access_block"))):
+        bucket_block = _read(payload, "public_access_block", "PublicAccessBlockConfiguration")
+        if _blocked(bucket_block) or _blocked(_read(payload, "account_public_access_block")):
             return False
-        if dig(payload, "policy", "Policy", default=None) is not None and policy_is_public(
-            dig(payload, "policy", "Policy")
-        ):
+        document = _read(payload, "policy", "Policy")
+        if document is not None and policy_is_public(document):
             return True
-        grants = dig(payload, "acl", "Grants", default=[])
+        grants = _read(payload, "acl", "Grants", default=[])
         return any(dig(g, "Grantee", "URI") in PUBLIC_GRANTEES for g in grants)
 
+    def https_only() -> bool:
+        document = _read(payload, "policy", "Policy")
+        return document is not None and policy_denies_plain_http(document)
+
     facts.derive("public", public)
-    facts.derive("versioning", lambda: dig(payload, "versioning", "Status") == "Enabled")
-    facts.derive("access_logging", lambda: dig(payload, "logging", "LoggingEnabled") is not None)
+    facts.derive("https_only", https_only)
+    facts.derive("versioning", lambda: _read(payload, "versioning", "Status") == "Enabled")
+    facts.derive("access_logging", lambda: _read(payload, "logging", "LoggingEnabled") is not None)
     return facts.values
 
 

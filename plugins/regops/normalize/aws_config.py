@@ -247,6 +247,28 @@ def item_arn(item: Mapping[str, Any]) -> str | None:
     return None
 
 
+def item_region(item: Mapping[str, Any]) -> str | None:
+    """The item's region; None for an account-wide setting, which belongs to every region."""
+    if item.get("resourceType") in ACCOUNT_TYPES:
+        return None
+    region = item.get("awsRegion")
+    if region is not None and (not isinstance(region, str) or not region):
+        # A region that cannot be read would drop the resource out of the regions in use.
+        raise ValueError(f"awsRegion {region!r} is not a region name")
+    return region
+
+
+def item_tags(item: Mapping[str, Any]) -> dict[str, str]:
+    """The item's tags; an item without any has none."""
+    tags = item.get("tags")
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping) or not all(isinstance(v, str) for v in tags.values()):
+        # Read as no tags, the resource would be left out of the stage unjudged.
+        raise ValueError(f"tags {tags!r} is not an object of strings")
+    return {str(k): v for k, v in tags.items()}
+
+
 def account_public_access_block(items: list[Mapping[str, Any]]) -> Any:
     """The account's S3 public access block as boto3 returns it; UNKNOWN when not recorded."""
     for item in items:

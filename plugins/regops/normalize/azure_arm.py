@@ -34,8 +34,22 @@ NETWORK_INTERFACES = "regops:network_interfaces"
 PG_SETTINGS = ("require_secure_transport", "log_connections", "pgaudit.log")
 
 
-def _properties(payload: Mapping[str, Any]) -> Any:
-    return dig(payload, "properties", default={})
+def _properties(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The resource's `properties`. A payload without them (a Resource Graph query that projects
+    columns, a read that failed) says nothing of its settings: read as an empty object, every
+    default would pass for a setting."""
+    found = dig(payload, "properties")
+    if not isinstance(found, Mapping):
+        raise Unknown
+    return found
+
+
+def _setting(values: Any, *path: str) -> Any:
+    """A setting whose absence Azure does not define: unknown when missing, never a default."""
+    found = dig(values, *path)
+    if found is None:
+        raise Unknown
+    return found
 
 
 def _extra(payload: Mapping[str, Any], key: str) -> Any:
@@ -53,16 +67,19 @@ def storage_account(payload: Mapping[str, Any]) -> dict[str, Any]:
         "encryption_cmk",
         lambda: str(dig(p, "encryption", "keySource", default="")).lower() == "microsoft.keyvault",
     )
-    # ARM leaves out settings never changed from their defaults on older accounts.
+    # Azure documents an unset minimumTlsVersion as admitting TLS 1.0, and an unset
+    # allowSharedKeyAccess as true; both are left out on accounts that never changed them.
     facts.derive("tls_min_version", lambda: tls_version(dig(p, "minimumTlsVersion", default="TLS1_0")))
-    facts.derive("https_only", lambda: dig(p, "supportsHttpsTrafficOnly", default=True) is True)
-    facts.derive(
-        "public",
-        lambda: (
-            dig(p, "allowBlobPublicAccess", default=False) is True
-            and str(dig(p, "publicNetworkAccess", default="Enabled")) != "Disabled"
-        ),
-    )
+    # Unset, these read as HTTPS only and no anonymous access for accounts created with newer
+    # API versions and as the opposite for older ones.
+    facts.derive("https_only", lambda: _setting(p, "supportsHttpsTrafficOnly") is True)
+
+    def public() -> bool:
+        if str(dig(p, "publicNetworkAccess", default="Enabled")) == "Disabled":
+            return False
+        return _setting(p, "allowBlobPublicAccess") is True
+
+    facts.derive("public", public)
     facts.derive("shared_key_access", lambda: dig(p, "allowSharedKeyAccess", default=True) is not False)
     facts.derive(
         "versioning",
@@ -112,8 +129,8 @@ def postgresql_flexible_server(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts.derive("encrypted_at_rest", lambda: True)
     facts.derive("encryption_cmk", lambda: dig(p, "dataEncryption", "type") == "AzureKeyVault")
     facts.derive("public", lambda: dig(p, "network", "publicNetworkAccess", default="Enabled") != "Disabled")
-    facts.derive("backup_days", lambda: int(dig(p, "backup", "backupRetentionDays", default=7)))
-    facts.derive("pitr", lambda: int(dig(p, "backup", "backupRetentionDays", default=7)) > 0)
+    facts.derive("backup_days", lambda: int(_setting(p, "backup", "backupRetentionDays")))
+    facts.derive("pitr", lambda: int(_setting(p, "backup", "backupRetentionDays")) > 0)
     facts.derive(
         "geo_redundant_backup",
         lambda: dig(p, "backup", "geoRedundantBackup", default="Disabled") == "Enabled",
@@ -138,13 +155,16 @@ def postgresql_flexible_server(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def network_security_group(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
+    p = _properties(payload)
 
     def rule(item: Mapping[str, Any]) -> NsgRule:
-        r = dig(item, "properties", default={})
+        # A rule missing its priority, direction or access would otherwise be read as one that
+        # admits nothing.
+        r = _properties(item)
         return NsgRule(
-            priority=int(dig(r, "priority", default=4096)),
-            inbound=str(dig(r, "direction", default="")).lower() == "inbound",
-            allow=str(dig(r, "access")).lower() == "allow",
+            priority=int(_setting(r, "priority")),
+            inbound=str(_setting(r, "direction")).lower() == "inbound",
+            allow=str(_setting(r, "access")).lower() == "allow",
             sources=(dig(r, "sourceAddressPrefix"), *dig(r, "sourceAddressPrefixes", default=[])),
             ports=(dig(r, "destinationPortRange"), *dig(r, "destinationPortRanges", default=[])),
         )
@@ -152,7 +172,7 @@ def network_security_group(payload: Mapping[str, Any]) -> dict[str, Any]:
     # The default rules admit only the virtual network and the load balancer.
     facts.derive(
         "internet_ingress_ports",
-        lambda: nsg_internet_ports(rule(r) for r in dig(payload, "properties", "securityRules", default=[])),
+        lambda: nsg_internet_ports(rule(r) for r in _setting(p, "securityRules")),
     )
     facts.derive("direction", lambda: "ingress")
     facts.derive("enabled", lambda: True)
@@ -188,7 +208,8 @@ def key_vault(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def key_vault_key(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
-    policy = dig(payload, "properties", "rotationPolicy", default={})
+    p = _properties(payload)
+    policy = dig(p, "rotationPolicy", default={})
 
     def period() -> int | None:
         rotations = [
@@ -209,9 +230,7 @@ def key_vault_key(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts.derive("rotation_period_days", period)
     facts.derive(
         "expiry_set",
-        lambda: bool(
-            dig(payload, "properties", "attributes", "exp") or dig(policy, "attributes", "expiryTime")
-        ),
+        lambda: bool(dig(p, "attributes", "exp") or dig(policy, "attributes", "expiryTime")),
     )
     facts.derive("access_gaps", lambda: [])
     return facts.values
@@ -236,20 +255,21 @@ def diagnostic_setting(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def log_analytics_workspace(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
-    facts.derive("retention_days", lambda: int(dig(payload, "properties", "retentionInDays", default=30)))
+    facts.derive("retention_days", lambda: int(_setting(_properties(payload), "retentionInDays")))
     return facts.values
 
 
 def virtual_machine(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
-    security = dig(payload, "properties", "securityProfile", default={})
+    p = _properties(payload)
+    security = dig(p, "securityProfile", default={})
     facts.derive("encryption_at_host", lambda: dig(security, "encryptionAtHost", default=False) is True)
     facts.derive(
         "public_ip",
         lambda: any(
             dig(ip, "properties", "publicIPAddress", "id") is not None
             for nic in _extra(payload, NETWORK_INTERFACES)
-            for ip in dig(nic, "properties", "ipConfigurations", default=[])
+            for ip in _setting(_properties(nic), "ipConfigurations")
         ),
     )
 
@@ -259,7 +279,7 @@ def virtual_machine(payload: Mapping[str, Any]) -> dict[str, Any]:
             gaps.append("secure boot off")
         if dig(security, "uefiSettings", "vTpmEnabled", default=False) is not True:
             gaps.append("vTPM off")
-        linux = dig(payload, "properties", "osProfile", "linuxConfiguration")
+        linux = dig(p, "osProfile", "linuxConfiguration")
         if linux is not None and dig(linux, "disablePasswordAuthentication", default=False) is not True:
             gaps.append("password SSH login allowed")
         return gaps
@@ -325,7 +345,7 @@ def subnet(payload: Mapping[str, Any]) -> dict[str, Any]:
         "default_allow",
         lambda: (
             dig(payload, "name") not in NSG_EXEMPT_SUBNETS
-            and dig(payload, "properties", "networkSecurityGroup", "id") is None
+            and dig(_properties(payload), "networkSecurityGroup", "id") is None
         ),
     )
     facts.derive("flow_logs", lambda: None)
@@ -349,10 +369,11 @@ def recovery_services_vault(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _defender_pricing(payload: Mapping[str, Any]) -> list[str]:
-    if dig(payload, "properties", "pricingTier") != "Standard":
+    p = _properties(payload)
+    if dig(p, "pricingTier") != "Standard":
         return []
     plan = f"defender:{dig(payload, 'name')}"
-    sub_plan = dig(payload, "properties", "subPlan")
+    sub_plan = dig(p, "subPlan")
     return [plan, f"{plan}:{sub_plan}"] if sub_plan else [plan]
 
 
@@ -370,7 +391,7 @@ def _activity_log_alert(payload: Mapping[str, Any]) -> list[str]:
 
 
 def _security_contact(payload: Mapping[str, Any]) -> list[str]:
-    return ["security_contact"] if dig(payload, "properties", "emails") else []
+    return ["security_contact"] if dig(_properties(payload), "emails") else []
 
 
 def _sentinel(payload: Mapping[str, Any]) -> list[str]:

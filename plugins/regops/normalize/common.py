@@ -22,9 +22,31 @@ INTERNET_SOURCES = frozenset({"0.0.0.0/0", "::/0", "*", "internet", "any", "0.0.
 
 
 # Setting names that announce a credential (environment variables, app settings, metadata).
+# A bare "key" would take in key sources, KMS key names and SSH public keys.
 SECRET_NAME = re.compile(
-    r"pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|connection[_-]?string", re.I
+    r"pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|client[_-]?key|credential"
+    r"|connection[_-]?string",
+    re.I,
 )
+
+# Settings that hold a boot script or cloud-init document (GCE `startup-script`,
+# `windows-startup-script-ps1`, `sysprep-specialize-script-cmd`, `user-data`, a container
+# declaration with its environment; Azure `customData`): they embed credentials too often for
+# their contents to be shown, whatever they are called.
+BOOT_SCRIPT_NAME = re.compile(
+    r"user[_-]?data|custom[_-]?data|(startup|shutdown|specialize)[_-]?script|container[_-]?declaration", re.I
+)
+
+
+def secret_bearing(name: str) -> bool:
+    """Whether a setting so named holds a credential or a boot script."""
+    return bool(SECRET_NAME.search(name) or BOOT_SCRIPT_NAME.search(name))
+
+
+def tags_fit_for_evidence(tags: Mapping[str, str], placeholder: str) -> dict[str, str]:
+    """Tags as evidence may hold them: one named like a credential keeps its name, not its value.
+    The stage tag and the tags controls read are not so named, so filtering and controls see them."""
+    return {str(k): placeholder if secret_bearing(str(k)) else v for k, v in tags.items()}
 
 
 class Unknown(Exception):

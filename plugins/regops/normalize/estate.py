@@ -67,7 +67,12 @@ def _estate(
             if resource.kind == "security_service":
                 undetermined.append(resource.id)
             continue
-        for token in resource.facts["provides"]:
+        tokens = resource.facts["provides"]
+        if not isinstance(tokens, list | tuple) or not all(isinstance(token, str) for token in tokens):
+            # A saved inventory can hold anything here: what it provides is not established.
+            undetermined.append(resource.id)
+            continue
+        for token in tokens:
             provided.setdefault((token, resource.region), []).append(resource.id)
     facts: dict[str, Any] = {}
     evidence: dict[str, dict[str, list[str]]] = {}

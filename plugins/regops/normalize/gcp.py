@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -12,6 +13,7 @@ from regops.normalize.common import (
     Join,
     PlannedType,
     Related,
+    Unknown,
     blocks,
     days_from_duration,
     dig,
@@ -25,10 +27,26 @@ from regops.normalize.common import (
 PUBLIC_MEMBERS = frozenset({"allusers", "allauthenticatedusers"})
 
 
+def _policy_bindings(policy: Mapping[str, Any]) -> list[Any]:
+    """The bindings of an `<prefix>_iam_policy` block's `policy_data` (the JSON of a
+    `google_iam_policy` data source); unknown when the plan cannot show it or it is not a policy."""
+    try:
+        document = json.loads(str(dig(policy, "policy_data")))
+    except ValueError:
+        raise Unknown from None
+    if not isinstance(document, Mapping):
+        raise Unknown
+    return blocks(document, "bindings")
+
+
 def _grants_everyone(related: Related, prefix: str) -> bool:
-    """Whether the joined `<prefix>_member` / `<prefix>_binding` blocks admit anyone at all."""
+    """Whether the joined `<prefix>_member`, `<prefix>_binding` and `<prefix>_policy` blocks
+    admit anyone at all."""
     members = [str(dig(b, "member", default="")) for b in related.get(f"{prefix}_member", ())]
-    for binding in related.get(f"{prefix}_binding", ()):
+    bindings = [*related.get(f"{prefix}_binding", ())]
+    for policy in related.get(f"{prefix}_policy", ()):
+        bindings.extend(_policy_bindings(policy))
+    for binding in bindings:
         members.extend(str(known(m)) for m in dig(binding, "members", default=[]))
     return any(member.lower() in PUBLIC_MEMBERS for member in members)
 
@@ -371,8 +389,10 @@ ESTATE: dict[str, Capability] = {
 JOINS: dict[str, Join] = {
     "google_storage_bucket_iam_member": Join("bucket", "google_storage_bucket"),
     "google_storage_bucket_iam_binding": Join("bucket", "google_storage_bucket"),
+    "google_storage_bucket_iam_policy": Join("bucket", "google_storage_bucket"),
     "google_kms_crypto_key_iam_member": Join("crypto_key_id", "google_kms_crypto_key"),
     "google_kms_crypto_key_iam_binding": Join("crypto_key_id", "google_kms_crypto_key"),
+    "google_kms_crypto_key_iam_policy": Join("crypto_key_id", "google_kms_crypto_key"),
 }
 
 GLOBAL_TYPES = frozenset(
@@ -416,6 +436,8 @@ UNTAGGABLE = frozenset(
 
 def tags_of(native_type: str, values: Mapping[str, Any]) -> dict[str, str]:
     found = values.get("labels")
+    if native_type == "google_container_cluster":
+        found = values.get("resource_labels")
     if native_type == "google_sql_database_instance":
         settings = values.get("settings")
         found = settings[0].get("user_labels") if isinstance(settings, list) and settings else None

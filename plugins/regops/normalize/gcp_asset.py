@@ -336,16 +336,21 @@ IAM_POLICY_TYPES = (
 
 
 def labels_of(payload: Mapping[str, Any]) -> dict[str, str]:
+    """The resource's labels, where its API keeps them: `labels` for most types, `resourceLabels`
+    for a GKE cluster, `settings.userLabels` for a Cloud SQL instance."""
     data = payload.get("data")
     if not isinstance(data, Mapping):
         return {}
-    found = data.get("labels")
     settings = data.get("settings")
-    if found is None and isinstance(settings, Mapping):
-        found = settings.get("userLabels")
-    if isinstance(found, Mapping):
-        return {str(k): str(v) for k, v in found.items() if isinstance(v, str)}
-    return {}
+    labels: dict[str, str] = {}
+    for found in (
+        data.get("labels"),
+        data.get("resourceLabels"),
+        settings.get("userLabels") if isinstance(settings, Mapping) else None,
+    ):
+        if isinstance(found, Mapping):
+            labels.update({str(k): str(v) for k, v in found.items() if isinstance(v, str)})
+    return labels
 
 
 def region_of(payload: Mapping[str, Any]) -> str:

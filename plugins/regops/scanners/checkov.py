@@ -329,16 +329,30 @@ def check_control(
     )
 
 
-def owners(found: Iterable[Resource]) -> dict[str, str]:
-    """Terraform address -> the id of the planned resource it is, or is joined into."""
-    index: dict[str, str] = {}
+def owners(found: Iterable[Resource]) -> dict[tuple[str | None, str], str]:
+    """(plan file, Terraform address) -> the id of the planned resource it is, or is joined into.
+
+    Also (None, address) where only one plan has the address: a scanned folder's findings name
+    no plan. Two root modules of a stage may share addresses, so the plan decides first.
+    """
+    index: dict[tuple[str | None, str], str] = {}
+    plans: dict[str, set[str]] = {}
     for resource in found:
         if resource.origin != "planned" or resource.address is None:
             continue
-        index.setdefault(resource.address, resource.id)
-        for component in resource.components:
-            index.setdefault(component, resource.id)
+        for address in (resource.address, *resource.components):
+            index.setdefault((resource.source, address), resource.id)
+            plans.setdefault(address, set()).add(resource.source)
+    for address, sources in plans.items():
+        if len(sources) == 1:
+            index[(None, address)] = index[(next(iter(sources)), address)]
     return index
+
+
+def owner_of(finding: Finding, index: Mapping[tuple[str | None, str], str]) -> str:
+    """The id of the planned resource a finding concerns; its own name when no plan has it."""
+    planned = index.get((finding.target, finding.address))
+    return planned or index.get((None, finding.address), finding.resource)
 
 
 def mapped_checks() -> tuple[str, ...]:
