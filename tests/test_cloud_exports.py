@@ -419,6 +419,34 @@ def test_an_account_closed_to_public_networks_is_not_public_whatever_else_is_uns
     assert found["stpayacclogs"].facts["public"] is False
 
 
+@pytest.mark.parametrize(
+    ("protocol", "destination", "open_ports"),
+    [
+        ("*", "*", [[443, 443]]),
+        ("Udp", "*", [[22, 22], [443, 443]]),
+        ("*", "10.0.0.5", [[22, 22], [443, 443]]),
+    ],
+)
+def test_a_deny_rule_hides_a_later_allow_only_when_it_covers_it(
+    tmp_path: Path, protocol: str, destination: str, open_ports: list[list[int]]
+) -> None:
+    rows = resource_graph_rows()
+    rules = next(r for r in rows if r["name"] == "nsg-payments-web")["properties"]["securityRules"]
+    deny = {
+        "protocol": protocol,
+        "sourcePortRange": "*",
+        "destinationPortRange": "22",
+        "sourceAddressPrefix": "*",
+        "destinationAddressPrefix": destination,
+        "access": "Deny",
+        "priority": 150,
+        "direction": "Inbound",
+    }
+    rules.append({"name": "deny-ssh", "properties": deny})
+    found = by_name(discover_inventory(write(tmp_path, "graph.json", {"data": rows}), "acceptance"))
+    assert found["nsg-payments-web"].facts["internet_ingress_ports"] == open_ports
+
+
 def test_a_credential_in_a_tag_never_reaches_the_inventory(tmp_path: Path) -> None:
     secret = "sv=2024-11-04&ss=b&sig=c2FzLXNpZ25hdHVyZQ"
     rows = resource_graph_rows()
@@ -469,6 +497,22 @@ def test_an_export_without_iam_policies_leaves_their_facts_unknown(tmp_path: Pat
     assert "public" not in found["payments-acc-public-assets"].facts
     assert found["payments-acc-public-assets"].facts["encrypted_at_rest"] is True
     assert "no IAM policies in the export: facts that read them stay unknown" in discovery.report.notes
+
+
+def test_a_bucket_without_its_iam_line_is_not_taken_for_private(tmp_path: Path) -> None:
+    # Every bucket has a policy: one missing from the IAM lines was not exported.
+    lines = [
+        line
+        for line in asset_export().splitlines()
+        if not (
+            json.loads(line).get("iam_policy") and "payments-acc-public-assets" in json.loads(line)["name"]
+        )
+    ]
+    found = by_name(
+        discover_inventory(write(tmp_path, "assets.ndjson", "\n".join(lines) + "\n"), "acceptance")
+    )
+    assert "public" not in found["payments-acc-public-assets"].facts
+    assert found["payments-cmk"].facts["access_gaps"] == []  # a key without bindings has none
 
 
 CLUSTER = (

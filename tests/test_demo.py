@@ -20,6 +20,8 @@ GCP_KEYS = (
     "/keyRings/payments/cryptoKeys"
 )
 
+GCP_LOGS = "//logging.googleapis.com/projects/482113579024/locations/global/buckets"
+
 EXPECTED_PROBLEMS = {
     "system": {
         ("ENC-001", "google_storage_bucket.fraud_model_exports", "failed"),
@@ -61,6 +63,8 @@ EXPECTED_PROBLEMS = {
         ("NET-002", f"{AZURE_GROUP}/Microsoft.Network/networkSecurityGroups/nsg-payments-web", "failed"),
         ("NET-004", "//storage.googleapis.com/payments-acc-public-assets", "failed"),
         ("KMS-001", f"{GCP_KEYS}/legacy-export", "failed"),
+        # and the project's _Default log bucket, left in the global location: not confined to the EU
+        ("AST-002", f"{GCP_LOGS}/_Default", "failed"),
     },
     "production": {
         ("ENC-003", "azurerm_postgresql_flexible_server.reconciliation", "failed"),

@@ -152,6 +152,31 @@ def test_discovers_the_stage_by_tag_with_its_facts(aws: Clients) -> None:  # noq
     assert "not-a-real-password" not in json.dumps([r.to_dict() for r in discovery.resources])
 
 
+def test_a_user_is_admin_through_a_group(aws: Clients) -> None:  # noqa: F811
+    platform(aws)
+    iam = aws("iam")
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    for group in ("operators", "breakglass"):
+        iam.create_group(GroupName=group)
+    iam.put_group_policy(GroupName="operators", PolicyName="all", PolicyDocument=json.dumps(everything))
+    managed = iam.create_policy(PolicyName="all-managed", PolicyDocument=json.dumps(everything))["Policy"][
+        "Arn"
+    ]
+    iam.attach_group_policy(GroupName="breakglass", PolicyArn=managed)
+    for user, group in (("alice", "operators"), ("bob", "breakglass")):
+        iam.create_user(UserName=user, Tags=STAGE_TAGS)
+        iam.add_user_to_group(GroupName=group, UserName=user)
+    found = by_id(discover_aws(source(aws), "acceptance").resources)
+    for user in ("alice", "bob"):
+        facts = found[f"arn:aws:iam::123456789012:user/{user}"].facts
+        assert (facts["admin"], facts["direct_policies"]) == (True, False)
+    denied = _http_error(403, "AccessDenied", "ListGroupsForUser")
+    discovery = discover_aws(
+        source(aws), "acceptance", session_factory=_session_with("before-send.iam.ListGroupsForUser", denied)
+    )
+    assert "admin" not in by_id(discovery.resources)["arn:aws:iam::123456789012:user/alice"].facts
+
+
 def test_live_and_planned_facts_agree(aws: Clients) -> None:  # noqa: F811
     ids = platform(aws)
     found = by_id(discover_aws(source(aws), "acceptance").resources)

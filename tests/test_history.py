@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
@@ -260,3 +261,26 @@ def test_a_baseline_of_another_stage_is_a_usage_error(project: pytest.Pytester) 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {bundle}: a bundle of the acceptance stage, not of system"])
     assert not (project.path / "out" / "system").exists()
+
+
+def test_a_waived_failure_is_still_failing_not_fixed(project: pytest.Pytester) -> None:
+    run(project, *compliant_bucket("card"), *public_bucket())
+    today = datetime.now(UTC).date()
+    (project.path / "w.yaml").write_text(
+        "waivers:\n"
+        "  - control: T-001\n"
+        '    resources: ["aws_s3_bucket.open"]\n'
+        "    justification: Public website assets, approved by the CISO\n"
+        "    requested_by: alice@example.com\n"
+        "    approved_by: bob@example.com\n"
+        "    ticket: CHG-1234\n"
+        f"    expires: {today + timedelta(days=30)}\n"
+    )
+    waived = ("--baseline", "latest", "--waivers", "w.yaml")
+    result, bundle = run(project, *compliant_bucket("card"), *public_bucket(), args=waived)
+    # A waiver accepts the risk; the bucket is as public as it was.
+    result.stdout.fnmatch_lines(["*0 new failures, 0 fixed, 1 still failing*"])
+    comparison = json.loads((bundle / "evidence.json").read_text())["comparison"]
+    assert [(e["resource_id"], e["outcome"]) for e in comparison["still_failing"]] == [
+        ("aws_s3_bucket.open", "waived")
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import os
 import socket
 import ssl
 import threading
@@ -58,6 +59,19 @@ def test_local_host_facts_are_established_or_absent_with_a_reason() -> None:
     assert bool(missing) == bool(errors), (missing, errors)
 
 
+def test_a_clock_the_system_says_is_unsynchronised_is_not_saved_by_a_running_daemon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This machine's own answers, replaced: timedatectl says "no" while a time daemon runs.
+    for name, script in (("timedatectl", "echo no"), ("pgrep", "echo 4242")):
+        command = tmp_path / name
+        command.write_text(f"#!/bin/sh\n{script}\n")
+        command.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    facts, _ = one([HostTarget("local://")])
+    assert facts["time_synchronised"] is False
+
+
 def test_a_world_writable_file_under_etc_is_found() -> None:
     path = Path("/etc") / f"regops-test-{uuid.uuid4().hex}"
     path.write_text("anyone may change me\n")
@@ -95,6 +109,21 @@ def test_over_ssh_a_non_compliant_sshd(sshd: Sshd) -> None:  # noqa: F811
     assert facts["ssh_password_auth_disabled"] is False
     assert "aes128-cbc" in facts["ssh_ciphers"]  # type: ignore[operator]
     assert "hmac-sha1" in facts["ssh_macs"]  # type: ignore[operator]
+
+
+def test_a_match_block_that_loosens_sshd_for_remote_addresses_is_seen(sshd: Sshd) -> None:  # noqa: F811
+    loosened = (
+        COMPLIANT + "\nMatch Address *,!127.0.0.1\n    PermitRootLogin yes\n    PasswordAuthentication yes\n"
+    )
+    target = HostTarget(
+        sshd.spec,
+        ssh_config=str(sshd.client_config()),
+        ssh_identity_file=str(sshd.identity),
+        sshd_config=str(sshd.config_file("loosened", loosened)),
+    )
+    facts, _ = one([target])
+    assert facts["ssh_root_login_forbidden"] is False
+    assert facts["ssh_password_auth_disabled"] is False
 
 
 def test_an_unreadable_sshd_config_leaves_the_ssh_facts_absent(sshd: Sshd) -> None:  # noqa: F811

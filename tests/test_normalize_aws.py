@@ -495,3 +495,276 @@ def test_enc_004_judges_s3_by_its_policy_and_errors_where_https_is_unknown(pytes
         "azurerm_storage_account.stknown": "passed",
         "azurerm_storage_account.stlater": "error",
     }
+
+
+def discovered(tmp_path: Path, *changes: Change) -> dict[str, Any]:
+    resources = discover_plan(write_plan(tmp_path / "plan.json", *changes), "acceptance").resources
+    return {r.id: r.facts for r in resources}
+
+
+def to(address: str, attribute: str = "id") -> dict[str, Any]:
+    return refer(f"{address}.{attribute}", address)
+
+
+@pytest.mark.parametrize(
+    ("own", "public"),
+    [
+        (policy(read_by("*")), True),
+        (policy(DENY_PLAIN_HTTP), False),
+        ({"grant": [{"type": "Group", "uri": ALL_USERS, "permissions": ["READ"], "id": None}]}, True),
+        (
+            {"grant": [{"type": "CanonicalUser", "uri": None, "permissions": ["FULL_CONTROL"], "id": "abc"}]},
+            False,
+        ),
+    ],
+)
+def test_a_bucket_s_own_policy_and_grants_decide_publicness(own: dict[str, Any], public: bool) -> None:
+    found = facts("aws_s3_bucket", {"acl": None, **own}, aws_s3_bucket_public_access_block=[OPEN_BLOCK])
+    assert found["public"] is public
+
+
+def test_https_only_from_the_bucket_s_own_policy_unless_a_policy_resource_replaces_it() -> None:
+    own = {"acl": None, **policy(DENY_PLAIN_HTTP)}
+    assert facts("aws_s3_bucket", own)["https_only"] is True
+    assert facts("aws_s3_bucket", own, aws_s3_bucket_policy=[policy(read_by("*"))])["https_only"] is False
+
+
+def test_a_bucket_s_own_policy_and_grants_the_configuration_leaves_unset_are_not_guessed(
+    tmp_path: Path,
+) -> None:
+    def bucket(name: str, **expressions: Any) -> list[Change]:
+        changes = compliant_bucket(name)
+        changes[0].unknown = {"policy": True, "grant": True}
+        changes[0].expressions = expressions
+        changes[2].after = {**changes[2].after, **OPEN_BLOCK}  # type: ignore[dict-item]
+        return changes
+
+    found = discovered(
+        tmp_path,
+        *bucket("provided"),
+        *bucket("computed", policy=refer("data.aws_iam_policy_document.web.json")),
+    )
+    assert (found["aws_s3_bucket.provided"]["public"], found["aws_s3_bucket.provided"]["https_only"]) == (
+        False,
+        False,
+    )
+    assert "public" not in found["aws_s3_bucket.computed"]
+    assert "https_only" not in found["aws_s3_bucket.computed"]
+
+
+def test_a_separate_key_policy_is_joined_and_judged_instead_of_the_key_s_own(tmp_path: Path) -> None:
+    def key(name: str, document: Any, **unknown: bool) -> list[Change]:
+        return [
+            Change(
+                f"aws_kms_key.{name}",
+                "aws_kms_key",
+                {"enable_key_rotation": True, "tags": TAGS},
+                unknown={"policy": True, "id": True, "arn": True},
+            ),
+            Change(
+                f"aws_kms_key_policy.{name}",
+                "aws_kms_key_policy",
+                {"policy": document},
+                unknown={"key_id": True, **unknown},
+                expressions={"key_id": to(f"aws_kms_key.{name}")},
+            ),
+        ]
+
+    plan = write_plan(
+        tmp_path / "plan.json",
+        *key("open", policy(read_by("*"))["policy"]),
+        *key("closed", policy(read_by({"AWS": "arn:aws:iam::123456789012:root"}))["policy"]),
+        *key("later", None, policy=True),
+    )
+    found = {r.id: r for r in discover_plan(plan, "acceptance").resources}
+    assert set(found) == {"aws_kms_key.open", "aws_kms_key.closed", "aws_kms_key.later"}
+    assert "aws_kms_key_policy.open" in found["aws_kms_key.open"].components
+    assert found["aws_kms_key.open"].facts["access_gaps"] == ["key policy allows any principal"]
+    assert found["aws_kms_key.closed"].facts["access_gaps"] == []
+    assert "access_gaps" not in found["aws_kms_key.later"].facts
+    # The separate policy replaces the key's own one.
+    own_open = {"policy": policy(read_by("*"))["policy"]}
+    closed = policy(read_by({"AWS": "arn:aws:iam::123456789012:root"}))
+    assert facts("aws_kms_key", own_open, aws_kms_key_policy=[closed])["access_gaps"] == []
+
+
+@pytest.mark.parametrize(
+    ("selectors", "enabled"),
+    [
+        ({}, True),
+        ({"event_selector": [{"read_write_type": "All"}]}, True),
+        ({"event_selector": [{"include_management_events": False, "read_write_type": "All"}]}, False),
+        (
+            {
+                "event_selector": [
+                    {"include_management_events": False, "read_write_type": "All"},
+                    {"include_management_events": True, "read_write_type": "All"},
+                ]
+            },
+            True,
+        ),
+        ({"event_selector": [{"include_management_events": UNKNOWN}]}, None),
+        (
+            {
+                "advanced_event_selector": [
+                    {"field_selector": [{"field": "eventCategory", "equals": ["Management"]}]}
+                ]
+            },
+            True,
+        ),
+        (
+            {
+                "advanced_event_selector": [
+                    {
+                        "field_selector": [
+                            {"field": "eventCategory", "equals": ["Data"]},
+                            {"field": "resources.type", "equals": ["AWS::S3::Object"]},
+                        ]
+                    }
+                ]
+            },
+            False,
+        ),
+        ({"advanced_event_selector": [{"field_selector": UNKNOWN}]}, None),
+        (
+            {
+                "advanced_event_selector": [
+                    {"field_selector": [{"field": "eventCategory", "equals": UNKNOWN}]}
+                ]
+            },
+            None,
+        ),
+    ],
+)
+def test_a_trail_logs_only_with_management_events(selectors: dict[str, Any], enabled: bool | None) -> None:
+    found = facts("aws_cloudtrail", {"enable_logging": True, "is_multi_region_trail": True, **selectors})
+    assert found.get("enabled") is enabled
+
+
+def test_an_elastic_ip_gives_its_instance_a_public_address(tmp_path: Path) -> None:
+    def instance(name: str) -> Change:
+        return Change(
+            f"aws_instance.{name}",
+            "aws_instance",
+            {"ami": "ami-1", "associate_public_ip_address": False, "tags": TAGS},
+            unknown={"id": True},
+        )
+
+    found = discovered(
+        tmp_path,
+        instance("eip"),
+        Change(
+            "aws_eip.eip",
+            "aws_eip",
+            {"domain": "vpc", "tags": TAGS},
+            unknown={"instance": True, "public_ip": True},
+            expressions={"instance": to("aws_instance.eip")},
+        ),
+        instance("associated"),
+        Change("aws_eip.spare", "aws_eip", {"domain": "vpc", "instance": None, "tags": TAGS}),
+        Change(
+            "aws_eip_association.associated",
+            "aws_eip_association",
+            {},
+            unknown={"instance_id": True, "allocation_id": True},
+            expressions={
+                "instance_id": to("aws_instance.associated"),
+                "allocation_id": to("aws_eip.spare"),
+            },
+        ),
+        instance("private"),
+    )
+    assert found["aws_instance.eip"]["public_ip"] is True
+    assert found["aws_instance.associated"]["public_ip"] is True
+    assert found["aws_instance.private"]["public_ip"] is False
+    assert "aws_eip.eip" not in found
+
+
+@pytest.mark.parametrize(
+    ("engine", "exports", "audited"),
+    [
+        ("postgres", ["postgresql"], True),
+        ("postgres", ["upgrade"], False),
+        ("aurora-postgresql", ["postgresql", "upgrade"], True),
+        ("mysql", ["error", "slowquery"], False),
+        ("mysql", ["general"], True),
+        ("mariadb", ["audit"], True),
+        ("aurora-mysql", ["audit", "error"], True),
+        ("mysql", [], False),
+        ("sqlserver-ee", ["error"], None),
+        ("oracle-ee", ["audit"], None),
+    ],
+)
+def test_database_audit_logging_needs_the_engine_s_audit_logs(
+    engine: str, exports: list[str], audited: bool | None
+) -> None:
+    planned = facts("aws_db_instance", {"engine": engine, "enabled_cloudwatch_logs_exports": exports})
+    assert planned.get("audit_logging") is audited
+    cluster = facts("aws_rds_cluster", {"engine": engine, "enabled_cloudwatch_logs_exports": exports})
+    assert cluster.get("audit_logging") is audited
+    live = LIVE["aws_db_instance"][1](
+        {"description": {"Engine": engine, "EnabledCloudwatchLogsExports": exports}}
+    )
+    assert live.get("audit_logging") is audited
+
+
+def test_database_audit_logging_with_unknown_exports_is_unknown() -> None:
+    found = facts("aws_db_instance", {"engine": "postgres", "enabled_cloudwatch_logs_exports": UNKNOWN})
+    assert "audit_logging" not in found
+
+
+@pytest.mark.parametrize(
+    ("lock", "immutable"),
+    [
+        ({"min_retention_days": 400, "changeable_for_days": 3}, True),
+        ({"min_retention_days": 400, "changeable_for_days": None}, False),
+        ({"min_retention_days": 400, "changeable_for_days": UNKNOWN}, None),
+    ],
+)
+def test_only_a_vault_lock_in_compliance_mode_is_immutable(
+    lock: dict[str, Any], immutable: bool | None
+) -> None:
+    found = facts("aws_backup_vault", {"kms_key_arn": "arn:k"}, aws_backup_vault_lock_configuration=[lock])
+    assert found.get("immutable") is immutable
+    assert facts("aws_backup_vault", {"kms_key_arn": "arn:k"})["immutable"] is False
+
+
+def test_disabled_rules_and_alarms_alert_nobody(tmp_path: Path) -> None:
+    pattern = json.dumps({"detail": {"eventName": ["StopLogging", "DeleteTrail"]}})
+
+    def rule(name: str, expressions: dict[str, Any] | None = None, **settings: Any) -> list[Change]:
+        unknown = {k: True for k, v in settings.items() if v is UNKNOWN}
+        after = {k: v for k, v in settings.items() if v is not UNKNOWN}
+        return [
+            Change(
+                f"aws_cloudwatch_event_rule.{name}",
+                "aws_cloudwatch_event_rule",
+                {"name": name, "event_pattern": pattern, **after},
+                unknown=unknown,
+                expressions=expressions or {},
+            ),
+            Change(
+                f"aws_cloudwatch_event_target.{name}",
+                "aws_cloudwatch_event_target",
+                {"rule": name, "arn": "arn:aws:sns:eu-central-1:1:alerts"},
+                expressions={"rule": to(f"aws_cloudwatch_event_rule.{name}", "name")},
+            ),
+        ]
+
+    found = discovered(
+        tmp_path,
+        *rule("on", state="ENABLED", is_enabled=UNKNOWN),
+        *rule("all_management", state="ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", is_enabled=UNKNOWN),
+        *rule("off", state="DISABLED", is_enabled=UNKNOWN),
+        *rule("off_before_state", state=UNKNOWN, is_enabled=False),
+        *rule("later", {"state": refer("var.rule_state")}, state=UNKNOWN, is_enabled=UNKNOWN),
+    )
+    tamper = ["alert_route", "tamper_alert"]
+    assert found["aws_cloudwatch_event_rule.on"]["provides"] == tamper
+    assert found["aws_cloudwatch_event_rule.all_management"]["provides"] == tamper
+    assert found["aws_cloudwatch_event_rule.off"]["provides"] == []
+    assert found["aws_cloudwatch_event_rule.off_before_state"]["provides"] == []
+    assert "provides" not in found["aws_cloudwatch_event_rule.later"]
+    alarm = {"alarm_name": "a", "alarm_actions": ["arn:aws:sns:eu-central-1:1:alerts"]}
+    assert facts("aws_cloudwatch_metric_alarm", alarm)["provides"] == ["alert_route"]
+    assert facts("aws_cloudwatch_metric_alarm", {**alarm, "actions_enabled": False})["provides"] == []

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from regops.discovery.terraform_plan import discover_plan
 from regops.model import UNKNOWN, Resource
 from regops.normalize import aws, azure, gcp
+from regops.normalize.common import is_internet
 from tests.helpers import DEMO
 from tests.plans import TAGS, Change, refer, write_plan
 
@@ -28,12 +29,16 @@ def gcp_facts(native_type: str, values: dict[str, Any], **related: list[dict[str
     return gcp.PLANNED[native_type].facts(values, related)
 
 
-def rule(priority: int, access: str, source: str, ports: str) -> dict[str, Any]:
+def rule(
+    priority: int, access: str, source: str, ports: str, protocol: str = "*", destination: str = "*"
+) -> dict[str, Any]:
     return {
         "priority": priority,
         "direction": "Inbound",
         "access": access,
+        "protocol": protocol,
         "source_address_prefix": source,
+        "destination_address_prefix": destination,
         "destination_port_range": ports,
     }
 
@@ -48,6 +53,50 @@ def test_nsg_respects_an_earlier_deny() -> None:
         ],
     )
     assert found["internet_ingress_ports"] == [[443, 443]]
+
+
+@pytest.mark.parametrize(
+    ("deny", "allow", "open_ports"),
+    [
+        (
+            rule(100, "Deny", "Internet", "*", "Udp"),
+            rule(200, "Allow", "Internet", "3389", "Tcp"),
+            [[3389, 3389]],
+        ),
+        (
+            rule(100, "Deny", "*", "*", destination="10.0.0.5"),
+            rule(200, "Allow", "*", "22", "Tcp"),
+            [[22, 22]],
+        ),
+        (rule(100, "Deny", "0.0.0.0/1", "*"), rule(200, "Allow", "*", "22", "Tcp"), [[22, 22]]),
+        (rule(100, "Deny", "10.0.0.0/8", "*"), rule(200, "Allow", "*", "22", "Tcp"), [[22, 22]]),
+        (rule(100, "Deny", "*", "20-30"), rule(200, "Allow", "*", "22-40", "Tcp"), [[22, 40]]),
+        ({**rule(100, "Deny", "*", "*"), "protocol": None}, rule(200, "Allow", "*", "22"), [[22, 22]]),
+        (rule(100, "Deny", "Internet", "*", "Tcp"), rule(200, "Allow", "*", "22", "Tcp"), []),
+        (rule(100, "Deny", "0.0.0.0/0", "0-1024"), rule(200, "Allow", "0.0.0.0/1", "22", "Tcp"), []),
+        (
+            rule(100, "Deny", "*", "*", destination="10.0.0.5"),
+            rule(200, "Allow", "*", "22", destination="10.0.0.5"),
+            [],
+        ),
+    ],
+    ids=[
+        "other-protocol",
+        "other-destination",
+        "half-the-internet",
+        "private-source",
+        "part-of-the-span",
+        "no-protocol",
+        "same-protocol",
+        "wider-source",
+        "same-destination",
+    ],
+)
+def test_nsg_deny_shadows_an_allow_only_for_every_packet_it_admits(
+    deny: dict[str, Any], allow: dict[str, Any], open_ports: list[list[int]]
+) -> None:
+    found = azure_facts("azurerm_network_security_group", {"security_rule": [deny, allow]})
+    assert found["internet_ingress_ports"] == open_ports
 
 
 def test_storage_account_tls_public_and_keys() -> None:
@@ -65,6 +114,13 @@ def test_storage_account_tls_public_and_keys() -> None:
     assert found["encryption_cmk"] is False
     joined = azure_facts("azurerm_storage_account", {}, azurerm_storage_account_customer_managed_key=[{}])
     assert (joined["encryption_cmk"], joined["tls_min_version"], joined["https_only"]) == (True, "1.2", True)
+
+
+def test_storage_account_nested_items_may_be_public_unless_switched_off() -> None:
+    # azurerm 3.x and 4.x default allow_nested_items_to_be_public to true.
+    assert azure_facts("azurerm_storage_account", {"public_network_access_enabled": True})["public"] is True
+    private = {"public_network_access_enabled": True, "allow_nested_items_to_be_public": False}
+    assert azure_facts("azurerm_storage_account", private)["public"] is False
 
 
 def test_key_vault_key_rotation_and_vault_protection() -> None:
@@ -103,6 +159,110 @@ def test_subscription_diagnostic_setting_covers_all_regions() -> None:
     )
 
 
+def log(category: str | None = None, group: str | None = None) -> dict[str, Any]:
+    return {"category": category, "category_group": group}
+
+
+@pytest.mark.parametrize(
+    ("logs", "enabled"),
+    [
+        ([log("ServiceHealth")], False),
+        ([log("Administrative"), log("Security"), log("Alert")], False),
+        ([log("Administrative"), log("Security"), log("Policy")], True),
+        ([log(group="allLogs")], True),
+        ([log(group="audit")], True),
+    ],
+    ids=["service-health", "no-policy", "three-categories", "allLogs", "audit"],
+)
+def test_activity_log_export_is_an_audit_trail_only_with_administrative_records(
+    logs: list[dict[str, Any]], enabled: bool
+) -> None:
+    setting = {
+        "target_resource_id": "/subscriptions/0000",
+        "log_analytics_workspace_id": "/x",
+        "enabled_log": logs,
+    }
+    assert azure_facts("azurerm_monitor_diagnostic_setting", setting)["enabled"] is enabled
+
+
+def test_a_resource_diagnostic_setting_is_enabled_by_any_log() -> None:
+    setting = {
+        "target_resource_id": "/subscriptions/0000/resourceGroups/rg/providers/x/vaults/v",
+        "log_analytics_workspace_id": "/x",
+        "enabled_log": [log("AuditEvent")],
+    }
+    assert azure_facts("azurerm_monitor_diagnostic_setting", setting)["enabled"] is True
+
+
+@pytest.mark.parametrize(
+    ("cluster", "public"),
+    [
+        ({"api_server_access_profile": [{"authorized_ip_ranges": ["0.0.0.0/0"]}]}, True),
+        ({"api_server_access_profile": [{"authorized_ip_ranges": ["0.0.0.0/1", "128.0.0.0/1"]}]}, True),
+        ({"api_server_authorized_ip_ranges": ["0.0.0.0/0"]}, True),
+        ({"api_server_access_profile": [{"authorized_ip_ranges": ["198.51.100.0/24"]}]}, False),
+        ({"api_server_authorized_ip_ranges": ["198.51.100.0/24"]}, False),
+        ({"api_server_access_profile": []}, True),
+        ({"private_cluster_enabled": True}, False),
+    ],
+    ids=["v4-whole-internet", "v4-halves", "v3-whole-internet", "v4-office", "v3-office", "none", "private"],
+)
+def test_aks_control_plane_restricted_only_by_ranges_short_of_the_internet(
+    cluster: dict[str, Any], public: bool
+) -> None:
+    assert azure_facts("azurerm_kubernetes_cluster", cluster)["control_plane_public"] is public
+
+
+@pytest.mark.parametrize(
+    ("configured", "public"), [(False, False), (True, None)], ids=["computed", "configured"]
+)
+def test_aks_top_level_ranges_known_after_apply(
+    tmp_path: Path, configured: bool, public: bool | None
+) -> None:
+    expressions = {"api_server_authorized_ip_ranges": refer("var.ranges")} if configured else {}
+    change = Change(
+        "azurerm_kubernetes_cluster.aks",
+        "azurerm_kubernetes_cluster",
+        {"api_server_access_profile": [{"authorized_ip_ranges": ["198.51.100.0/24"]}], "tags": TAGS},
+        unknown={"api_server_authorized_ip_ranges": True},
+        expressions=expressions,
+    )
+    (found,) = discover_plan(write_plan(tmp_path / "plan.json", change), "acceptance").resources
+    assert found.facts.get("control_plane_public") is public
+
+
+@pytest.mark.parametrize(
+    ("native_type", "values", "provides"),
+    [
+        ("azurerm_monitor_activity_log_alert", {"action": [{}], "enabled": False}, []),
+        ("azurerm_monitor_activity_log_alert", {"action": [{}]}, ["alert_route"]),
+        ("google_monitoring_alert_policy", {"notification_channels": ["c"], "enabled": False}, []),
+        (
+            "google_monitoring_alert_policy",
+            {"notification_channels": ["c"], "enabled": True},
+            ["alert_route"],
+        ),
+        ("google_logging_organization_sink", {"include_children": True, "disabled": True}, []),
+        ("google_logging_folder_sink", {"include_children": True, "disabled": True}, []),
+        ("google_logging_organization_sink", {"include_children": True}, ["aggregated_sink"]),
+    ],
+    ids=[
+        "azure-alert-off",
+        "azure-alert",
+        "gcp-policy-off",
+        "gcp-policy",
+        "org-sink-off",
+        "folder-sink-off",
+        "sink",
+    ],
+)
+def test_switched_off_alerting_provides_nothing(
+    native_type: str, values: dict[str, Any], provides: list[str]
+) -> None:
+    cloud = azure if native_type.startswith("azurerm_") else gcp
+    assert cloud.PLANNED[native_type].facts(values, {})["provides"] == provides
+
+
 def test_gcs_bucket_public_through_iam_unless_prevention_enforced() -> None:
     member = [{"member": "allUsers", "role": "roles/storage.objectViewer"}]
     assert gcp_facts("google_storage_bucket", {}, google_storage_bucket_iam_member=member)["public"] is True
@@ -113,6 +273,61 @@ def test_gcs_bucket_public_through_iam_unless_prevention_enforced() -> None:
     )
     binding = [{"members": ["user:a@example.com", "allAuthenticatedUsers"]}]
     assert gcp_facts("google_storage_bucket", {}, google_storage_bucket_iam_binding=binding)["public"] is True
+
+
+def planned_bucket_with_acl(tmp_path: Path, bucket_values: dict[str, Any], acl: Change) -> Resource:
+    bucket = "google_storage_bucket.assets"
+    changes = [
+        Change(bucket, "google_storage_bucket", {"name": "payments-assets", "labels": TAGS, **bucket_values}),
+        acl,
+    ]
+    (found,) = discover_plan(write_plan(tmp_path / "plan.json", *changes), "acceptance").resources
+    return found
+
+
+def acl(native_type: str, **values: Any) -> Change:
+    bucket = "google_storage_bucket.assets"
+    return Change(
+        f"{native_type}.assets",
+        native_type,
+        {"bucket": "payments-assets", **values},
+        expressions={"bucket": refer(f"{bucket}.name", bucket)},
+    )
+
+
+PUBLIC_ACLS = [
+    acl("google_storage_bucket_acl", predefined_acl="publicRead"),
+    acl("google_storage_bucket_acl", role_entity=["OWNER:project-owners-1", "READER:allAuthenticatedUsers"]),
+    acl("google_storage_bucket_acl", default_acl="publicRead"),
+    acl("google_storage_bucket_access_control", entity="allUsers", role="READER"),
+    acl("google_storage_default_object_access_control", entity="allUsers", role="READER"),
+]
+
+
+@pytest.mark.parametrize("granted", PUBLIC_ACLS, ids=lambda c: f"{c.type}-{sorted(c.after or {})[-1]}")
+@pytest.mark.parametrize(
+    ("bucket_values", "public"),
+    [
+        ({"uniform_bucket_level_access": False, "public_access_prevention": "inherited"}, True),
+        ({"uniform_bucket_level_access": True, "public_access_prevention": "inherited"}, False),
+        ({"uniform_bucket_level_access": False, "public_access_prevention": "enforced"}, False),
+    ],
+    ids=["fine-grained", "uniform", "prevention-enforced"],
+)
+def test_gcs_bucket_public_through_its_acls_unless_uniform_or_prevented(
+    tmp_path: Path, granted: Change, bucket_values: dict[str, Any], public: bool
+) -> None:
+    bucket = planned_bucket_with_acl(tmp_path, bucket_values, granted)
+    assert list(bucket.components) == [granted.address]
+    assert bucket.facts["public"] is public
+
+
+def test_gcs_bucket_with_a_private_acl_is_not_public(tmp_path: Path) -> None:
+    private = acl(
+        "google_storage_bucket_acl", predefined_acl="projectPrivate", role_entity=["READER:group-a@b.c"]
+    )
+    bucket = planned_bucket_with_acl(tmp_path, {"uniform_bucket_level_access": False}, private)
+    assert bucket.facts["public"] is False
 
 
 def iam_policy(*members: str) -> str:
@@ -168,6 +383,75 @@ def test_a_gke_cluster_is_labelled_through_resource_labels(tmp_path: Path) -> No
     assert dict(found.tags) == TAGS
 
 
+@pytest.mark.parametrize(
+    ("config", "public"),
+    [
+        ({"gcp_public_cidrs_access_enabled": True}, True),
+        ({"gcp_public_cidrs_access_enabled": False}, False),
+        ({"gcp_public_cidrs_access_enabled": UNKNOWN}, None),
+        ({}, None),
+        ({"gcp_public_cidrs_access_enabled": False, "cidr_blocks": [{"cidr_block": "0.0.0.0/1"}]}, True),
+    ],
+    ids=["compute-engine-addresses", "off", "known-after-apply", "unset", "half-the-internet"],
+)
+def test_gke_control_plane_public_to_compute_engine_addresses(
+    config: dict[str, Any], public: bool | None
+) -> None:
+    cluster = {
+        "master_authorized_networks_config": [{"cidr_blocks": [{"cidr_block": "198.51.100.0/24"}], **config}]
+    }
+    assert gcp_facts("google_container_cluster", cluster).get("control_plane_public") is public
+
+
+@pytest.mark.parametrize(
+    ("settings", "protected"),
+    [
+        ({"deletion_protection_enabled": False}, False),
+        ({}, False),
+        ({"deletion_protection_enabled": True}, True),
+    ],
+    ids=["off", "unset", "on"],
+)
+def test_cloud_sql_deletion_protection_is_the_instance_setting(
+    settings: dict[str, Any], protected: bool
+) -> None:
+    # The top-level deletion_protection (default true) only stops Terraform from destroying it.
+    instance = {"deletion_protection": True, "settings": [{"tier": "db-custom-2-7680", **settings}]}
+    assert gcp_facts("google_sql_database_instance", instance)["deletion_protection"] is protected
+
+
+@pytest.mark.parametrize(
+    ("metadata", "gaps"),
+    [
+        ({"block-project-ssh-keys": "true", "serial-port-enable": "FALSE"}, []),
+        ({"block-project-ssh-keys": "true", "serial-port-enable": "TRUE"}, ["serial console enabled"]),
+        ({"block-project-ssh-keys": "true"}, None),
+    ],
+    ids=["off-on-the-instance", "on-on-the-instance", "left-to-the-project"],
+)
+def test_gce_serial_console_left_to_project_metadata_is_unknown(
+    tmp_path: Path, metadata: dict[str, str], gaps: list[str] | None
+) -> None:
+    instance = Change(
+        "google_compute_instance.vm",
+        "google_compute_instance",
+        {
+            "zone": "europe-west3-a",
+            "labels": TAGS,
+            "metadata": metadata,
+            "shielded_instance_config": [{"enable_secure_boot": True, "enable_vtpm": True}],
+        },
+    )
+    project = Change(
+        "google_compute_project_metadata_item.serial",
+        "google_compute_project_metadata_item",
+        {"key": "serial-port-enable", "value": "TRUE"},
+    )
+    found = discover_plan(write_plan(tmp_path / "plan.json", instance, project), "acceptance").resources
+    (vm,) = [r for r in found if r.native_type == "google_compute_instance"]
+    assert vm.facts.get("hardening_gaps") == gaps
+
+
 def test_cloud_sql_facts() -> None:
     values = {
         "database_version": "POSTGRES_16",
@@ -206,10 +490,58 @@ def test_firewall_and_kms_key() -> None:
     assert (
         gcp_facts("google_compute_firewall", {**firewall, "disabled": True})["internet_ingress_ports"] == []
     )
+    halves = {**firewall, "source_ranges": ["0.0.0.0/1", "128.0.0.0/1"]}
+    assert gcp_facts("google_compute_firewall", halves)["internet_ingress_ports"] == [[22, 22], [8000, 8080]]
     key = gcp_facts(
         "google_kms_crypto_key", {"rotation_period": "7776000s", "destroy_scheduled_duration": "86400s"}
     )
     assert (key["rotation_period_days"], key["deletion_protected"]) == (90, False)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "0.0.0.0/0",
+        "0.0.0.0/00",
+        "::0/0",
+        "0:0:0:0:0:0:0:0/0",
+        "1.2.3.4/0",
+        "0.0.0.0/1",
+        "128.0.0.0/1",
+        "11.0.0.0/8",
+        "10.0.0.0/7",
+        "2000::/3",
+        "::/1",
+        "*",
+        "Internet",
+        "Any",
+        "0.0.0.0",
+    ],
+)
+def test_sources_that_let_the_internet_in(source: str) -> None:
+    assert is_internet(source) is True
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "10.0.0.0/8",
+        "127.0.0.0/8",
+        "224.0.0.0/3",
+        "240.0.0.0/4",
+        "fc00::/7",
+        "4000::/2",
+        "203.0.113.0/24",
+        "12.0.0.0/9",
+        "VirtualNetwork",
+        "pl-0123",
+        "sg-0123",
+        "",
+        "None",
+    ],
+)
+def test_sources_that_do_not(source: str) -> None:
+    assert is_internet(source) is False
 
 
 def demo_values() -> list[tuple[str, str, dict[str, Any]]]:

@@ -166,7 +166,8 @@ def test_secret_rotation_and_backup_vault_lock_join(tmp_path: Path) -> None:
         Change(
             "aws_backup_vault_lock_configuration.main",
             "aws_backup_vault_lock_configuration",
-            {"min_retention_days": 35},
+            # changeable_for_days: compliance mode, which nobody can remove once it is in force
+            {"min_retention_days": 35, "changeable_for_days": 3},
             expressions={"backup_vault_name": refer("aws_backup_vault.main.name", "aws_backup_vault.main")},
         ),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -246,6 +247,90 @@ def test_always_fails(resource):
     document = load_evidence(only_bundle(project.path / "out", "acceptance"))
     assert "T-001" not in results_by_control(document)
     assert document["gate"]["verdict"] == "fail"
+
+
+def test_a_worker_that_crashes_on_a_control_fails_the_gate(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_crash="""
+import os
+import pytest
+
+@pytest.mark.control(id="T-020", layer="system", severity="low", kinds=("object_store",),
+                     frameworks={"iso-27001": ["A.8.9"]})
+def test_crashes_on_one(resource):
+    \"\"\"Crashes on one bucket\"\"\"
+    if resource.id == "aws_s3_bucket.open":
+        os._exit(1)
+"""
+    )
+    result = run(
+        project, "--stage=acceptance", "--plan", "plan.json", "--control", "T-020", "-p", "xdist", "-n", "1"
+    )
+    assert result.ret == 1
+    document = load_evidence(only_bundle(project.path / "out", "acceptance"))
+    # The crashed item left no result; the one that ran passed.
+    assert results_by_control(document)["T-020"] == {"aws_s3_bucket.card": "passed"}
+    assert document["gate"]["verdict"] == "fail"
+    assert document["gate"]["reasons"] == [
+        "1 test item(s) failed without a control result (a crashed worker, or a test that is not a control):"
+        " the run did not evaluate cleanly"
+    ]
+
+
+def test_a_control_marked_xfail_is_an_error(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_expected="""
+import pytest
+
+@pytest.mark.control(id="T-021", layer="system", severity="low", kinds=("object_store",),
+                     frameworks={"iso-27001": ["A.8.9"]})
+@pytest.mark.xfail(reason="known")
+def test_expected_to_fail(resource):
+    \"\"\"Expected to fail\"\"\"
+    assert resource.id == "aws_s3_bucket.card"
+"""
+    )
+    run(project, "--stage=acceptance", "--plan", "plan.json", "--control", "T-021")
+    document = load_evidence(only_bundle(project.path / "out", "acceptance"))
+    # Both the expected failure and the unexpected pass: neither says anything about the bucket.
+    assert results_by_control(document)["T-021"] == {
+        "aws_s3_bucket.card": "error",
+        "aws_s3_bucket.open": "error",
+    }
+
+
+def test_a_waived_failure_that_then_errors_applies_no_waiver(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_teardown="""
+import pytest
+
+@pytest.fixture
+def broken_teardown():
+    yield
+    raise RuntimeError("teardown broke")
+
+@pytest.mark.control(id="T-022", layer="system", severity="low", kinds=("object_store",),
+                     frameworks={"iso-27001": ["A.8.9"]})
+def test_fails_then_errors(resource, broken_teardown):
+    \"\"\"Fails, then errors\"\"\"
+    assert False, "fails"
+"""
+    )
+    today = datetime.now(UTC).date()
+    (project.path / "w.yaml").write_text(
+        "waivers:\n"
+        "  - control: T-022\n"
+        '    resources: ["aws_s3_bucket.open"]\n'
+        "    justification: Known and accepted for the demo\n"
+        "    requested_by: alice@example.com\n"
+        "    approved_by: bob@example.com\n"
+        "    ticket: CHG-1\n"
+        f"    expires: {today + timedelta(days=30)}\n"
+    )
+    run(project, "--stage=acceptance", "--plan", "plan.json", "--control", "T-022", "--waivers", "w.yaml")
+    document = load_evidence(only_bundle(project.path / "out", "acceptance"))
+    assert results_by_control(document)["T-022"]["aws_s3_bucket.open"] == "error"
+    assert document["waivers"]["applied"] == []
 
 
 def test_no_resources_fails_closed(project: pytest.Pytester) -> None:

@@ -166,6 +166,37 @@ def test_comparison_with_a_baseline_is_summarised() -> None:
     assert "<li>T-001 r3: bad</li>" in text
 
 
+def test_coverage_counts_each_status_apart() -> None:
+    coverage = {
+        "pci-dss": {
+            "requirements": 145,
+            "automated": 60,
+            "manual": 85,
+            "failing": 9,
+            "passing": 25,
+            "waived": 1,
+            "partially_evaluated": 6,
+            "not_evaluated": 19,
+        }
+    }
+    text = page(document(control("T-001", [result("r1", "passed")]), coverage=coverage))
+    table = text[text.index("<caption>framework coverage") :]
+    table = table[: table.index("</table>")]
+    headings = re.findall(r"<th>([^<]*)</th>", table)
+    assert headings == [
+        "framework",
+        "requirements",
+        "passing",
+        "failing",
+        "waived",
+        "partially evaluated",
+        "not evaluated",
+        "manual evidence",
+    ]
+    cells = re.findall(r"<td>([^<]*)</td>", table)
+    assert cells == ["pci-dss", "145", "25", "9", "1", "6", "19", "85"]
+
+
 @given(
     st.lists(
         st.lists(

@@ -20,6 +20,8 @@ class Gate:
     threshold: str
     reasons: tuple[str, ...]
     mode: str = "all"
+    # The reasons that are about the run itself (stopped early, interrupted, lost results).
+    run_problems: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -31,6 +33,7 @@ class Gate:
             "threshold": self.threshold,
             "mode": self.mode,
             "reasons": list(self.reasons),
+            "run_problems": list(self.run_problems),
         }
 
 
@@ -77,7 +80,7 @@ def judge(
         noun = "result" if count == 1 else "results"
         reasons.append(f"{control_id} ({control.severity}): {count} {outcome.value} {noun} - {control.title}")
     mode = "all" if gating is None else "new-failures-only"
-    return Gate("fail" if reasons else "pass", threshold, tuple(reasons), mode)
+    return Gate("fail" if reasons else "pass", threshold, tuple(reasons), mode, tuple(run_problems))
 
 
 def _by_severity(controls: Mapping[str, Control]) -> Any:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
 BAD = {Outcome.FAILED.value, Outcome.ERROR.value}
+# A waived failure still fails: a waiver accepts the risk, it does not fix the resource.
+STILL_BAD = BAD | {Outcome.WAIVED.value}
 
 # The members of evidence.json a trend or an inventory history reads: checked against the schema
 # without the controls, whose every result would make reading a long history slow.
@@ -236,12 +238,12 @@ def compare(baseline: Run, results: Sequence[Result], resource_ids: Iterable[str
             "message": result.message,
         }
         previous = before.get(key)
-        if result.outcome.value in BAD:
-            if previous is not None and previous["outcome"] in BAD:
+        if result.outcome.value in STILL_BAD:
+            if previous is not None and previous["outcome"] in STILL_BAD:
                 comparison.still_failing.append(entry)
             else:
                 comparison.new_failures.append(entry)
-        elif previous is not None and previous["outcome"] in BAD:
+        elif previous is not None and previous["outcome"] in STILL_BAD:
             comparison.fixed.append({**entry, "was": previous["outcome"]})
     current_ids = set(resource_ids)
     previous_ids = {str(r["id"]) for r in baseline.inventory()}

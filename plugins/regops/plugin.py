@@ -697,7 +697,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if decided is None:
         return report
     outcome, message = decided
-    if resource is None:
+    if getattr(report, "wasxfail", None) is not None:
+        # An expected failure would silence the control without a waiver's approval and expiry.
+        outcome, message = Outcome.ERROR, "a control marked xfail proves nothing; waive the failure instead"
+    elif resource is None:
         outcome = Outcome.NOT_APPLICABLE
         message = f"no {', '.join(control.kinds)} resources in the inventory"
     reported = item.config.stash.setdefault(reported_controls_key, set())
@@ -767,7 +770,8 @@ class RegopsSession:
         self.config = config
         self.governance = governance
         self.waivers = waivers
-        self.applied: dict[str, list[dict[str, str | None]]] = {}
+        # nodeid -> the waiver that made its result waived
+        self.waived_by: dict[str, str] = {}
         self.resources = {resource.id: resource for resource in inventory.resources}
         self.signing_key = signing_key
         self.settings = settings
@@ -834,12 +838,14 @@ class RegopsSession:
                 message=f"waived by {waiver.id} ({waiver.entry.ticket}, until {waiver.entry.expires}): "
                 f"{result.message}",
             )
-            self.applied.setdefault(waiver.id, []).append(
-                {"control": result.control_id, "resource_id": result.resource_id}
-            )
         previous = self.results.get(report.nodeid)
         if previous is None or RANK[result.outcome] > RANK[previous.outcome]:
             self.results[report.nodeid] = result
+            # A later phase's error outranks a waived failure: the waiver then applies to nothing.
+            if waiver is not None:
+                self.waived_by[report.nodeid] = waiver.id
+            else:
+                self.waived_by.pop(report.nodeid, None)
         # pytest keeps every report to the end of the run; the result now holds what this one
         # said. Only a failure's status line asks regops again, in the summary (waived? error?).
         status = (
@@ -956,7 +962,19 @@ class RegopsSession:
         if self.settings.gate_on == "new":
             # Without a baseline every failure is new: the gate never passes for want of history.
             gating = comparison.is_new_failure if comparison is not None else (lambda _: True)
+        if self.other_failures:
+            # A worker that crashed on a control leaves a failure without a result behind.
+            run_problems.append(
+                f"{self.other_failures} test item(s) failed without a control result (a crashed worker,"
+                " or a test that is not a control): the run did not evaluate cleanly"
+            )
         gate = judge(results, self.controls, self.inventory, self.settings.fail_on, run_problems, gating)
+        applied: dict[str, list[dict[str, str | None]]] = {}
+        for nodeid, waiver_id in self.waived_by.items():
+            waived = self.results[nodeid]
+            applied.setdefault(waiver_id, []).append(
+                {"control": waived.control_id, "resource_id": waived.resource_id}
+            )
         summary = summarise(results, self.controls)
         self.run.finished_at = utc_now()
         by_kind: dict[str, int] = {}
@@ -981,9 +999,7 @@ class RegopsSession:
             gate=gate.to_dict(),
             waivers={
                 "applied": [
-                    {**w.to_dict(), "results": self.applied[w.id]}
-                    for w in self.waivers.waivers
-                    if w.id in self.applied
+                    {**w.to_dict(), "results": applied[w.id]} for w in self.waivers.waivers if w.id in applied
                 ],
                 "expired": [
                     w.to_dict() for w in self.waivers.waivers if any("expired" in p for p in w.problems)

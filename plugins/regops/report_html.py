@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from regops.coverage import SUMMARY_COLUMNS
 from regops.model import Outcome
 
 _OUTCOMES = [o.value for o in Outcome]
@@ -115,15 +116,16 @@ def summary_html(document: Mapping[str, Any]) -> str:
     coverage = document.get("coverage") or {}
     if coverage:
         rows = "".join(
-            f"<tr><td>{_e(key)}</td><td>{f['requirements']}</td><td>{f['automated']}</td>"
-            f"<td>{f['failing']}</td><td>{f['manual']}</td></tr>"
+            f"<tr><td>{_e(key)}</td><td>{f['requirements']}</td>"
+            + "".join(f"<td>{f[k]}</td>" for k, _ in SUMMARY_COLUMNS)
+            + "</tr>"
             for key, f in coverage.items()
         )
         parts.append(
             '<table class="regops-summary"><caption>framework coverage (coverage.html has every '
             "requirement)</caption><thead><tr><th>framework</th><th>requirements</th>"
-            "<th>by controls</th><th>failing</th><th>manual evidence</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
+            + "".join(f"<th>{_e(heading)}</th>" for _, heading in SUMMARY_COLUMNS)
+            + f"</tr></thead><tbody>{rows}</tbody></table>"
         )
     parts.append("</section>")
     return "".join(parts)

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from regops.coverage import SUMMARY_COLUMNS
 from regops.gate import Gate
 from regops.model import Outcome
 
@@ -50,18 +51,20 @@ def render_summary(
     if summary["by_framework"]:
         console.print(_counts_table("by framework", "framework", summary["by_framework"]))
     if coverage:
-        table = Table(title="framework coverage", title_justify="left", show_edge=False, pad_edge=False)
-        for column in ("framework", "requirements", "by controls", "failing", "manual evidence"):
-            table.add_column(column, justify="left" if column == "framework" else "right")
+        # No column for the total, which is their sum: with it the headings no longer fit 80
+        # columns, and a truncated "pa…" could be passing or partially evaluated.
+        table = Table(
+            title="framework coverage (requirements by status)",
+            title_justify="left",
+            show_edge=False,
+            pad_edge=False,
+        )
+        table.add_column("framework", no_wrap=True)
+        for _, heading in SUMMARY_COLUMNS:
+            table.add_column(heading, justify="right")
         for key, framework in coverage.items():
             counts = framework["summary"]
-            table.add_row(
-                key,
-                str(counts["requirements"]),
-                str(counts["automated"]),
-                str(counts["failing"]),
-                str(counts["manual"]),
-            )
+            table.add_row(key, *(str(counts[k]) for k, _ in SUMMARY_COLUMNS))
         console.print(table)
     style = "bold green" if gate.passed else "bold red"
     console.print(

@@ -52,7 +52,7 @@ def test_threat_detection_everywhere(resource: Resource) -> None:
         "bsi-c5": ["OPS-13", "IDM-06", "SIM-01"],
         "cis-aws": ["1.2"],
         "cis-azure": ["3.1.13", "3.1.14"],
-        "cis-gcp": ["1.16"],
+        "cis-gcp": ["1.17"],
     },
 )
 def test_security_alerts_reach_a_contact(resource: Resource) -> None:

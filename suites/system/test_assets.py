@@ -35,6 +35,10 @@ def test_mandatory_tags(resource: Resource, parameters: Parameters) -> None:
     )
 
 
+# Kinds that hold customer data or the keys to it.
+DATA_KINDS = ("object_store", "database", "key", "secret_store", "log_store", "disk", "compute", "function")
+
+
 @pytest.mark.control(
     id="AST-002",
     layer="system",
@@ -60,6 +64,8 @@ def test_eu_data_residency(resource: Resource, parameters: Parameters) -> None:
     if resource.region is None:
         raise FactUnknown(resource.id, "region")
     if resource.region == "global":
+        # A global key, secret or log bucket may keep its data anywhere: not confined to the EU.
+        assert resource.kind not in DATA_KINDS, f"{resource.id}: global, not confined to allowed EU regions"
         not_applicable("a global setting holds no data in any region")
     allowed = [r.lower() for r in parameters.allowed_regions.get(resource.provider, [])]
     assert resource.region.lower() in allowed, (

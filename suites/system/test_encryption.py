@@ -23,7 +23,7 @@ def _classified(resource: Resource, parameters: Parameters) -> bool:
         "rts-2024-1774": ["Art. 6(2)(a)"],
         "iso-27001": ["A.8.24"],
         "bsi-c5": ["CRY-03"],
-        "cis-azure": ["4.2", "4.11"],
+        "cis-azure": ["4.11"],
     },
 )
 def test_object_store_encrypted_at_rest(resource: Resource, parameters: Parameters) -> None:
@@ -83,7 +83,6 @@ def test_database_encrypted_at_rest(resource: Resource, parameters: Parameters) 
         "bsi-c5": ["CRY-03"],
         "cis-aws": ["2.2.1"],
         "cis-azure": ["8.3", "8.4"],
-        "cis-gcp": ["4.7"],
     },
 )
 def test_block_storage_encrypted(resource: Resource) -> None:

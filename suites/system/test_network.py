@@ -87,7 +87,7 @@ def test_internet_ingress_only_to_edge_ports(resource: Resource, parameters: Par
         "bsi-c5": ["COS-04", "IDM-01"],
         "cis-aws": ["2.1.4"],
         "cis-azure": ["4.6", "4.7"],
-        "cis-gcp": ["5.1", "5.2"],
+        "cis-gcp": ["5.1"],
     },
 )
 def test_object_store_not_public(resource: Resource) -> None:

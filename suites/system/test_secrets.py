@@ -19,7 +19,6 @@ from regops import Resource
         "iso-27001": ["A.5.17", "A.8.24"],
         "bsi-c5": ["IDM-08", "CRY-04"],
         "cis-azure": ["3.3.3", "3.3.4"],
-        "cis-gcp": ["1.17"],
     },
 )
 def test_secrets_managed_and_never_in_configuration(resource: Resource) -> None:

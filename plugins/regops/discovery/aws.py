@@ -570,56 +570,82 @@ def _summary(home: _Region) -> Any:
 
 
 def _user_payload(home: _Region, name: str, user: Mapping[str, Any]) -> dict[str, Any]:
-    def listing(operation: str, key: str) -> Any:
+    def listing(operation: str, key: str, **kwargs: str) -> Any:
         try:
-            return home.paginate("iam", operation, key, UserName=name)
+            return home.paginate("iam", operation, key, **(kwargs or {"UserName": name}))
         except _Failed:
             return UNKNOWN
 
     attached = listing("list_attached_user_policies", "AttachedPolicies")
-    documents: Any = []
-    if attached is UNKNOWN:
-        documents = UNKNOWN
-    else:
-        for policy in attached:
-            meta = home.read("iam", "get_policy", PolicyArn=policy["PolicyArn"])
-            if meta is UNKNOWN:
-                documents = UNKNOWN
-                break
-            version = home.read(
-                "iam",
-                "get_policy_version",
-                PolicyArn=policy["PolicyArn"],
-                VersionId=meta["Policy"]["DefaultVersionId"],
-            )
-            if version is UNKNOWN:
-                documents = UNKNOWN
-                break
-            document = version["PolicyVersion"]["Document"]
-            documents.append(json.loads(document) if isinstance(document, str) else document)
-    inline = listing("list_user_policies", "PolicyNames")
-    inline_documents: Any = []
-    if inline is UNKNOWN:
-        inline_documents = UNKNOWN
-    else:
-        for policy_name in inline:
-            found = home.read("iam", "get_user_policy", UserName=name, PolicyName=policy_name)
-            if found is UNKNOWN:
-                inline_documents = UNKNOWN
-                break
-            document = found["PolicyDocument"]
-            inline_documents.append(json.loads(document) if isinstance(document, str) else document)
+    documents = [
+        _managed_documents(home, attached),
+        _inline_documents(
+            home, listing("list_user_policies", "PolicyNames"), "get_user_policy", UserName=name
+        ),
+    ]
+    # Rights a user holds through a group are the user's rights.
+    groups = listing("list_groups_for_user", "Groups")
+    for group in [] if groups is UNKNOWN else groups:
+        group_name = group["GroupName"]
+        documents += [
+            _managed_documents(
+                home, listing("list_attached_group_policies", "AttachedPolicies", GroupName=group_name)
+            ),
+            _inline_documents(
+                home,
+                listing("list_group_policies", "PolicyNames", GroupName=group_name),
+                "get_group_policy",
+                GroupName=group_name,
+            ),
+        ]
     return {
         "description": user,
         "mfa_devices": listing("list_mfa_devices", "MFADevices"),
         "access_keys": listing("list_access_keys", "AccessKeyMetadata"),
         "login_profile": home.optional("iam", "get_login_profile", {"NoSuchEntity"}, UserName=name),
         "attached_policies": attached,
-        "policy_documents": documents
-        if documents is UNKNOWN or inline_documents is UNKNOWN
-        else [*documents, *inline_documents],
+        "groups": groups,
+        "policy_documents": UNKNOWN
+        if groups is UNKNOWN or any(found is UNKNOWN for found in documents)
+        else [document for found in documents for document in found],
         "now": datetime.now(UTC),
     }
+
+
+def _managed_documents(home: _Region, attached: Any) -> Any:
+    """The default versions of attached managed policies; UNKNOWN when any could not be read."""
+    if attached is UNKNOWN:
+        return UNKNOWN
+    documents = []
+    for policy in attached:
+        meta = home.read("iam", "get_policy", PolicyArn=policy["PolicyArn"])
+        if meta is UNKNOWN:
+            return UNKNOWN
+        version = home.read(
+            "iam",
+            "get_policy_version",
+            PolicyArn=policy["PolicyArn"],
+            VersionId=meta["Policy"]["DefaultVersionId"],
+        )
+        if version is UNKNOWN:
+            return UNKNOWN
+        document = version["PolicyVersion"]["Document"]
+        documents.append(json.loads(document) if isinstance(document, str) else document)
+    return documents
+
+
+def _inline_documents(home: _Region, names: Any, operation: str, **owner: str) -> Any:
+    """A user's or a group's inline policies; UNKNOWN when any could not be read."""
+    if names is UNKNOWN:
+        return UNKNOWN
+    documents = []
+    for policy_name in names:
+        found = home.read("iam", operation, PolicyName=policy_name, **owner)
+        if found is UNKNOWN:
+            return UNKNOWN
+        document = found["PolicyDocument"]
+        documents.append(json.loads(document) if isinstance(document, str) else document)
+    return documents
 
 
 def _strip_host_prefix(request: Any, **_: Any) -> None:

@@ -43,6 +43,16 @@ class HostConfigError(Exception):
     """A host inventory cannot be used; the message names the file and the problem."""
 
 
+# Connections `sshd -T -C` evaluates Match blocks for: root and an ordinary user, from loopback
+# and from a public address (TEST-NET-3, RFC 5737), so a block that loosens the settings for
+# some of them is seen.
+_SSHD_CONNECTIONS = (
+    "user=root,host=localhost,addr=127.0.0.1",
+    "user=root,host=remote.example,addr=203.0.113.7",
+    "user=nobody,host=remote.example,addr=203.0.113.7",
+)
+
+
 def _password(spec: str) -> str | None:
     try:
         return urlsplit(spec).password
@@ -185,27 +195,33 @@ class _Host:
 
     def sshd(self) -> None:
         config = shlex.quote(self.target.sshd_config)
-        # Match blocks need a connection to evaluate against; root from loopback is the strictest.
-        result = self.run(f"sshd -T -f {config} -C user=root,host=localhost,addr=127.0.0.1")
-        if result.rc != 0:
-            result = self.run(f"/usr/sbin/sshd -T -f {config} -C user=root,host=localhost,addr=127.0.0.1")
-        settings = parse_sshd_t(result.stdout) if result.rc == 0 else {}
-        if not settings:
-            self.fail("sshd -T", result.stderr or f"exit {result.rc}")
-            return
-        self.attributes["sshd"] = {k: settings[k] for k in sorted(settings) if k in _SSHD_KEYS}
-        if "permitrootlogin" in settings:
-            self.facts["ssh_root_login_forbidden"] = settings["permitrootlogin"] == "no"
-        interactive = settings.get(
-            "kbdinteractiveauthentication", settings.get("challengeresponseauthentication")
-        )
-        if "passwordauthentication" in settings and interactive is not None:
-            self.facts["ssh_password_auth_disabled"] = (
-                settings["passwordauthentication"] == "no" and interactive == "no"
+        evaluations = []
+        # Match blocks decide per connection: sshd is judged by the most permissive of them.
+        for connection in _SSHD_CONNECTIONS:
+            result = self.run(f"sshd -T -f {config} -C {connection}")
+            if result.rc != 0:
+                result = self.run(f"/usr/sbin/sshd -T -f {config} -C {connection}")
+            settings = parse_sshd_t(result.stdout) if result.rc == 0 else {}
+            if not settings:
+                self.fail("sshd -T", result.stderr or f"exit {result.rc}")
+                return
+            evaluations.append(settings)
+        self.attributes["sshd"] = {k: evaluations[0][k] for k in sorted(evaluations[0]) if k in _SSHD_KEYS}
+        if all("permitrootlogin" in settings for settings in evaluations):
+            self.facts["ssh_root_login_forbidden"] = all(s["permitrootlogin"] == "no" for s in evaluations)
+        password_off = []
+        for settings in evaluations:
+            interactive = settings.get(
+                "kbdinteractiveauthentication", settings.get("challengeresponseauthentication")
             )
+            if "passwordauthentication" not in settings or interactive is None:
+                break
+            password_off.append(settings["passwordauthentication"] == "no" and interactive == "no")
+        else:
+            self.facts["ssh_password_auth_disabled"] = all(password_off)
         for keyword, fact in (("ciphers", "ssh_ciphers"), ("macs", "ssh_macs"), ("kexalgorithms", "ssh_kex")):
-            if keyword in settings:
-                self.facts[fact] = sorted(settings[keyword].split(","))
+            if all(keyword in settings for settings in evaluations):
+                self.facts[fact] = sorted({a for s in evaluations for a in s[keyword].split(",")})
 
     def audit(self) -> None:
         auditd = self.run("pgrep -x auditd")
@@ -228,10 +244,11 @@ class _Host:
     def time(self) -> None:
         synced = self.run("timedatectl show -p NTPSynchronized --value")
         if synced.rc == 0 and synced.stdout.strip() in {"yes", "no"}:
+            # The kernel's own flag, which chrony and ntpd set too: a running daemon that has not
+            # synchronised the clock does not make it right.
             self.attributes["ntp_synchronized"] = synced.stdout.strip()
-            if synced.stdout.strip() == "yes":
-                self.facts["time_synchronised"] = True
-                return
+            self.facts["time_synchronised"] = synced.stdout.strip() == "yes"
+            return
         daemons = self.run("pgrep -x 'chronyd|ntpd|systemd-timesyn|ntpsec'")
         if daemons.rc not in (0, 1):
             self.fail("pgrep time daemons", daemons.stderr or f"exit {daemons.rc}")

@@ -148,13 +148,22 @@ def _asset_export(path: Path, text: str, stage: str, sha256: str) -> Discovery:
         if not record.get("resource"):
             continue
         policy: Any = None
-        if record.get("asset_type", record.get("assetType")) in IAM_POLICY_TYPES:
-            policy = policies.get(str(record["name"]), {}) if policies else UNKNOWN
+        asset_type = record.get("asset_type", record.get("assetType"))
+        if asset_type in IAM_POLICY_TYPES:
+            # Every bucket and project has a policy (the convenience bindings at least), so one
+            # missing from the IAM lines was not exported; a key without bindings has none.
+            missing: Any = UNKNOWN if asset_type in ALWAYS_HAVE_POLICIES else {}
+            policy = policies.get(str(record["name"]), missing) if policies else UNKNOWN
         with _readable(path, f"the asset {record['name']}"):
             resource = asset_resource(asset_payload(record, policy), stage, str(path))
         if resource is not None and in_stage(resource, STAGE_TAG, stage):
             resources.append(resource)
     return _cloud_export(path, "gcp-asset-export", sha256, resources, stage, [], notes)
+
+
+ALWAYS_HAVE_POLICIES = frozenset(
+    {"storage.googleapis.com/Bucket", "cloudresourcemanager.googleapis.com/Project"}
+)
 
 
 def _config_snapshot(path: Path, document: Mapping[str, Any], stage: str, sha256: str) -> Discovery:

@@ -10,6 +10,7 @@ import re
 import secrets
 import shutil
 import subprocess
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -196,7 +197,8 @@ def _junit_detail(result: Result) -> str:
     if result.outcome is Outcome.NOT_APPLICABLE:
         return f"    <skipped message={_xml_attribute(message)} />\n"
     if result.outcome is Outcome.WAIVED:
-        return f"    <system-out>waived: {text}</system-out>\n"
+        # A waiver accepts the risk of a failure: no pass, so CI systems count it with the skips.
+        return f'    <skipped type="waived" message={_xml_attribute(message)}>{text}</skipped>\n'
     return ""
 
 
@@ -204,11 +206,14 @@ def junit_xml(stage: str, controls: Mapping[str, Control], results: Sequence[Res
     """JUnit XML of the control results, for CI systems that render it, a test case at a time:
     the document of a large run is never whole in memory."""
     counts = {outcome: sum(1 for r in results if r.outcome is outcome) for outcome in Outcome}
+    # CI systems tell test cases apart by class name and name: where a control has more than one
+    # result on a resource, each is named by its nodeid too; every other keeps the resource id.
+    pairs = Counter((r.control_id, r.resource_id) for r in results)
     yield (
         "<?xml version='1.0' encoding='utf-8'?>\n"
         f'<testsuite name={_xml_attribute(f"regops.{stage}")} tests="{len(results)}" '
         f'failures="{counts[Outcome.FAILED]}" errors="{counts[Outcome.ERROR]}" '
-        f'skipped="{counts[Outcome.NOT_APPLICABLE]}">\n'
+        f'skipped="{counts[Outcome.NOT_APPLICABLE] + counts[Outcome.WAIVED]}">\n'
     ).encode()
     properties = {
         control_id: [
@@ -218,10 +223,13 @@ def junit_xml(stage: str, controls: Mapping[str, Control], results: Sequence[Res
         for control_id, control in controls.items()
     }
     for result in sorted(results, key=lambda r: (r.control_id, r.resource_id or "")):
+        name = result.resource_id or "(no resource)"
+        if pairs[(result.control_id, result.resource_id)] > 1:
+            name += f" ({result.nodeid})"
         yield "".join(
             (
                 f"  <testcase classname={_xml_attribute(result.control_id)} "
-                f"name={_xml_attribute(result.resource_id or '(no resource)')}>\n    <properties>\n",
+                f"name={_xml_attribute(name)}>\n    <properties>\n",
                 *properties[result.control_id],
                 f'      <property name="outcome" value="{result.outcome.value}" />\n    </properties>\n',
                 _junit_detail(result),

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
 from regops.jsontext import JSONStream
@@ -32,6 +33,13 @@ def _results(document: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], M
 
 def _references(control: Mapping[str, Any]) -> list[str]:
     return [f"{framework} {ref}" for framework, refs in sorted(control["frameworks"].items()) for ref in refs]
+
+
+def _shared_resources(results: Iterable[Mapping[str, Any]]) -> set[str | None]:
+    """The resources a control has more than one result on: only there does a result need its
+    nodeid to be told apart, so every other result keeps the identity it has always had."""
+    counts = Counter(result["resource_id"] for result in results)
+    return {resource for resource, count in counts.items() if count > 1}
 
 
 def sarif_document(document: Mapping[str, Any], locations: Mapping[str, str]) -> dict[str, Any]:
@@ -58,18 +66,25 @@ def sarif_document(document: Mapping[str, Any], locations: Mapping[str, str]) ->
                 },
             }
         )
+    shared = {control["id"]: _shared_resources(control["results"]) for control in document["controls"]}
     results = []
     for control, result in _results(document):
         if result["outcome"] not in {"failed", "error", "waived"}:
             continue
         resource = result["resource_id"] or "(stage)"
+        fingerprint = f"{control['id']}:{resource}"
+        if result["resource_id"] in shared[control["id"]]:
+            fingerprint += f":{result['nodeid']}"
+        # "open": the control could not tell pass from fail. SARIF allows no level but "none"
+        # beside a kind other than "fail"; the rule keeps the control's severity.
+        error = result["outcome"] == "error"
         entry: dict[str, Any] = {
             "ruleId": control["id"],
             "ruleIndex": rule_index[control["id"]],
-            "level": _LEVEL[control["severity"]],
-            "kind": "fail",
+            "level": "none" if error else _LEVEL[control["severity"]],
+            "kind": "open" if error else "fail",
             "message": {
-                "text": ("could not be evaluated: " if result["outcome"] == "error" else "")
+                "text": ("could not be evaluated: " if error else "")
                 + (result["message"] or control["title"])
             },
             "locations": [
@@ -88,7 +103,7 @@ def sarif_document(document: Mapping[str, Any], locations: Mapping[str, str]) ->
                     ),
                 }
             ],
-            "partialFingerprints": {"regops/v1": f"{control['id']}:{resource}"},
+            "partialFingerprints": {"regops/v1": fingerprint},
             "properties": {
                 "outcome": result["outcome"],
                 "origin": result.get("origin"),
@@ -100,6 +115,9 @@ def sarif_document(document: Mapping[str, Any], locations: Mapping[str, str]) ->
         if result["outcome"] == "waived":
             entry["suppressions"] = [{"kind": "external", "justification": result["message"]}]
         results.append(entry)
+    # Why the run itself did not finish (stopped by -x, interrupted, a worker crashed), as
+    # against what the controls found.
+    unfinished = list(document["gate"].get("run_problems", ()))
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -116,10 +134,21 @@ def sarif_document(document: Mapping[str, Any], locations: Mapping[str, str]) ->
                 "automationDetails": {"id": f"regops/{run['stage']}/{run['id']}"},
                 "invocations": [
                     {
-                        "executionSuccessful": document["gate"]["verdict"] == "pass",
+                        # Whether regops ran to the end; what it found, the gate verdict with it,
+                        # is in the run's properties.
+                        "executionSuccessful": not unfinished,
                         "startTimeUtc": run["started_at"],
                         "endTimeUtc": run["finished_at"],
                         "commandLine": " ".join(run["command_line"]),
+                        **(
+                            {
+                                "toolExecutionNotifications": [
+                                    {"level": "error", "message": {"text": reason}} for reason in unfinished
+                                ]
+                            }
+                            if unfinished
+                            else {}
+                        ),
                     }
                 ],
                 "results": results,
@@ -180,6 +209,18 @@ def _observation(
     }
 
 
+def _status(outcomes: set[str]) -> dict[str, str]:
+    """Satisfied only when something was shown to pass and nothing was left unmet: a waiver
+    accepts the risk of an unmet requirement, and a control that ran on nothing showed nothing."""
+    if "passed" in outcomes and outcomes <= {"passed", "not_applicable"}:
+        return {"state": "satisfied"}
+    # OSCAL's reasons are "pass", "fail" and "other", and it allows others: these say which.
+    for outcome, reason in (("failed", "fail"), ("error", "error"), ("waived", "waived")):
+        if outcome in outcomes:
+            return {"state": "not-satisfied", "reason": reason}
+    return {"state": "not-satisfied", "reason": "not-evaluated"}
+
+
 def _related(observation_ids: list[str]) -> JSONStream:
     return JSONStream(lambda: ({"observation-uuid": i} for i in observation_ids))
 
@@ -197,10 +238,11 @@ def oscal_assessment_results(document: Mapping[str, Any]) -> dict[str, Any]:
         ids: list[str] = []
         states: set[str] = set()
         for result in control["results"]:
-            ids.append(_uuid(run_id, "observation", control["id"], str(result["resource_id"])))
+            ids.append(
+                _uuid(run_id, "observation", control["id"], str(result["resource_id"]), result["nodeid"])
+            )
             states.add(result["outcome"])
         observation_ids.extend(ids)
-        satisfied = bool(states) and states <= {"passed", "waived", "not_applicable"}
         findings.append(
             {
                 "uuid": _uuid(run_id, "finding", control["id"]),
@@ -220,7 +262,7 @@ def oscal_assessment_results(document: Mapping[str, Any]) -> dict[str, Any]:
                 "target": {
                     "type": "objective-id",
                     "target-id": _token(control["id"]) + "_obj",
-                    "status": {"state": "satisfied" if satisfied else "not-satisfied"},
+                    "status": _status(states),
                 },
                 "related-observations": _related(ids),
             }

@@ -194,8 +194,17 @@ def s3_bucket(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     policy = _first(related, "aws_s3_bucket_policy")
     acl = _first(related, "aws_s3_bucket_acl")
 
+    def own(attribute: str) -> Any:
+        # The bucket's deprecated `policy` and `grant`: left out of the configuration, the provider
+        # computes them from what aws_s3_bucket_policy and aws_s3_bucket_acl set.
+        if values.get(attribute) is UNKNOWN and configured(related, attribute) is False:
+            return None
+        return dig(values, attribute)
+
     def public_acl() -> bool:
         if dig(values, "acl") in PUBLIC_CANNED_ACLS:
+            return True
+        if any(dig(grant, "uri") in PUBLIC_GRANTEES for grant in own("grant") or []):
             return True
         if acl is None:
             return False
@@ -219,6 +228,8 @@ def s3_bucket(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
             return True
         if policy is not None and policy_is_public(dig(policy, "policy", default="")):
             return True
+        if policy_is_public(own("policy") or ""):
+            return True
         if block is None:
             # Without a bucket-level block only the account-level block, a live fact, can say
             # whether the bucket is shielded from ACLs and policies made outside this plan (a
@@ -229,7 +240,9 @@ def s3_bucket(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts.derive("public", public)
     facts.derive(
         "https_only",
-        lambda: policy is not None and policy_denies_plain_http(dig(policy, "policy", default="")),
+        lambda: policy_denies_plain_http(
+            dig(policy, "policy", default="") if policy is not None else own("policy") or ""
+        ),
     )
 
     versioning = _first(related, "aws_s3_bucket_versioning")
@@ -288,6 +301,29 @@ def security_group(values: Mapping[str, Any], related: Related) -> dict[str, Any
     return facts.values
 
 
+# The exported logs where each engine's connections and statements land. MySQL's `general` log
+# records every connection and statement as `audit` does, and is what MySQL 8 offers where the
+# MariaDB Audit Plugin is not installed (it needs an option group); `error`, `slowquery` and
+# `upgrade` record neither.
+AUDIT_LOG_EXPORTS: dict[str, frozenset[str]] = {
+    "postgres": frozenset({"postgresql"}),
+    "aurora-postgresql": frozenset({"postgresql"}),
+    "mysql": frozenset({"audit", "general"}),
+    "mariadb": frozenset({"audit", "general"}),
+    "aurora-mysql": frozenset({"audit", "general"}),
+    "aurora": frozenset({"audit", "general"}),
+}
+
+
+def _audit_logs_exported(engine: Any, exports: Any) -> bool:
+    audit_logs = AUDIT_LOG_EXPORTS.get(str(known(engine)))
+    if audit_logs is None:
+        # Oracle, SQL Server and Db2 audit through option groups, parameters or files that the
+        # exported logs do not show: whether they audit is not known from here.
+        raise Unknown
+    return bool(audit_logs & {str(known(log)) for log in known(exports) or []})
+
+
 def _db_common(values: Mapping[str, Any], facts: Facts) -> None:
     facts.derive("encrypted_at_rest", lambda: dig(values, "storage_encrypted", default=False) is True)
     facts.derive(
@@ -299,8 +335,12 @@ def _db_common(values: Mapping[str, Any], facts: Facts) -> None:
     facts.derive("pitr", lambda: int(dig(values, "backup_retention_period", default=0)) > 0)
     facts.derive("deletion_protection", lambda: dig(values, "deletion_protection", default=False) is True)
     facts.derive("engine", lambda: str(dig(values, "engine")))
-    # Exported engine logs (postgresql, audit, general) are where connections and queries land.
-    facts.derive("audit_logging", lambda: bool(dig(values, "enabled_cloudwatch_logs_exports", default=[])))
+    facts.derive(
+        "audit_logging",
+        lambda: _audit_logs_exported(
+            dig(values, "engine", default=""), dig(values, "enabled_cloudwatch_logs_exports", default=[])
+        ),
+    )
     facts.derive(
         "restored_from",
         lambda: (
@@ -392,21 +432,47 @@ def kms_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
         lambda: dig(values, "customer_master_key_spec", default="SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT",
     )
 
+    separate = _first(related, "aws_kms_key_policy")
+
     def access_gaps() -> list[str]:
-        # Left unset, the policy is AWS's default one, which trusts the account only.
-        if values.get("policy") is UNKNOWN and configured(related, "policy") is False:
+        if separate is not None:
+            # Applied after the key is made, it replaces whatever policy the key was made with.
+            document = dig(separate, "policy", default="")
+        elif values.get("policy") is UNKNOWN and configured(related, "policy") is False:
+            # Left unset, the policy is AWS's default one, which trusts the account only.
             return []
-        return (
-            ["key policy allows any principal"] if policy_is_public(dig(values, "policy", default="")) else []
-        )
+        else:
+            document = dig(values, "policy", default="")
+        return ["key policy allows any principal"] if policy_is_public(document) else []
 
     facts.derive("access_gaps", access_gaps)
     return facts.values
 
 
+def _management_events(values: Mapping[str, Any]) -> bool:
+    """Whether a trail records management events (the control plane's API calls)."""
+    advanced = blocks(values, "advanced_event_selector")
+    if advanced:
+        # Advanced selectors record only what one of them selects.
+        return any(
+            dig(field, "field") == "eventCategory"
+            and "Management" in [known(v) for v in dig(field, "equals", default=[])]
+            for selector in advanced
+            for field in blocks(selector, "field_selector")
+        )
+    selectors = blocks(values, "event_selector")
+    # Without selectors a trail records management events; each selector says whether it does.
+    return not selectors or any(
+        dig(selector, "include_management_events", default=True) is True for selector in selectors
+    )
+
+
 def cloudtrail(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
-    facts.derive("enabled", lambda: dig(values, "enable_logging", default=True) is True)
+    facts.derive(
+        "enabled",
+        lambda: dig(values, "enable_logging", default=True) is True and _management_events(values),
+    )
     facts.derive("covers_all_regions", lambda: dig(values, "is_multi_region_trail", default=False) is True)
     facts.derive(
         "integrity_validation", lambda: dig(values, "enable_log_file_validation", default=False) is True
@@ -487,7 +553,13 @@ def lambda_function(values: Mapping[str, Any], related: Related) -> dict[str, An
 
 def instance(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
-    facts.derive("public_ip", lambda: dig(values, "associate_public_ip_address", default=False) is True)
+    facts.derive(
+        "public_ip",
+        lambda: (
+            dig(values, "associate_public_ip_address", default=False) is True
+            or bool(related.get("aws_eip") or related.get("aws_eip_association"))
+        ),
+    )
     facts.derive("imdsv2_required", lambda: dig(values, "metadata_options", 0, "http_tokens") == "required")
     facts.derive(
         "disk_encrypted", lambda: dig(values, "root_block_device", 0, "encrypted", default=False) is True
@@ -584,7 +656,9 @@ def backup_vault(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     facts.derive("encryption_cmk", lambda: bool(dig(values, "kms_key_arn")))
     lock = _first(related, "aws_backup_vault_lock_configuration")
-    facts.derive("immutable", lambda: lock is not None)
+    # Without `changeable_for_days` the lock is in governance mode: anyone allowed
+    # backup:DeleteBackupVaultLockConfiguration can lift it. Only compliance mode is immutable.
+    facts.derive("immutable", lambda: lock is not None and dig(lock, "changeable_for_days") is not None)
     facts.derive(
         "immutable_retention_days",
         lambda: int(dig(lock, "min_retention_days", default=0)) if lock is not None else 0,
@@ -631,7 +705,8 @@ def _security_lake(values: Mapping[str, Any], related: Related) -> list[str]:
 
 
 def _metric_alarm(values: Mapping[str, Any], related: Related) -> list[str]:
-    return ["alert_route"] if dig(values, "alarm_actions", default=[]) else []
+    enabled = dig(values, "actions_enabled", default=True) is True
+    return ["alert_route"] if enabled and dig(values, "alarm_actions", default=[]) else []
 
 
 # API calls that switch audit logging off or blind it (CIS AWS 4.5 and the catalogue's MON-004).
@@ -644,8 +719,18 @@ TAMPER_EVENTS = (
 )
 
 
+def _event_rule_enabled(values: Mapping[str, Any], related: Related) -> bool:
+    # `state` replaced `is_enabled`; the provider computes the one the configuration leaves out.
+    for attribute, off in (("state", "DISABLED"), ("is_enabled", False)):
+        if values.get(attribute) is UNKNOWN and configured(related, attribute) is False:
+            continue
+        if dig(values, attribute) == off:
+            return False
+    return True
+
+
 def _event_rule(values: Mapping[str, Any], related: Related) -> list[str]:
-    if not related.get("aws_cloudwatch_event_target"):
+    if not related.get("aws_cloudwatch_event_target") or not _event_rule_enabled(values, related):
         return []
     provided = ["alert_route"]
     pattern = str(dig(values, "event_pattern", default=""))
@@ -720,6 +805,9 @@ JOINS: dict[str, Join] = {
     "aws_vpc_security_group_egress_rule": Join("security_group_id", "aws_security_group"),
     "aws_security_group_rule": Join("security_group_id", "aws_security_group"),
     "aws_lb_listener": Join("load_balancer_arn", "aws_lb"),
+    "aws_kms_key_policy": Join("key_id", "aws_kms_key"),
+    "aws_eip": Join("instance", "aws_instance"),
+    "aws_eip_association": Join("instance_id", "aws_instance"),
     "aws_db_instance": Join("parameter_group_name", "aws_db_parameter_group", absorb=False),
     "aws_flow_log": Join("vpc_id", "aws_vpc"),
     "aws_default_security_group": Join("vpc_id", "aws_vpc"),
@@ -869,7 +957,12 @@ def live_db_instance(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts.derive("deletion_protection", lambda: description().get("DeletionProtection") is True)
     facts.derive("engine", lambda: str(description().get("Engine")))
     facts.derive("tls_enforced", lambda: _live_tls(payload, description()))
-    facts.derive("audit_logging", lambda: bool(description().get("EnabledCloudwatchLogsExports")))
+    facts.derive(
+        "audit_logging",
+        lambda: _audit_logs_exported(
+            description().get("Engine"), description().get("EnabledCloudwatchLogsExports")
+        ),
+    )
     return facts.values
 
 
@@ -888,7 +981,12 @@ def live_rds_cluster(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts.derive("zone_redundant", lambda: len(description().get("AvailabilityZones", [])) > 1)
     facts.derive("deletion_protection", lambda: description().get("DeletionProtection") is True)
     facts.derive("engine", lambda: str(description().get("Engine")))
-    facts.derive("audit_logging", lambda: bool(description().get("EnabledCloudwatchLogsExports")))
+    facts.derive(
+        "audit_logging",
+        lambda: _audit_logs_exported(
+            description().get("Engine"), description().get("EnabledCloudwatchLogsExports")
+        ),
+    )
     return facts.values
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from regops.model import UNKNOWN
 from regops.normalize.common import (
     Capability,
     Facts,
@@ -14,9 +16,11 @@ from regops.normalize.common import (
     Related,
     Unknown,
     blocks,
+    configured,
     days_from_duration,
     dig,
     is_internet,
+    known,
     parse_port_span,
     port_ranges,
     security_service,
@@ -40,7 +44,8 @@ def storage_account(values: Mapping[str, Any], related: Related) -> dict[str, An
             or bool(related.get("azurerm_storage_account_customer_managed_key"))
         ),
     )
-    # azurerm 4.x defaults: TLS1_2, HTTPS only, nested items private, shared keys allowed.
+    # azurerm 3.x and 4.x defaults: TLS1_2, HTTPS only, nested items may be made public, shared
+    # keys allowed.
     facts.derive("tls_min_version", lambda: tls_version(dig(values, "min_tls_version", default="TLS1_2")))
 
     def https_only() -> bool:
@@ -53,7 +58,7 @@ def storage_account(values: Mapping[str, Any], related: Related) -> dict[str, An
     facts.derive(
         "public",
         lambda: (
-            dig(values, "allow_nested_items_to_be_public", default=False) is True
+            dig(values, "allow_nested_items_to_be_public", default=True) is True
             and dig(values, "public_network_access_enabled", default=True) is True
         ),
     )
@@ -143,31 +148,79 @@ def _rules(values: Mapping[str, Any], related: Related) -> list[Mapping[str, Any
 
 @dataclass(frozen=True)
 class NsgRule:
-    """One NSG rule as both Terraform and ARM spell it, reduced to what exposure depends on."""
+    """One NSG rule as both Terraform and ARM spell it, reduced to what exposure depends on.
+
+    A rule that does not say its protocol or destinations never shadows a later one.
+    """
 
     priority: int
     inbound: bool
     allow: bool
     sources: tuple[Any, ...]
     ports: tuple[Any, ...]
+    protocol: Any = None
+    destinations: tuple[Any, ...] = ()
+
+
+# Address prefixes that take in every source, or every internet source ("Internet" is Azure's
+# tag for the public address space), and every destination.
+_EVERY_SOURCE = frozenset({"*", "any", "internet"})
+_EVERY_DESTINATION = frozenset({"*", "any"})
+
+
+def _covers(outer: Any, inner: Any, everything: frozenset[str]) -> bool:
+    """Whether address prefix `outer` takes in every address of `inner`."""
+    if known(outer) is None or known(inner) is None:
+        return False
+    outer, inner = str(outer).strip().lower(), str(inner).strip().lower()
+    if outer in everything or outer == inner:
+        return True
+    try:
+        wide, narrow = ipaddress.ip_network(outer, strict=False), ipaddress.ip_network(inner, strict=False)
+    except ValueError:
+        return False
+    return (
+        wide.version == narrow.version
+        and int(wide.network_address) <= int(narrow.network_address)
+        and int(narrow.broadcast_address) <= int(wide.broadcast_address)
+    )
+
+
+def _shadows(deny: NsgRule, allow: NsgRule, span: tuple[int, int]) -> bool:
+    """Whether `deny` drops every internet packet `allow` admits on `span`; when unsure, not."""
+    protocol = str(deny.protocol).lower()
+    if deny.protocol is None or protocol not in {"*", str(allow.protocol).lower()}:
+        return False
+    sources = [s for s in allow.sources if s is not None and is_internet(s)]
+    destinations = [d for d in allow.destinations if d is not None] or ["*"]
+    return (
+        all(any(_covers(d, s, _EVERY_SOURCE) for d in deny.sources) for s in sources)
+        and all(any(_covers(d, t, _EVERY_DESTINATION) for d in deny.destinations) for t in destinations)
+        and any(
+            low <= span[0] and span[1] <= high
+            for low, high in (parse_port_span(p) for p in deny.ports if p is not None)
+        )
+    )
 
 
 def nsg_internet_ports(rules: Iterable[NsgRule]) -> list[list[int]]:
     """Ports an NSG opens to the internet.
 
-    Approximation of NSG evaluation: rules in priority order; a port an earlier internet Deny
-    covers cannot be opened by a later Allow. Overlaps are resolved per whole span.
+    Approximation of NSG evaluation: rules in priority order; a port an earlier Deny drops for
+    every packet the Allow admits (protocol, internet sources, destinations) cannot be opened by
+    the Allow. Overlaps are resolved per whole span.
     """
-    denied: list[tuple[int, int]] = []
+    denies: list[NsgRule] = []
     allowed: list[tuple[int, int]] = []
     for rule in sorted((r for r in rules if r.inbound), key=lambda r: r.priority):
+        if not rule.allow:
+            denies.append(rule)
+            continue
         if not any(s is not None and is_internet(s) for s in rule.sources):
             continue
-        for low, high in (parse_port_span(p) for p in rule.ports if p is not None):
-            if not rule.allow:
-                denied.append((low, high))
-            elif not any(d_low <= low and high <= d_high for d_low, d_high in denied):
-                allowed.append((low, high))
+        for span in (parse_port_span(p) for p in rule.ports if p is not None):
+            if not any(_shadows(deny, rule, span) for deny in denies):
+                allowed.append(span)
     return port_ranges(allowed)
 
 
@@ -181,6 +234,11 @@ def network_security_group(values: Mapping[str, Any], related: Related) -> dict[
             allow=str(dig(block, "access")).lower() == "allow",
             sources=(dig(block, "source_address_prefix"), *dig(block, "source_address_prefixes", default=[])),
             ports=(dig(block, "destination_port_range"), *dig(block, "destination_port_ranges", default=[])),
+            protocol=dig(block, "protocol"),
+            destinations=(
+                dig(block, "destination_address_prefix"),
+                *dig(block, "destination_address_prefixes", default=[]),
+            ),
         )
 
     facts.derive(
@@ -257,8 +315,19 @@ def key_vault_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]
     return facts.values
 
 
+# What a subscription's diagnostic setting must export for the activity log to hold the audit
+# trail: a category group that takes in every administrative record, or these three categories.
+ACTIVITY_LOG_AUDIT_GROUPS = frozenset({"alllogs", "audit"})
+ACTIVITY_LOG_AUDIT_CATEGORIES = frozenset({"administrative", "security", "policy"})
+
+
 def diagnostic_setting(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
+
+    # A setting on the subscription itself exports the activity log, which covers every region.
+    def subscription_wide() -> bool:
+        target = str(dig(values, "target_resource_id", default="")).rstrip("/")
+        return target.startswith("/subscriptions/") and target.count("/") == 2
 
     def enabled() -> bool:
         logs = blocks(values, "enabled_log")
@@ -266,14 +335,17 @@ def diagnostic_setting(values: Mapping[str, Any], related: Related) -> dict[str,
             dig(values, key)
             for key in ("log_analytics_workspace_id", "storage_account_id", "eventhub_authorization_rule_id")
         ]
-        return bool(logs) and any(destinations)
+        if not (logs and any(destinations)):
+            return False
+        if not subscription_wide():
+            return True
+        # Of the activity log, only these hold the control-plane audit trail; ServiceHealth,
+        # Alert, Autoscale and the like record no administrative action.
+        groups = {str(dig(log, "category_group", default="")).lower() for log in logs}
+        categories = {str(dig(log, "category", default="")).lower() for log in logs}
+        return bool(groups & ACTIVITY_LOG_AUDIT_GROUPS) or categories >= ACTIVITY_LOG_AUDIT_CATEGORIES
 
     facts.derive("enabled", enabled)
-
-    # A setting on the subscription itself exports the activity log, which covers every region.
-    def subscription_wide() -> bool:
-        target = str(dig(values, "target_resource_id", default="")).rstrip("/")
-        return target.startswith("/subscriptions/") and target.count("/") == 2
 
     facts.derive("covers_all_regions", subscription_wide)
     return facts.values
@@ -311,13 +383,19 @@ def kubernetes_cluster(values: Mapping[str, Any], related: Related) -> dict[str,
     facts.derive(
         "secrets_encrypted", lambda: bool(dig(values, "key_management_service", 0, "key_vault_key_id"))
     )
-    facts.derive(
-        "control_plane_public",
-        lambda: (
-            dig(values, "private_cluster_enabled", default=False) is not True
-            and not dig(values, "api_server_access_profile", 0, "authorized_ip_ranges", default=[])
-        ),
-    )
+
+    def control_plane_public() -> bool:
+        if dig(values, "private_cluster_enabled", default=False) is True:
+            return False
+        ranges = list(dig(values, "api_server_access_profile", 0, "authorized_ip_ranges", default=[]))
+        # azurerm 3.x also takes the ranges at the top level; left unset there, it is computed
+        # from the block above.
+        legacy = "api_server_authorized_ip_ranges"
+        if not (values.get(legacy) is UNKNOWN and configured(related, legacy) is False):
+            ranges.extend(dig(values, legacy, default=[]))
+        return not ranges or any(is_internet(r) for r in ranges)
+
+    facts.derive("control_plane_public", control_plane_public)
     return facts.values
 
 
@@ -401,7 +479,7 @@ def _defender_plan(values: Mapping[str, Any], related: Related) -> list[str]:
 
 
 def _activity_log_alert(values: Mapping[str, Any], related: Related) -> list[str]:
-    if not blocks(values, "action"):
+    if dig(values, "enabled", default=True) is not True or not blocks(values, "action"):
         return []
     operations = [str(dig(c, "operation_name", default="")) for c in blocks(values, "criteria")]
     tamper = any(op.lower().startswith("microsoft.insights/diagnosticsettings/") for op in operations)

@@ -167,6 +167,11 @@ def network_security_group(payload: Mapping[str, Any]) -> dict[str, Any]:
             allow=str(_setting(r, "access")).lower() == "allow",
             sources=(dig(r, "sourceAddressPrefix"), *dig(r, "sourceAddressPrefixes", default=[])),
             ports=(dig(r, "destinationPortRange"), *dig(r, "destinationPortRanges", default=[])),
+            protocol=dig(r, "protocol"),
+            destinations=(
+                dig(r, "destinationAddressPrefix"),
+                *dig(r, "destinationAddressPrefixes", default=[]),
+            ),
         )
 
     # The default rules admit only the virtual network and the load balancer.

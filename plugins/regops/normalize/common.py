@@ -8,6 +8,7 @@ never guessed. `dig` raises `Unknown` on the way, and `Facts.derive` drops the f
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,18 @@ _MISSING: Any = object()
 
 # Anything that lets the whole internet in, in the spellings of the three clouds.
 INTERNET_SOURCES = frozenset({"0.0.0.0/0", "::/0", "*", "internet", "any", "0.0.0.0"})
+
+# Address space no internet host is reached from: IPv4 "this network", RFC 1918 10/8, loopback,
+# multicast and the reserved 240/4 (the other private blocks are too small to hold a /8), and
+# every IPv6 address outside global unicast 2000::/3. Merged, so that a range made of several
+# such blocks (224.0.0.0/3) is recognised as wholly inside them.
+_NOT_INTERNET_V4 = tuple(
+    ipaddress.collapse_addresses(
+        ipaddress.IPv4Network(block)
+        for block in ("0.0.0.0/8", "10.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4")
+    )
+)
+_NOT_INTERNET_V6 = tuple(ipaddress.IPv6Network("::/0").address_exclude(ipaddress.IPv6Network("2000::/3")))
 
 
 # Setting names that announce a credential (environment variables, app settings, metadata).
@@ -138,7 +151,25 @@ def parse_port_span(text: Any) -> tuple[int, int]:
 
 
 def is_internet(source: Any) -> bool:
-    return str(known(source)).strip().lower() in INTERNET_SOURCES
+    """Whether a source address or tag lets the internet in.
+
+    Named sources ("*", "Internet", "Any", ...) do, and so does any network of prefix length 8
+    or less, however spelled ("0.0.0.0/00", "::0/0", host bits set), that is not wholly private
+    or reserved: a rule split into halves ("0.0.0.0/1" and "128.0.0.0/1") or into /8s still
+    opens the internet, and no partner or office needs a range that wide.
+    """
+    text = str(known(source)).strip().lower()
+    if text in INTERNET_SOURCES:
+        return True
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    if network.prefixlen > 8:
+        return False
+    if isinstance(network, ipaddress.IPv4Network):
+        return not any(network.subnet_of(block) for block in _NOT_INTERNET_V4)
+    return not any(network.subnet_of(block) for block in _NOT_INTERNET_V6)
 
 
 def tls_version(text: Any) -> str | None:

@@ -51,6 +51,29 @@ def _grants_everyone(related: Related, prefix: str) -> bool:
     return any(member.lower() in PUBLIC_MEMBERS for member in members)
 
 
+# Predefined ACLs (bucket and default object ACLs) that grant allUsers or allAuthenticatedUsers.
+PUBLIC_PREDEFINED_ACLS = frozenset({"publicread", "publicreadwrite", "authenticatedread"})
+
+
+def _acl_grants_everyone(related: Related) -> bool:
+    """Whether the joined bucket ACL, access control and default object ACL blocks admit anyone."""
+    entities = [
+        str(dig(control, "entity", default=""))
+        for native_type in (
+            "google_storage_bucket_access_control",
+            "google_storage_default_object_access_control",
+        )
+        for control in related.get(native_type, ())
+    ]
+    for acl in related.get("google_storage_bucket_acl", ()):
+        for key in ("predefined_acl", "default_acl"):
+            if str(dig(acl, key, default="")).lower() in PUBLIC_PREDEFINED_ACLS:
+                return True
+        # role_entity reads "ROLE:entity", e.g. "READER:allUsers".
+        entities.extend(str(known(r)).split(":", 1)[-1] for r in dig(acl, "role_entity", default=[]))
+    return any(entity.lower() in PUBLIC_MEMBERS for entity in entities)
+
+
 def storage_bucket(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     # Google encrypts every object and serves Cloud Storage over HTTPS only.
@@ -62,7 +85,13 @@ def storage_bucket(values: Mapping[str, Any], related: Related) -> dict[str, Any
     def public() -> bool:
         if dig(values, "public_access_prevention", default="inherited") == "enforced":
             return False
-        return _grants_everyone(related, "google_storage_bucket_iam")
+        if _grants_everyone(related, "google_storage_bucket_iam"):
+            return True
+        # Uniform bucket-level access switches ACLs off; without it they grant access too.
+        return (
+            _acl_grants_everyone(related)
+            and dig(values, "uniform_bucket_level_access", default=False) is not True
+        )
 
     facts.derive("public", public)
     facts.derive("versioning", lambda: dig(values, "versioning", 0, "enabled", default=False) is True)
@@ -124,7 +153,12 @@ def sql_instance(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts.derive(
         "zone_redundant", lambda: dig(settings(), "availability_type", default="ZONAL") == "REGIONAL"
     )
-    facts.derive("deletion_protection", lambda: dig(values, "deletion_protection", default=True) is True)
+    # The top-level `deletion_protection` only stops Terraform; the instance is protected against
+    # deletion through the console and the API by this setting, off unless set.
+    facts.derive(
+        "deletion_protection",
+        lambda: dig(settings(), "deletion_protection_enabled", default=False) is True,
+    )
 
     def audit_logging() -> bool:
         flags = {
@@ -230,7 +264,12 @@ def compute_instance(values: Mapping[str, Any], related: Related) -> dict[str, A
         metadata = dig(values, "metadata", default={}) or {}
         if str(dig(metadata, "block-project-ssh-keys", default="false")).lower() != "true":
             gaps.append("project-wide SSH keys accepted")
-        if str(dig(metadata, "serial-port-enable", default="false")).lower() in {"true", "1"}:
+        # Unset on the instance, the project's metadata decides, which may be set outside the plan
+        # (and a project metadata block cannot be joined to every instance of the project).
+        serial_port = dig(metadata, "serial-port-enable")
+        if serial_port is None:
+            raise Unknown
+        if str(serial_port).lower() in {"true", "1"}:
             gaps.append("serial console enabled")
         if dig(values, "can_ip_forward", default=False) is True:
             gaps.append("IP forwarding on")
@@ -253,14 +292,18 @@ def container_cluster(values: Mapping[str, Any], related: Related) -> dict[str, 
     def control_plane_public() -> bool:
         if dig(values, "private_cluster_config", 0, "enable_private_endpoint", default=False) is True:
             return False
-        networks = [
-            dig(block, "cidr_block")
-            for config in blocks(values, "master_authorized_networks_config")
-            for block in blocks(config, "cidr_blocks")
-        ]
-        if blocks(values, "master_authorized_networks_config"):
-            return any(is_internet(cidr) for cidr in networks)
-        return True
+        configs = blocks(values, "master_authorized_networks_config")
+        if not configs:
+            return True
+        networks = [dig(block, "cidr_block") for config in configs for block in blocks(config, "cidr_blocks")]
+        if any(is_internet(cidr) for cidr in networks):
+            return True
+        # Computed when unset: GKE decides, and a public cluster admits every Compute Engine
+        # public address (any customer's VM) by default.
+        access = dig(configs[0], "gcp_public_cidrs_access_enabled")
+        if access is None:
+            raise Unknown
+        return access is True
 
     facts.derive("control_plane_public", control_plane_public)
     return facts.values
@@ -318,6 +361,8 @@ def _project_service(values: Mapping[str, Any], related: Related) -> list[str]:
 
 
 def _alert_policy(values: Mapping[str, Any], related: Related) -> list[str]:
+    if dig(values, "enabled", default=True) is not True:
+        return []
     return ["alert_route"] if dig(values, "notification_channels", default=[]) else []
 
 
@@ -334,6 +379,8 @@ def _log_metric(values: Mapping[str, Any], related: Related) -> list[str]:
 
 
 def _organization_sink(values: Mapping[str, Any], related: Related) -> list[str]:
+    if dig(values, "disabled", default=False) is True:
+        return []
     return ["aggregated_sink"] if dig(values, "include_children", default=False) is True else []
 
 
@@ -390,6 +437,9 @@ JOINS: dict[str, Join] = {
     "google_storage_bucket_iam_member": Join("bucket", "google_storage_bucket"),
     "google_storage_bucket_iam_binding": Join("bucket", "google_storage_bucket"),
     "google_storage_bucket_iam_policy": Join("bucket", "google_storage_bucket"),
+    "google_storage_bucket_acl": Join("bucket", "google_storage_bucket"),
+    "google_storage_bucket_access_control": Join("bucket", "google_storage_bucket"),
+    "google_storage_default_object_access_control": Join("bucket", "google_storage_bucket"),
     "google_kms_crypto_key_iam_member": Join("crypto_key_id", "google_kms_crypto_key"),
     "google_kms_crypto_key_iam_binding": Join("crypto_key_id", "google_kms_crypto_key"),
     "google_kms_crypto_key_iam_policy": Join("crypto_key_id", "google_kms_crypto_key"),
