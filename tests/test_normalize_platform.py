@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -291,3 +292,25 @@ def test_restored_from_names_the_source_of_the_data() -> None:
     assert server["restored_from"] == "/subscriptions/p/servers/ledger"
     disk = gcp.PLANNED["google_compute_disk"].facts({"snapshot": "prod-snap"}, {})
     assert disk["restored_from"] == "prod-snap"
+
+
+@pytest.mark.parametrize(
+    ("cloud", "native_type", "values", "source"),
+    [
+        ("aws", "aws_db_instance", {"replicate_source_db": "prod-ledger"}, "prod-ledger"),
+        ("aws", "aws_db_instance", {"s3_import": [{"bucket_name": "prod-dumps"}]}, "prod-dumps"),
+        (
+            "aws",
+            "aws_db_instance",
+            {"restore_to_point_in_time": [{"source_db_instance_automated_backups_arn": "arn:backups"}]},
+            "arn:backups",
+        ),
+        ("aws", "aws_rds_cluster", {"replication_source_identifier": "arn:prod-cluster"}, "arn:prod-cluster"),
+        ("gcp", "google_sql_database_instance", {"master_instance_name": "prod-risk"}, "prod-risk"),
+    ],
+)
+def test_a_replica_or_an_import_is_created_from_another_s_data(
+    cloud: str, native_type: str, values: dict[str, object], source: str
+) -> None:
+    module = {"aws": aws, "gcp": gcp}[cloud]
+    assert module.PLANNED[native_type].facts(values, {})["restored_from"] == source

@@ -235,6 +235,12 @@ def s3_bucket(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
             # whether the bucket is shielded from ACLs and policies made outside this plan (a
             # policy that is not public, such as one denying plain HTTP, shields nothing).
             raise Unknown
+        policy_flags = ("block_public_policy", "restrict_public_buckets")
+        policies_blocked = all(dig(block, flag, default=False) is True for flag in policy_flags)
+        if not policies_blocked and policy is None and not own("policy"):
+            # The block lets policies through and the plan sets none: one attached outside it
+            # decides. (ACLs are off for new buckets unless the plan turns them on.)
+            raise Unknown
         return False
 
     facts.derive("public", public)
@@ -343,11 +349,17 @@ def _db_common(values: Mapping[str, Any], facts: Facts) -> None:
     )
     facts.derive(
         "restored_from",
+        # Every way an instance or cluster starts with another's data: a snapshot, a restore to a
+        # point in time, a read replica, a replicated cluster, an import from S3.
         lambda: (
             dig(values, "snapshot_identifier")
             or dig(values, "restore_to_point_in_time", 0, "source_db_instance_identifier")
             or dig(values, "restore_to_point_in_time", 0, "source_dbi_resource_id")
             or dig(values, "restore_to_point_in_time", 0, "source_cluster_identifier")
+            or dig(values, "restore_to_point_in_time", 0, "source_db_instance_automated_backups_arn")
+            or dig(values, "replicate_source_db")
+            or dig(values, "replication_source_identifier")
+            or dig(values, "s3_import", 0, "bucket_name")
         ),
     )
 

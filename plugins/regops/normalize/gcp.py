@@ -173,6 +173,8 @@ def sql_instance(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
         lambda: (
             dig(values, "clone", 0, "source_instance_name")
             or dig(values, "restore_backup_context", 0, "instance_id")
+            # A read replica holds its primary's data.
+            or dig(values, "master_instance_name")
         ),
     )
     return facts.values
