@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -144,15 +145,22 @@ def test_demo_never_leaks_the_sensitive_password(pytester: pytest.Pytester) -> N
     assert "(sensitive value)" in (bundle / "inventory.json").read_text()
 
 
-def test_demo_planned_delete_is_not_inventoried(pytester: pytest.Pytester) -> None:
+def test_demo_planned_delete_is_inventoried_only_as_a_deletion(pytester: pytest.Pytester) -> None:
     _, bundle = run_demo(pytester, "acceptance", "--control=AST-001")
     inventory = (bundle / "inventory.json").read_text()
+    document = json.loads(inventory)
     assert "arn:aws:rds:eu-central-1:123456789012:db:payments-ledger-acceptance" in inventory  # live part
     assert f"{AZURE_GROUP}/Microsoft.KeyVault/vaults/kv-payments-acc/keys/cmk-storage" in inventory
     assert (
         "//sqladmin.googleapis.com/projects/payments-acceptance-4821/instances/pg-payments-acc" in inventory
     )
-    assert "legacy_exports" not in inventory
+    (deleted,) = (r for r in document["resources"] if "legacy_exports" in r["id"])
+    assert (deleted["kind"], deleted["facts"]) == (
+        "planned_deletion",
+        {"planned_action": "delete", "deleted_kind": "object_store"},
+    )
+    # AST-001 asks for tags of what stays: the deleted bucket gets no result.
+    assert "legacy_exports" not in (bundle / "evidence.json").read_text()
     assert "aws_s3_bucket_versioning" in inventory  # joined into the card-vault bucket's components
 
 

@@ -345,7 +345,7 @@ def test_no_resources_fails_closed(project: pytest.Pytester) -> None:
 def test_only_planned_deletions_fail_closed(project: pytest.Pytester) -> None:
     write_plan(
         project.path / "deletes.json",
-        Change("aws_s3_bucket.old", "aws_s3_bucket", None, actions=("delete",)),
+        Change("aws_security_group.old", "aws_security_group", None, actions=("delete",)),
     )
     result = run(project, "--stage=acceptance", "--plan", "deletes.json")
     assert result.ret == 1

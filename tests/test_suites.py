@@ -69,7 +69,13 @@ def test_planned_workloads_and_replacements(pytester: pytest.Pytester) -> None:
             {"tags": TAGS, "storage_encrypted": True, "engine": "postgres"},
             actions=("delete", "create"),
         ),
-        Change("aws_ebs_volume.data", "aws_ebs_volume", {"tags": TAGS, "encrypted": False}),
+        Change(
+            "aws_ebs_volume.data",
+            "aws_ebs_volume",
+            {"tags": TAGS, "encrypted": False},
+            actions=("delete", "create"),
+        ),
+        Change("aws_db_instance.archive", "aws_db_instance", None, actions=("delete",)),
     )
     document = run(pytester, "[tool.regops]\n", "production", "--plan=plan.json")
     assert outcomes(document, "NET-006", "IAM-007", "VUL-003", "DEL-002", "ENC-002") == {
@@ -80,6 +86,8 @@ def test_planned_workloads_and_replacements(pytester: pytest.Pytester) -> None:
         ("VUL-003", "aws_lambda_function.old"): "failed",
         ("VUL-003", "aws_lambda_function.new"): "passed",
         ("DEL-002", "aws_db_instance.ledger"): "failed",
+        ("DEL-002", "aws_db_instance.archive"): "failed",  # deleted, and its data with it
+        ("DEL-002", "aws_ebs_volume.data"): "failed",  # a replaced disk loses its data too
         ("ENC-002", "aws_ebs_volume.data"): "failed",
     }
 

@@ -96,7 +96,27 @@ def test_planned_delete_is_not_in_the_inventory_but_replacement_is(tmp_path: Pat
         ),
         Change("aws_s3_bucket.same", "aws_s3_bucket", {"bucket": "s", "tags": TAGS}, actions=("no-op",)),
     )
-    assert sorted(k for k in found if k != "__report__") == ["aws_s3_bucket.new", "aws_s3_bucket.same"]
+    assert sorted(k for k in found if k != "__report__") == [
+        "aws_s3_bucket.new",
+        "aws_s3_bucket.old",
+        "aws_s3_bucket.same",
+    ]
+    # Deleting a bucket deletes its data: only DEL-002 looks at what is left of it.
+    old = found["aws_s3_bucket.old"]
+    assert (old.kind, dict(old.facts)) == (
+        "planned_deletion",
+        {"planned_action": "delete", "deleted_kind": "object_store"},
+    )
+    assert found["__report__"].notes == (
+        "1 planned deletion(s) left out of the inventory, 1 of them stateful and kept as planned_deletion",
+    )
+
+
+def test_a_deleted_resource_that_holds_no_data_is_left_out(tmp_path: Path) -> None:
+    found = discover(
+        tmp_path, Change("aws_security_group.old", "aws_security_group", None, actions=("delete",))
+    )
+    assert [k for k in found if k != "__report__"] == []
     assert found["__report__"].notes == ("1 planned deletion(s) left out of the inventory",)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from regops.model import Control, Outcome, Resource, Result
+from regops.model import PLANNED_DELETION, Control, Outcome, Resource, Result
 
 DRIFT_CONTROL = Control(
     id="CHG-003",
@@ -80,7 +80,9 @@ def drift_results(resources: Sequence[Resource], providers: Sequence[str]) -> li
     """CHG-003 results for the providers that have both a plan and a live source."""
     results = []
     planned = {
-        k: r for r in resources if r.origin == "planned" and r.provider in providers and (k := _key(r))
+        k: r
+        for r in resources
+        if r.origin == "planned" and r.kind != PLANNED_DELETION and r.provider in providers and (k := _key(r))
     }
     live = {k: r for r in resources if r.origin == "live" and r.provider in providers and (k := _key(r))}
 

@@ -43,7 +43,23 @@ KINDS: Final = (
     # route), and the per-provider estate that gathers them (normalize/estate.py).
     "security_service",
     "estate",
+    # A resource that holds data and that a plan deletes: it is gone after apply, so only the
+    # control that asks whether the deletion was approved looks at it.
+    "planned_deletion",
     "other",
+)
+PLANNED_DELETION: Final = "planned_deletion"
+# Kinds whose deletion or replacement destroys data.
+STATEFUL_KINDS: Final = (
+    "database",
+    "object_store",
+    "key",
+    "log_store",
+    "audit_trail",
+    "secret_store",
+    "secret",
+    "disk",
+    "backup_vault",
 )
 
 # Kinds that are assets of the stage: tagged, classified and placed in a region. Hosts and TLS
@@ -51,7 +67,17 @@ KINDS: Final = (
 ASSET_KINDS: Final = tuple(
     kind
     for kind in KINDS
-    if kind not in {"identity", "account", "host", "tls_endpoint", "security_service", "estate", "other"}
+    if kind
+    not in {
+        "identity",
+        "account",
+        "host",
+        "tls_endpoint",
+        "security_service",
+        "estate",
+        "planned_deletion",
+        "other",
+    }
 )
 
 

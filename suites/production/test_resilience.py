@@ -123,7 +123,18 @@ def test_deletion_protection(resource: Resource) -> None:
     id="DEL-002",
     layer="production",
     severity="high",
-    kinds=("database", "object_store", "key", "log_store", "audit_trail", "secret_store"),
+    kinds=(
+        "database",
+        "object_store",
+        "key",
+        "log_store",
+        "audit_trail",
+        "secret_store",
+        "secret",
+        "disk",
+        "backup_vault",
+        "planned_deletion",
+    ),
     frameworks={
         "pci-dss": ["6.5.1"],
         "dora": ["Art. 9(4)(e)"],
@@ -133,11 +144,13 @@ def test_deletion_protection(resource: Resource) -> None:
     },
 )
 def test_no_replacement_of_protected_resources(resource: Resource) -> None:
-    """The production plan does not replace stateful resources without a second approval
+    """The production plan does not delete or replace stateful resources without a second approval
 
-    A replacement destroys the data of a database, bucket or key; it needs an approved waiver.
+    A deletion or replacement destroys the data of a database, bucket, disk, key, secret or backup
+    vault; it needs an approved waiver.
     """
     if resource.origin != "planned":
         not_applicable("judged on the plan, before anything is applied")
     action = resource.fact("planned_action")
+    assert action != "delete", f"{resource.id}: the plan deletes it and its data (approve with a waiver)"
     assert action != "replace", f"{resource.id}: the plan destroys and recreates it (approve with a waiver)"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from regops.model import UNKNOWN, Discovery, Resource, SourceReport
+from regops.model import PLANNED_DELETION, STATEFUL_KINDS, UNKNOWN, Discovery, Resource, SourceReport
 from regops.normalize.common import (
     CONFIGURATION,
     Join,
@@ -291,10 +291,15 @@ def _discover(plan: Mapping[str, Any], digest: str, path: Path, stage: str) -> D
         # Terraform 1.8+: made with -target, or with changes deferred to a later plan.
         errors.append("the plan reports complete: false; it does not cover the whole configuration")
     deletions = 0
+    deleted: list[Resource] = []
     for entry in plan.get("resource_changes") or []:
         actions = (entry.get("change") or {}).get("actions") or [] if isinstance(entry, Mapping) else []
         if actions in (["delete"], ["forget"]):
             deletions += 1
+        if actions == ["delete"] and entry.get("mode", "managed") == "managed":
+            found = _deletion(entry, stage, path)
+            if found is not None:
+                deleted.append(found)
     for entry, after, after_unknown, after_sensitive in _changes(plan, path):
         address = str(entry["address"])
         module = str(entry.get("module_address") or "")
@@ -326,7 +331,11 @@ def _discover(plan: Mapping[str, Any], digest: str, path: Path, stage: str) -> D
         resource = _resource(block, stage, configuration, path, errors, notes)
         resources.append(resource)
     if deletions:
-        notes.append(f"{deletions} planned deletion(s) left out of the inventory")
+        notes.append(
+            f"{deletions} planned deletion(s) left out of the inventory"
+            + (f", {len(deleted)} of them stateful and kept as planned_deletion" if deleted else "")
+        )
+    resources.extend(deleted)
     resources.sort(key=lambda r: r.id)
     report = SourceReport(
         kind="terraform_plan",
@@ -403,6 +412,28 @@ def _find_target(
         and any(other.view.get(key) == wanted for key in ("id", "arn", "bucket", "name"))
     ]
     return matches[0] if len(matches) == 1 else None
+
+
+def _deletion(entry: Mapping[str, Any], stage: str, path: Path) -> Resource | None:
+    """A planned delete of a resource that holds data: DEL-002 judges it; nothing else does."""
+    native_type = str(entry["type"])
+    provider = provider_of(native_type)
+    cloud = _cloud(provider)
+    planned: PlannedType | None = cloud.PLANNED.get(native_type) if cloud else None
+    if planned is None or planned.kind not in STATEFUL_KINDS:
+        return None
+    return Resource(
+        id=str(entry["address"]),
+        provider=provider,
+        native_type=native_type,
+        kind=PLANNED_DELETION,
+        region=None,
+        stage=stage,
+        origin="planned",
+        address=str(entry["address"]),
+        facts={"planned_action": "delete", "deleted_kind": planned.kind},
+        source=str(path),
+    )
 
 
 def _resource(
