@@ -598,3 +598,26 @@ def test_every_normaliser_names_a_known_kind(cloud: str) -> None:
     from regops.model import KINDS
 
     assert {planned.kind for planned in CLOUDS[cloud].PLANNED.values()} <= set(KINDS)
+
+
+@pytest.mark.parametrize(
+    ("replication", "region"),
+    [
+        ({"auto": [{}]}, "global"),
+        ({"user_managed": [{"replicas": [{"location": "europe-west3"}]}]}, "europe-west3"),
+        ({"user_managed": [{"replicas": [{"location": "europe-west3"}, {"location": "us-east1"}]}]}, None),
+    ],
+)
+def test_a_secret_is_where_its_replicas_are(
+    tmp_path: Path, replication: dict[str, Any], region: str | None
+) -> None:
+    path = write_plan(
+        tmp_path / "plan.json",
+        Change(
+            "google_secret_manager_secret.api",
+            "google_secret_manager_secret",
+            {"secret_id": "api", "labels": TAGS, "replication": [replication]},
+        ),
+    )
+    (secret,) = discover_plan(path, "acceptance").resources
+    assert secret.region == region

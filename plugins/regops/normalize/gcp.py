@@ -501,6 +501,11 @@ def tags_of(native_type: str, values: Mapping[str, Any]) -> dict[str, str]:
 def region_of(native_type: str, values: Mapping[str, Any]) -> str | None:
     if native_type in GLOBAL_TYPES:
         return "global"
+    if native_type == "google_secret_manager_secret":
+        try:
+            return _secret_region(values)
+        except Unknown:
+            return None
     for key in ("region", "location"):
         found = values.get(key)
         if isinstance(found, str):
@@ -513,3 +518,19 @@ def region_of(native_type: str, values: Mapping[str, Any]) -> str | None:
         match = re.search(r"/locations/([^/]+)/", key_ring)
         return match.group(1) if match else None
     return None
+
+
+def _secret_region(values: Mapping[str, Any]) -> str | None:
+    """Where a secret's payload lives: automatic replication keeps it anywhere Google chooses."""
+    replication = dig(values, "replication", 0, default=None)
+    if not isinstance(replication, Mapping):
+        return None
+    if dig(replication, "auto") or dig(replication, "automatic") is True:
+        return "global"
+    locations = {
+        str(dig(replica, "location")).lower()
+        for managed in blocks(replication, "user_managed")
+        for replica in blocks(managed, "replicas")
+    }
+    # One region a resource can name; replicas in several leave the answer unknown.
+    return locations.pop() if len(locations) == 1 else None
