@@ -177,6 +177,24 @@ def test_a_user_is_admin_through_a_group(aws: Clients) -> None:  # noqa: F811
     assert "admin" not in by_id(discovery.resources)["arn:aws:iam::123456789012:user/alice"].facts
 
 
+def test_a_trail_without_management_events_is_not_logging_the_control_plane(aws: Clients) -> None:  # noqa: F811
+    platform(aws)
+    trail = "arn:aws:cloudtrail:eu-central-1:123456789012:trail/platform"
+    assert by_id(discover_aws(source(aws), "acceptance").resources)[trail].facts["enabled"] is True
+    aws("cloudtrail").put_event_selectors(
+        TrailName="platform",
+        EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": False}],
+    )
+    assert by_id(discover_aws(source(aws), "acceptance").resources)[trail].facts["enabled"] is False
+    denied = _http_error(403, "AccessDenied", "GetEventSelectors")
+    discovery = discover_aws(
+        source(aws),
+        "acceptance",
+        session_factory=_session_with("before-send.cloudtrail.GetEventSelectors", denied),
+    )
+    assert "enabled" not in by_id(discovery.resources)[trail].facts
+
+
 def test_live_and_planned_facts_agree(aws: Clients) -> None:  # noqa: F811
     ids = platform(aws)
     found = by_id(discover_aws(source(aws), "acceptance").resources)

@@ -542,14 +542,12 @@ def _account_resources(home: _Region, account: str, stage: str) -> tuple[list[_F
     for trail in trails:
         arn = trail["TrailARN"]
         status = home.read("cloudtrail", "get_trail_status", Name=arn)
+        selectors = home.read("cloudtrail", "get_event_selectors", TrailName=arn)
         listed = home.read("cloudtrail", "list_tags", ResourceIdList=[arn])
         entries = [] if listed is UNKNOWN else listed.get("ResourceTagList", [])
         tags = _tags(entries[0].get("TagsList")) if entries else {}
-        found.append(
-            _Found(
-                arn, "aws_cloudtrail", trail.get("HomeRegion"), tags, {"description": trail, "status": status}
-            )
-        )
+        payload = {"description": trail, "status": status, "event_selectors": selectors}
+        found.append(_Found(arn, "aws_cloudtrail", trail.get("HomeRegion"), tags, payload))
     try:
         users = home.paginate("iam", "list_users", "Users")
     except _Failed:

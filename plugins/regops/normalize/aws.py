@@ -1062,9 +1062,29 @@ def live_kms_key(payload: Mapping[str, Any]) -> dict[str, Any]:
     return facts.values
 
 
+def _live_management_events(selectors: Any) -> bool:
+    """Whether GetEventSelectors says the trail records management events."""
+    advanced = dig(selectors, "AdvancedEventSelectors", default=None) or []
+    if advanced:
+        return any(
+            dig(field, "Field") == "eventCategory"
+            and "Management" in (dig(field, "Equals", default=None) or [])
+            for selector in advanced
+            for field in dig(selector, "FieldSelectors", default=None) or []
+        )
+    basic = dig(selectors, "EventSelectors", default=None) or []
+    return not basic or any(dig(s, "IncludeManagementEvents", default=True) is True for s in basic)
+
+
 def live_cloudtrail(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
-    facts.derive("enabled", lambda: dig(payload, "status", "IsLogging") is True)
+    facts.derive(
+        "enabled",
+        lambda: (
+            dig(payload, "status", "IsLogging") is True
+            and _live_management_events(_read(payload, "event_selectors"))
+        ),
+    )
     facts.derive("covers_all_regions", lambda: dig(payload, "description", "IsMultiRegionTrail") is True)
     facts.derive(
         "integrity_validation", lambda: dig(payload, "description", "LogFileValidationEnabled") is True
