@@ -621,3 +621,22 @@ def test_a_secret_is_where_its_replicas_are(
     )
     (secret,) = discover_plan(path, "acceptance").resources
     assert secret.region == region
+
+
+def test_planned_gcp_labels_include_the_provider_s_default_labels(tmp_path: Path) -> None:
+    defaults = {key: value for key, value in TAGS.items() if key != "service"}
+    path = write_plan(
+        tmp_path / "plan.json",
+        Change(
+            "google_storage_bucket.exports",
+            "google_storage_bucket",
+            {
+                "name": "exports",
+                "location": "EU",
+                "labels": {"service": "payments"},
+                "terraform_labels": {**defaults, "service": "payments"},
+            },
+        ),
+    )
+    (bucket,) = discover_plan(path, "acceptance").resources
+    assert dict(bucket.tags) == {**defaults, "service": "payments"}
