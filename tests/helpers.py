@@ -8,11 +8,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from regops.evidence.bundle import validate_evidence
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ROOT / "suites"
 DEMO = ROOT / "fixtures" / "demo"
+
+
+def run_project_suites(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """The project's suites in a process of their own, configured by the test's pyproject.toml,
+    with the test's directory as the root (the repository's own configuration stays out)."""
+    return pytester.runpytest_subprocess(
+        str(SUITES), "-c", "pyproject.toml", "--rootdir", str(pytester.path), "-p", "no:cacheprovider", *args
+    )
 
 
 def bundles(evidence_dir: Path, stage: str) -> list[Path]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from regops.scanners.checkov import SCAN_CONTROL, ScanTarget, check_mappings, scan, scan_results
-from tests.helpers import ROOT, SUITES, load_evidence, only_bundle, sha256sum_check
+from tests.helpers import ROOT, SUITES, load_evidence, only_bundle, run_project_suites, sha256sum_check
 from tests.plans import compliant_bucket, write_plan
 
 pytest.importorskip("checkov")
@@ -141,14 +141,8 @@ checks = ["CKV_AWS_54", "CKV_AWS_56", "CKV_AWS_21"]
 def run(pytester: pytest.Pytester, *args: str, extra: str = "") -> pytest.RunResult:
     pytester.makepyprojecttoml(CONFIG.format(extra=extra))
     open_bucket_plan(pytester.path / "plan.json")
-    return pytester.runpytest_subprocess(
-        str(SUITES),
-        "-c",
-        "pyproject.toml",
-        "--rootdir",
-        str(pytester.path),
-        "-p",
-        "no:cacheprovider",
+    return run_project_suites(
+        pytester,
         "--stage=acceptance",
         "--plan",
         "plan.json",

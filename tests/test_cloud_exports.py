@@ -17,7 +17,7 @@ from regops.discovery.inventory_file import discover_inventory
 from regops.model import Discovery, Resource
 from regops.normalize import aws
 from regops.normalize.aws_config import CONFIG_TYPES, boto_keys
-from tests.helpers import DEMO, SUITES, load_evidence, only_bundle
+from tests.helpers import DEMO, load_evidence, only_bundle, run_project_suites
 from tests.recorded_api import load_recording
 
 CONFIG_SNAPSHOT = Path(__file__).parent / "fixtures" / "aws_config_snapshot.json"
@@ -613,10 +613,8 @@ def test_an_export_of_another_project_fails_closed(tmp_path: Path) -> None:
 
 def test_a_config_snapshot_gates_a_stage(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml("[tool.regops]\n")
-    result = pytester.runpytest_subprocess(
-        str(SUITES),
-        "-p",
-        "no:cacheprovider",
+    result = run_project_suites(
+        pytester,
         "--stage=acceptance",
         f"--inventory={CONFIG_SNAPSHOT}",
         "--evidence-dir=out",
@@ -643,10 +641,8 @@ def test_projected_resource_graph_rows_gate_as_errors(pytester: pytest.Pytester,
         {key: row[key] for key in ("id", "name", "type", "location", "tags")} for row in resource_graph_rows()
     ]
     pytester.makepyprojecttoml("[tool.regops]\n")
-    result = pytester.runpytest_subprocess(
-        str(SUITES),
-        "-p",
-        "no:cacheprovider",
+    result = run_project_suites(
+        pytester,
         "--stage=acceptance",
         f"--inventory={write(tmp_path, 'graph.json', {'data': projected})}",
         "--evidence-dir=out",

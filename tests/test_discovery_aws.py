@@ -16,7 +16,7 @@ from regops.discovery.aws import AwsSource, discover_aws
 from regops.model import Resource
 from regops.normalize.aws import PLANNED
 from tests.aws_server import Clients, DenyingProxy, aws, moto_endpoint  # noqa: F401
-from tests.helpers import SUITES, load_evidence, only_bundle
+from tests.helpers import load_evidence, only_bundle, run_project_suites
 
 boto3 = pytest.importorskip("boto3")
 STAGE_TAGS = [{"Key": "stage", "Value": "acceptance"}]
@@ -540,14 +540,8 @@ def test_an_incomplete_live_source_fails_the_gate_end_to_end(
         '[tool.regops.stages.acceptance.aws]\nregions = ["eu-central-1", "eu-west-1"]\n'
     )
     try:
-        result = pytester.runpytest_subprocess(
-            str(SUITES),
-            "-c",
-            "pyproject.toml",
-            "--rootdir",
-            str(pytester.path),
-            "-p",
-            "no:cacheprovider",
+        result = run_project_suites(
+            pytester,
             "--stage=acceptance",
             f"--aws-endpoint={proxy.endpoint}",
             "--evidence-dir",

@@ -16,7 +16,7 @@ from regops.evidence.exports import oscal_assessment_results, sarif_document
 from regops.gate import judge, summarise
 from regops.jsontext import json_chunks
 from regops.model import Control, Outcome, Resource, Result, SourceReport
-from tests.helpers import SUITES, load_evidence, only_bundle, sha256sum_check
+from tests.helpers import load_evidence, only_bundle, run_project_suites, sha256sum_check
 from tests.plans import compliant_bucket, write_plan
 
 BUCKET = Resource("b", "aws", "aws_s3_bucket", "object_store", "eu-central-1", "acceptance", "planned")
@@ -75,14 +75,8 @@ def bundle(pytester: pytest.Pytester) -> Path:
     del tags["owner"]
     changes[4].after = {**changes[4].after, "tags": tags, "tags_all": tags}  # type: ignore[dict-item]
     write_plan(pytester.path / "plan.json", *changes)
-    result = pytester.runpytest_subprocess(
-        str(SUITES),
-        "-c",
-        "pyproject.toml",
-        "--rootdir",
-        str(pytester.path),
-        "-p",
-        "no:cacheprovider",
+    result = run_project_suites(
+        pytester,
         "--stage=acceptance",
         "--plan=plan.json",
         "--evidence-dir=out",
@@ -133,14 +127,8 @@ def test_sarif_says_a_run_stopped_early_did_not_finish(pytester: pytest.Pytester
     del tags["owner"]
     changes[0].after = {**changes[0].after, "tags": tags, "tags_all": tags}  # type: ignore[dict-item]
     write_plan(pytester.path / "plan.json", *changes)
-    ran = pytester.runpytest_subprocess(
-        str(SUITES),
-        "-c",
-        "pyproject.toml",
-        "--rootdir",
-        str(pytester.path),
-        "-p",
-        "no:cacheprovider",
+    ran = run_project_suites(
+        pytester,
         "-x",
         "--stage=acceptance",
         "--plan=plan.json",

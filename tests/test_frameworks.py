@@ -13,7 +13,7 @@ from regops.frameworks import expand_framework, load_frameworks
 from regops.gate import Gate
 from regops.model import Control, Outcome, Result
 from regops.terminal import render_summary
-from tests.helpers import load_evidence, only_bundle
+from tests.helpers import load_evidence, only_bundle, run_project_suites
 
 EXPECTED = {
     "pci-dss",
@@ -179,19 +179,12 @@ def test_every_coverage_summary_states_each_status_apart() -> None:
 
 
 def test_coverage_is_in_the_bundle_and_follows_the_framework_selection(pytester: pytest.Pytester) -> None:
-    from tests.helpers import SUITES
     from tests.plans import compliant_bucket, write_plan
 
     pytester.makepyprojecttoml("[tool.regops]\n")
     write_plan(pytester.path / "plan.json", *compliant_bucket())
-    result = pytester.runpytest_subprocess(
-        str(SUITES),
-        "-c",
-        "pyproject.toml",
-        "--rootdir",
-        str(pytester.path),
-        "-p",
-        "no:cacheprovider",
+    result = run_project_suites(
+        pytester,
         "--stage=acceptance",
         "--plan=plan.json",
         "--framework=dora",

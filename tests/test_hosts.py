@@ -26,7 +26,7 @@ from regops.discovery.hosts import (
     parse_sshd_t,
     targets_from_ansible,
 )
-from tests.helpers import SUITES, load_evidence, only_bundle
+from tests.helpers import load_evidence, only_bundle, run_project_suites
 from tests.sshd_server import COMPLIANT, NON_COMPLIANT, Sshd, sshd  # noqa: F401
 
 pytest.importorskip("testinfra")
@@ -315,14 +315,8 @@ def test_host_controls_in_a_run(pytester: pytest.Pytester, sshd: Sshd) -> None: 
         f'ssh_identity_file = "{sshd.identity}"\n'
         f'sshd_config = "{bad}"\n'
     )
-    result = pytester.runpytest_subprocess(
-        str(SUITES),
-        "-c",
-        "pyproject.toml",
-        "--rootdir",
-        str(pytester.path),
-        "-p",
-        "no:cacheprovider",
+    result = run_project_suites(
+        pytester,
         "--stage=production",
         "--evidence-dir=out",
         "-k",

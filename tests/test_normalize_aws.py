@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from regops.discovery.terraform_plan import discover_plan
 from regops.model import UNKNOWN
 from regops.normalize.aws import LIVE, PLANNED
-from tests.helpers import SUITES, load_evidence, only_bundle, results_by_control
+from tests.helpers import load_evidence, only_bundle, results_by_control, run_project_suites
 from tests.plans import TAGS, Change, compliant_bucket, refer, write_plan
 
 NONE: dict[str, Any] = {}
@@ -476,14 +476,8 @@ def test_enc_004_judges_s3_by_its_policy_and_errors_where_https_is_unknown(pytes
         storage_account("stlater", None, https_traffic_only_enabled=True),
     )
     pytester.makepyprojecttoml("[tool.regops]\n")
-    pytester.runpytest_subprocess(
-        str(SUITES),
-        "-c",
-        "pyproject.toml",
-        "--rootdir",
-        str(pytester.path),
-        "-p",
-        "no:cacheprovider",
+    run_project_suites(
+        pytester,
         "--stage=acceptance",
         "--plan=plan.json",
         "--control=ENC-004",

@@ -11,19 +11,20 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import DEMO, SUITES, load_evidence, only_bundle, result_rows, results_by_control
+from tests.helpers import (
+    DEMO,
+    load_evidence,
+    only_bundle,
+    result_rows,
+    results_by_control,
+    run_project_suites,
+)
 from tests.plans import TAGS, Change, compliant_bucket, write_plan
 
 
 def judge(pytester: pytest.Pytester, stage: str, out: str, *sources: str) -> dict[str, Any]:
-    pytester.runpytest_subprocess(
-        str(SUITES),
-        "-c",
-        "pyproject.toml",
-        "--rootdir",
-        str(pytester.path),
-        "-p",
-        "no:cacheprovider",
+    run_project_suites(
+        pytester,
         f"--stage={stage}",
         f"--evidence-dir={out}",
         *sources,
@@ -68,14 +69,8 @@ def test_an_inventory_of_another_stage_is_refused(pytester: pytest.Pytester) -> 
     shutil.copy(DEMO / "system.plan.json", pytester.path / "plan.json")
     judge(pytester, "system", "first", "--plan=plan.json")
     saved = only_bundle(pytester.path / "first", "system") / "inventory.json"
-    result = pytester.runpytest_subprocess(
-        str(SUITES),
-        "-c",
-        "pyproject.toml",
-        "--rootdir",
-        str(pytester.path),
-        "-p",
-        "no:cacheprovider",
+    result = run_project_suites(
+        pytester,
         "--stage=production",
         f"--inventory={saved}",
         "--evidence-dir=second",
@@ -129,14 +124,8 @@ def test_a_saved_inventory_of_an_unknown_kind_is_refused_naming_the_resource(
             # no control is parametrised over a kind regops does not know: it would pass unjudged
             found["kind"] = "firewall"
     (pytester.path / "edited.json").write_text(json.dumps(saved))
-    result = pytester.runpytest_subprocess(
-        str(SUITES),
-        "-c",
-        "pyproject.toml",
-        "--rootdir",
-        str(pytester.path),
-        "-p",
-        "no:cacheprovider",
+    result = run_project_suites(
+        pytester,
         "--stage=system",
         "--inventory=edited.json",
         "--fail-on=critical",

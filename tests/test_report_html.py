@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from regops.report_html import report_html
-from tests.helpers import SUITES, load_evidence, only_bundle
+from tests.helpers import load_evidence, only_bundle, run_project_suites
 from tests.plans import compliant_bucket, write_plan
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -233,14 +233,8 @@ def run_suites(pytester: pytest.Pytester) -> Path:
     tags = {k: v for k, v in changes[4].after["tags"].items() if k != "owner"}  # type: ignore[index]
     changes[4].after = {**changes[4].after, "tags": tags, "tags_all": tags}  # type: ignore[dict-item]
     write_plan(pytester.path / "plan.json", *changes)
-    pytester.runpytest_subprocess(
-        str(SUITES),
-        "-c",
-        "pyproject.toml",
-        "--rootdir",
-        str(pytester.path),
-        "-p",
-        "no:cacheprovider",
+    run_project_suites(
+        pytester,
         "--stage=acceptance",
         "--plan=plan.json",
         "--evidence-dir=out",

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.aws_server import Clients, aws, moto_endpoint  # noqa: F401
-from tests.helpers import SUITES, load_evidence, only_bundle
+from tests.helpers import load_evidence, only_bundle, run_project_suites
 from tests.plans import TAGS, Change, write_plan
 
 
@@ -25,14 +25,8 @@ def outcomes(document: dict[str, Any], *controls: str) -> dict[tuple[str, str], 
 
 def run(pytester: pytest.Pytester, config: str, stage: str, *args: str) -> dict[str, Any]:
     pytester.makepyprojecttoml(config)
-    pytester.runpytest_subprocess(
-        str(SUITES),
-        "-c",
-        "pyproject.toml",
-        "--rootdir",
-        str(pytester.path),
-        "-p",
-        "no:cacheprovider",
+    run_project_suites(
+        pytester,
         f"--stage={stage}",
         "--evidence-dir=out",
         *args,
