@@ -6,12 +6,23 @@ from typing import NoReturn
 
 import pytest
 
-from regops.model import ASSET_KINDS, UNKNOWN, Control, FactUnknown, Outcome, Resource
+from regops.model import (
+    ASSET_KINDS,
+    PLANNED_DELETION,
+    STATEFUL_KINDS,
+    UNKNOWN,
+    Control,
+    FactUnknown,
+    Outcome,
+    Resource,
+)
 from regops.stages import Parameters
 
 __version__ = "0.1.0"
 __all__ = [
     "ASSET_KINDS",
+    "PLANNED_DELETION",
+    "STATEFUL_KINDS",
     "UNKNOWN",
     "Control",
     "FactUnknown",

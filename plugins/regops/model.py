@@ -18,6 +18,9 @@ ORIGINS: Final = ("planned", "live")
 
 # The normalised kinds; a native type no normaliser knows is kept as "other" so that it still
 # counts in the inventory (and in the "no resources" check) without any control applying to it.
+# A resource that holds data and that a plan deletes: it is gone after apply, so only the control
+# that asks whether the deletion was approved looks at it.
+PLANNED_DELETION: Final = "planned_deletion"
 KINDS: Final = (
     "object_store",
     "database",
@@ -43,12 +46,9 @@ KINDS: Final = (
     # route), and the per-provider estate that gathers them (normalize/estate.py).
     "security_service",
     "estate",
-    # A resource that holds data and that a plan deletes: it is gone after apply, so only the
-    # control that asks whether the deletion was approved looks at it.
-    "planned_deletion",
+    PLANNED_DELETION,
     "other",
 )
-PLANNED_DELETION: Final = "planned_deletion"
 # Kinds whose deletion or replacement destroys data.
 STATEFUL_KINDS: Final = (
     "database",
@@ -75,7 +75,7 @@ ASSET_KINDS: Final = tuple(
         "tls_endpoint",
         "security_service",
         "estate",
-        "planned_deletion",
+        PLANNED_DELETION,
         "other",
     }
 )

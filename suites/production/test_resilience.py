@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from regops import Parameters, Resource, not_applicable
+from regops import PLANNED_DELETION, STATEFUL_KINDS, Parameters, Resource, not_applicable
 
 
 @pytest.mark.control(
@@ -123,18 +123,7 @@ def test_deletion_protection(resource: Resource) -> None:
     id="DEL-002",
     layer="production",
     severity="high",
-    kinds=(
-        "database",
-        "object_store",
-        "key",
-        "log_store",
-        "audit_trail",
-        "secret_store",
-        "secret",
-        "disk",
-        "backup_vault",
-        "planned_deletion",
-    ),
+    kinds=(*STATEFUL_KINDS, PLANNED_DELETION),
     frameworks={
         "pci-dss": ["6.5.1"],
         "dora": ["Art. 9(4)(e)"],

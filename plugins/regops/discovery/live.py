@@ -14,7 +14,7 @@ UNREADABLE_TEXT = "(could not be read)"
 REDACTED_TEXT = "(redacted)"
 
 
-def _pairsecret_bearing(value: Mapping[Any, Any]) -> bool:
+def _secret_pair(value: Mapping[Any, Any]) -> bool:
     """Whether `value` is a key/value pair (a GCE metadata item, an AWS tag) whose `key` names a
     credential or a boot script: its name is in a sibling field, not in the key of its value."""
     name = next((v for k, v in value.items() if str(k).lower() == "key"), None)
@@ -29,7 +29,7 @@ def jsonable(value: Any, redact: bool = True) -> Any:
     if value is UNKNOWN:
         return UNREADABLE_TEXT
     if isinstance(value, Mapping):
-        pair_withheld = _pairsecret_bearing(value)
+        pair_withheld = _secret_pair(value)
         return {
             str(k): REDACTED_TEXT
             if isinstance(v, str)
