@@ -13,6 +13,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from regops.discovery import INVENTORY_SCHEMA
 from regops.evidence.bundle import evidence_schema, validate_evidence
 from regops.model import Outcome, Result
 
@@ -84,8 +85,8 @@ def read_inventory(bundle: Path) -> list[Mapping[str, Any]]:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HistoryError(f"{path}: cannot read the inventory ({exc})") from None
-    if not isinstance(document, dict) or document.get("schema") != "regops.inventory/v1":
-        raise HistoryError(f"{path}: not a regops.inventory/v1 document")
+    if not isinstance(document, dict) or document.get("schema") != INVENTORY_SCHEMA:
+        raise HistoryError(f"{path}: not a {INVENTORY_SCHEMA} document")
     resources = document.get("resources")
     if not isinstance(resources, list):
         raise HistoryError(f"{path}: not a regops inventory (resources is not a list)")

@@ -62,6 +62,15 @@ def tags_fit_for_evidence(tags: Mapping[str, str], placeholder: str) -> dict[str
     return {str(k): placeholder if secret_bearing(str(k)) else v for k, v in tags.items()}
 
 
+def merged_labels(*sources: Any) -> dict[str, str]:
+    """The string labels of every mapping among `sources`, later ones winning."""
+    labels: dict[str, str] = {}
+    for source in sources:
+        if isinstance(source, Mapping):
+            labels.update({str(k): str(v) for k, v in source.items() if isinstance(v, str)})
+    return labels
+
+
 class Unknown(Exception):
     """Raised while deriving a fact from a value the source could not establish."""
 

@@ -19,6 +19,7 @@ from regops.normalize.common import (
     dig,
     is_internet,
     known,
+    merged_labels,
     parse_port_span,
     port_ranges,
     security_service,
@@ -493,13 +494,9 @@ def tags_of(native_type: str, values: Mapping[str, Any]) -> dict[str, str]:
     if native_type == "google_sql_database_instance":
         settings = values.get("settings")
         found = settings[0].get("user_labels") if isinstance(settings, list) and settings else None
-    labels: dict[str, str] = {}
     # Provider 5+: `terraform_labels` adds the provider's `default_labels` to the resource's own,
     # as the AWS provider's `tags_all` adds `default_tags`.
-    for source in (values.get("terraform_labels"), found):
-        if isinstance(source, Mapping):
-            labels.update({str(k): str(v) for k, v in source.items() if isinstance(v, str)})
-    return labels
+    return merged_labels(values.get("terraform_labels"), found)
 
 
 def region_of(native_type: str, values: Mapping[str, Any]) -> str | None:

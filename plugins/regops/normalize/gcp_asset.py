@@ -19,6 +19,7 @@ from regops.normalize.common import (
     is_internet,
     known,
     live_security_service,
+    merged_labels,
     parse_port_span,
     port_ranges,
 )
@@ -342,15 +343,11 @@ def labels_of(payload: Mapping[str, Any]) -> dict[str, str]:
     if not isinstance(data, Mapping):
         return {}
     settings = data.get("settings")
-    labels: dict[str, str] = {}
-    for found in (
+    return merged_labels(
         data.get("labels"),
         data.get("resourceLabels"),
         settings.get("userLabels") if isinstance(settings, Mapping) else None,
-    ):
-        if isinstance(found, Mapping):
-            labels.update({str(k): str(v) for k, v in found.items() if isinstance(v, str)})
-    return labels
+    )
 
 
 def region_of(payload: Mapping[str, Any]) -> str:
