@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from regops.discovery.terraform_plan import discover_plan
 from regops.model import UNKNOWN, Resource
-from regops.normalize import aws, azure, gcp
+from regops.normalize import aws, azure, azure_arm, gcp
 from regops.normalize.common import is_internet
 from tests.helpers import DEMO
 from tests.plans import TAGS, Change, refer, write_plan
@@ -183,6 +183,32 @@ def test_activity_log_export_is_an_audit_trail_only_with_administrative_records(
         "enabled_log": logs,
     }
     assert azure_facts("azurerm_monitor_diagnostic_setting", setting)["enabled"] is enabled
+
+
+@pytest.mark.parametrize(
+    ("logs", "enabled"),
+    [
+        ([log("ServiceHealth")], False),
+        ([log("Administrative"), log("Security"), log("Alert")], False),
+        ([log("Administrative"), log("Security"), log("Policy")], True),
+        ([log(group="allLogs")], True),
+    ],
+    ids=["service-health", "no-policy", "three-categories", "allLogs"],
+)
+def test_a_live_activity_log_export_is_judged_as_a_planned_one(
+    logs: list[dict[str, Any]], enabled: bool
+) -> None:
+    setting = {
+        "id": "/subscriptions/0000/providers/microsoft.insights/diagnosticSettings/to-siem",
+        "properties": {
+            "workspaceId": "/x",
+            "logs": [
+                {"category": g["category"], "categoryGroup": g["category_group"], "enabled": True}
+                for g in logs
+            ],
+        },
+    }
+    assert azure_arm.diagnostic_setting(setting)["enabled"] is enabled
 
 
 def test_a_resource_diagnostic_setting_is_enabled_by_any_log() -> None:

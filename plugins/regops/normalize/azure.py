@@ -321,6 +321,16 @@ ACTIVITY_LOG_AUDIT_GROUPS = frozenset({"alllogs", "audit"})
 ACTIVITY_LOG_AUDIT_CATEGORIES = frozenset({"administrative", "security", "policy"})
 
 
+def exports_audit_trail(groups: Iterable[Any], categories: Iterable[Any]) -> bool:
+    """Whether an activity-log export of these category groups and categories holds the
+    control-plane audit trail; ServiceHealth, Alert, Autoscale and the like record no
+    administrative action."""
+    return (
+        bool({str(g).lower() for g in groups} & ACTIVITY_LOG_AUDIT_GROUPS)
+        or {str(c).lower() for c in categories} >= ACTIVITY_LOG_AUDIT_CATEGORIES
+    )
+
+
 def diagnostic_setting(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
 
@@ -339,11 +349,10 @@ def diagnostic_setting(values: Mapping[str, Any], related: Related) -> dict[str,
             return False
         if not subscription_wide():
             return True
-        # Of the activity log, only these hold the control-plane audit trail; ServiceHealth,
-        # Alert, Autoscale and the like record no administrative action.
-        groups = {str(dig(log, "category_group", default="")).lower() for log in logs}
-        categories = {str(dig(log, "category", default="")).lower() for log in logs}
-        return bool(groups & ACTIVITY_LOG_AUDIT_GROUPS) or categories >= ACTIVITY_LOG_AUDIT_CATEGORIES
+        return exports_audit_trail(
+            (dig(log, "category_group", default="") for log in logs),
+            (dig(log, "category", default="") for log in logs),
+        )
 
     facts.derive("enabled", enabled)
 

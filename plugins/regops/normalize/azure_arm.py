@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from regops.normalize.azure import NSG_EXEMPT_SUBNETS, NsgRule, nsg_internet_ports
+from regops.normalize.azure import NSG_EXEMPT_SUBNETS, NsgRule, exports_audit_trail, nsg_internet_ports
 from regops.normalize.common import (
     Facts,
     LiveType,
@@ -244,17 +244,24 @@ def key_vault_key(payload: Mapping[str, Any]) -> dict[str, Any]:
 def diagnostic_setting(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     p = _properties(payload)
-    facts.derive(
-        "enabled",
-        lambda: (
-            any(dig(log, "enabled", default=False) is True for log in dig(p, "logs", default=[]))
-            and any(dig(p, key) for key in ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId"))
-        ),
-    )
-    facts.derive(
-        "covers_all_regions",
-        lambda: str(dig(payload, "id", default="")).lower().split("/providers/")[0].count("/") == 2,
-    )
+
+    # A setting on the subscription itself exports the activity log, which covers every region.
+    def subscription_wide() -> bool:
+        return str(dig(payload, "id", default="")).lower().split("/providers/")[0].count("/") == 2
+
+    def enabled() -> bool:
+        logs = [log for log in dig(p, "logs", default=[]) if dig(log, "enabled", default=False) is True]
+        destinations = ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId")
+        if not (logs and any(dig(p, key) for key in destinations)):
+            return False
+        # The activity log holds the audit trail only in some categories, as for planned settings.
+        return not subscription_wide() or exports_audit_trail(
+            (dig(log, "categoryGroup", default="") for log in logs),
+            (dig(log, "category", default="") for log in logs),
+        )
+
+    facts.derive("enabled", enabled)
+    facts.derive("covers_all_regions", subscription_wide)
     return facts.values
 
 
