@@ -14,6 +14,7 @@ from typing import Any
 from regops.normalize.common import (
     Facts,
     LiveType,
+    Unknown,
     days_from_duration,
     dig,
     is_internet,
@@ -256,9 +257,16 @@ def container_cluster(payload: Mapping[str, Any]) -> dict[str, Any]:
         if dig(data, "privateClusterConfig", "enablePrivateEndpoint", default=False) is True:
             return False
         authorised = dig(data, "masterAuthorizedNetworksConfig", default={})
-        if dig(authorised, "enabled", default=False) is True:
-            return any(is_internet(dig(b, "cidrBlock")) for b in dig(authorised, "cidrBlocks", default=[]))
-        return True
+        if dig(authorised, "enabled", default=False) is not True:
+            return True
+        if any(is_internet(dig(b, "cidrBlock")) for b in dig(authorised, "cidrBlocks", default=[])):
+            return True
+        # The API leaves the field out when the cluster never set it; GKE then decides, and a
+        # public endpoint admits every Compute Engine public address (any customer's VM).
+        access = dig(authorised, "gcpPublicCidrsAccessEnabled")
+        if access is None:
+            raise Unknown
+        return access is True
 
     facts.derive("control_plane_public", control_plane_public)
     return facts.values
