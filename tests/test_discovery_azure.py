@@ -259,3 +259,52 @@ def test_credential_like_values_never_reach_the_attributes(run_azure: Run) -> No
     export = by_name(discovery)["stpayaccexport"]
     assert export.attributes["properties"]["connectionString"] == "(redacted)"
     assert "c2VjcmV0" not in str(export.to_dict())
+
+
+def test_a_recovery_vaults_lock_is_judged_by_its_backup_policies(run_azure: Run) -> None:
+    vault_id = f"{GROUP}/Microsoft.RecoveryServices/vaults/rsv-payments"
+    vault = {
+        "id": vault_id,
+        "name": "rsv-payments",
+        "type": "Microsoft.RecoveryServices/vaults",
+        "location": "germanywestcentral",
+        "tags": {"stage": "acceptance"},
+        "properties": {"securitySettings": {"immutabilitySettings": {"state": "Locked"}}},
+    }
+    policy = {
+        "id": f"{vault_id}/backupPolicies/DefaultPolicy",
+        "name": "DefaultPolicy",
+        "properties": {
+            "backupManagementType": "AzureIaasVM",
+            "retentionPolicy": {
+                "retentionPolicyType": "LongTermRetentionPolicy",
+                "dailySchedule": {"retentionDuration": {"count": 7, "durationType": "Days"}},
+                "weeklySchedule": {"retentionDuration": {"count": 12, "durationType": "Weeks"}},
+            },
+        },
+    }
+    listing = {k: vault[k] for k in ("id", "name", "type", "location")}
+    ok = {"status": 200}
+    discovery, api = run_azure(
+        [
+            answer(LISTING, {**ok, "body": {"value": [listing]}}, query=TAG_FILTER),
+            answer(vault_id, {**ok, "body": vault}),
+            answer(f"{vault_id}/backupPolicies", {**ok, "body": {"value": [policy]}}),
+        ]
+    )
+    assert api.unmatched == []
+    found = by_name(discovery)["rsv-payments"]
+    assert (found.kind, found.facts["immutable"], found.facts["immutable_retention_days"]) == (
+        "backup_vault",
+        True,
+        7,
+    )
+    denied, _ = run_azure(
+        [
+            answer(LISTING, {**ok, "body": {"value": [listing]}}, query=TAG_FILTER),
+            answer(vault_id, {**ok, "body": vault}),
+            answer(f"{vault_id}/backupPolicies", error(403, "AuthorizationFailed")),
+        ]
+    )
+    assert "immutable_retention_days" not in by_name(denied)["rsv-payments"].facts
+    assert denied.report.complete is False

@@ -666,3 +666,99 @@ def test_planned_gcp_labels_include_the_provider_s_default_labels(tmp_path: Path
     )
     (bucket,) = discover_plan(path, "acceptance").resources
     assert dict(bucket.tags) == {**defaults, "service": "payments"}
+
+
+def vm_policy(**retention: int) -> dict[str, Any]:
+    return {f"retention_{period}": [{"count": count}] for period, count in retention.items()}
+
+
+@pytest.mark.parametrize(
+    ("policies", "days"),
+    [
+        ([vm_policy(daily=7, weekly=12)], 7),
+        ([vm_policy(weekly=12, monthly=6)], 84),
+        ([vm_policy(daily=90), vm_policy(daily=14)], 14),
+        ([{"protection_policy": [vm_policy(daily=90), {"simple_retention": [{"count": 15}]}]}], 15),
+        ([vm_policy(daily=UNKNOWN)], None),  # type: ignore[arg-type]
+        ([{}], None),
+        ([], None),
+    ],
+    ids=[
+        "daily",
+        "weekly",
+        "shortest-policy",
+        "log-backups",
+        "known-after-apply",
+        "no-retention",
+        "no-policy",
+    ],
+)
+def test_a_locked_recovery_vault_keeps_points_as_long_as_its_shortest_policy(
+    policies: list[dict[str, Any]], days: int | None
+) -> None:
+    vault = azure_facts(
+        "azurerm_recovery_services_vault", {"immutability": "Locked"}, azurerm_backup_policy_vm=policies
+    )
+    assert vault["immutable"] is True
+    assert vault.get("immutable_retention_days") == days
+
+
+def test_a_backup_policy_in_the_plan_joins_its_vault(tmp_path: Path) -> None:
+    vault = Change(
+        "azurerm_recovery_services_vault.main",
+        "azurerm_recovery_services_vault",
+        {"name": "rsv-payments", "immutability": "Locked", "tags": TAGS},
+    )
+    policy = Change(
+        "azurerm_backup_policy_vm.daily",
+        "azurerm_backup_policy_vm",
+        {"name": "daily", **vm_policy(daily=7)},
+        expressions={
+            "recovery_vault_name": refer(
+                "azurerm_recovery_services_vault.main.name", "azurerm_recovery_services_vault.main"
+            )
+        },
+    )
+    (found,) = discover_plan(write_plan(tmp_path / "plan.json", policy, vault), "acceptance").resources
+    assert (found.kind, found.facts["immutable_retention_days"]) == ("backup_vault", 7)
+
+
+def live_policy(retention: dict[str, Any], **properties: Any) -> dict[str, Any]:
+    return {"properties": {"backupManagementType": "AzureIaasVM", "retentionPolicy": retention, **properties}}
+
+
+def duration(count: Any, unit: str) -> dict[str, Any]:
+    return {"retentionDuration": {"count": count, "durationType": unit}}
+
+
+@pytest.mark.parametrize(
+    ("policies", "days"),
+    [
+        ([live_policy({"dailySchedule": duration(30, "Days"), "weeklySchedule": duration(12, "Weeks")})], 30),
+        ([live_policy({"weeklySchedule": duration(2, "Weeks")})], 14),
+        (
+            [
+                live_policy(
+                    {"dailySchedule": duration(90, "Days")},
+                    subProtectionPolicy=[{"retentionPolicy": duration(5, "Days")}],
+                )
+            ],
+            5,
+        ),
+        ([live_policy({"dailySchedule": duration(3, "Fortnights")})], None),
+        ([live_policy({})], None),
+        ([], None),
+        (UNKNOWN, None),
+    ],
+    ids=["daily", "weekly", "log-backups", "unknown-unit", "no-retention", "no-policy", "not-read"],
+)
+def test_a_live_locked_recovery_vault_keeps_points_as_long_as_its_shortest_policy(
+    policies: Any, days: int | None
+) -> None:
+    payload = {
+        "properties": {"securitySettings": {"immutabilitySettings": {"state": "Locked"}}},
+        azure_arm.BACKUP_POLICIES: policies,
+    }
+    vault = azure_arm.recovery_services_vault(payload)
+    assert vault["immutable"] is True
+    assert vault.get("immutable_retention_days") == days

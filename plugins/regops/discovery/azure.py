@@ -29,6 +29,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from regops.discovery.live import arm_resource, in_stage
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
 from regops.normalize.azure_arm import (
+    BACKUP_POLICIES,
     BLOB_DIAGNOSTICS,
     BLOB_SERVICE,
     FLOW_LOGS,
@@ -193,6 +194,8 @@ def _with_extras(sub: _Subscription, payload: dict[str, Any]) -> dict[str, Any]:
         nics = (payload.get("properties") or {}).get("networkProfile", {}).get("networkInterfaces") or []
         found = [sub.get(str(nic["id"]), API_VERSIONS["microsoft.network/virtualnetworks"]) for nic in nics]
         payload[NETWORK_INTERFACES] = UNKNOWN if any(f is UNKNOWN for f in found) else found
+    elif kind == "microsoft.recoveryservices/vaults":
+        payload[BACKUP_POLICIES] = sub.listing(f"{rid}/backupPolicies", API_VERSIONS[kind])
     elif kind == "microsoft.sql/servers":
         payload[SQL_AUDITING] = sub.get(f"{rid}/auditingSettings/default", "2021-11-01")
     elif kind == "microsoft.dbforpostgresql/flexibleservers":

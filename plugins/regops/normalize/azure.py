@@ -439,11 +439,54 @@ def virtual_network(values: Mapping[str, Any], related: Related) -> dict[str, An
     return facts.values
 
 
+# The fewest days a unit of retention stands for: a lock is judged by the shortest it keeps.
+RETENTION_UNIT_DAYS = {"days": 1, "weeks": 7, "months": 28, "years": 365}
+_RETENTION_BLOCKS = (
+    ("retention_daily", "days"),
+    ("retention_weekly", "weeks"),
+    ("retention_monthly", "months"),
+    ("retention_yearly", "years"),
+)
+BACKUP_POLICY_TYPES = (
+    "azurerm_backup_policy_vm",
+    "azurerm_backup_policy_vm_workload",
+    "azurerm_backup_policy_file_share",
+)
+
+
+def _count(block: Mapping[str, Any]) -> int:
+    count = dig(block, "count")
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise Unknown
+    return count
+
+
+def _policy_retention_days(policy: Mapping[str, Any]) -> int:
+    """The shortest time any recovery point of a backup policy is kept, in days."""
+    spans = []
+    # A workload policy (SQL or SAP HANA in a VM) keeps full, differential and log backups apart.
+    for schedule in (policy, *blocks(policy, "protection_policy")):
+        for period, unit in _RETENTION_BLOCKS:
+            spans.extend(_count(r) * RETENTION_UNIT_DAYS[unit] for r in blocks(schedule, period))
+        spans.extend(_count(r) for r in blocks(schedule, "simple_retention"))
+    if not spans:
+        raise Unknown
+    return min(spans)
+
+
 def recovery_services_vault(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     facts.derive("immutable", lambda: dig(values, "immutability") == "Locked")
-    # Retention is set per backup policy, which the vault lock protects; the vault has none.
-    facts.derive("immutable_retention_days", lambda: None)
+    policies = [policy for kind in BACKUP_POLICY_TYPES for policy in related.get(kind, ())]
+
+    # Retention is set per backup policy, and the lock keeps each recovery point that long.
+    # Policies outside this plan may use the vault too, so without one here it is unknown.
+    def immutable_retention_days() -> int:
+        if not policies:
+            raise Unknown
+        return min(_policy_retention_days(policy) for policy in policies)
+
+    facts.derive("immutable_retention_days", immutable_retention_days)
     facts.derive("encryption_cmk", lambda: bool(dig(values, "encryption", 0, "key_id")))
     facts.derive("soft_delete", lambda: dig(values, "soft_delete_enabled", default=True) is True)
     return facts.values
@@ -571,6 +614,9 @@ JOINS: dict[str, Join] = {
     "azurerm_subnet_network_security_group_association": Join("subnet_id", "azurerm_subnet"),
     "azurerm_network_watcher_flow_log": Join("target_resource_id", "azurerm_virtual_network"),
     "azurerm_mssql_server_extended_auditing_policy": Join("server_id", "azurerm_mssql_server"),
+    "azurerm_backup_policy_vm": Join("recovery_vault_name", "azurerm_recovery_services_vault"),
+    "azurerm_backup_policy_vm_workload": Join("recovery_vault_name", "azurerm_recovery_services_vault"),
+    "azurerm_backup_policy_file_share": Join("recovery_vault_name", "azurerm_recovery_services_vault"),
 }
 
 

@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from regops.normalize.azure import NSG_EXEMPT_SUBNETS, NsgRule, exports_audit_trail, nsg_internet_ports
+from regops.normalize.azure import (
+    NSG_EXEMPT_SUBNETS,
+    RETENTION_UNIT_DAYS,
+    NsgRule,
+    exports_audit_trail,
+    nsg_internet_ports,
+)
 from regops.normalize.common import (
     Facts,
     LiveType,
@@ -30,6 +36,7 @@ PG_CONFIGURATIONS = "regops:configurations"
 FLOW_LOGS = "regops:flow_logs"
 BLOB_DIAGNOSTICS = "regops:blob_diagnostic_settings"
 NETWORK_INTERFACES = "regops:network_interfaces"
+BACKUP_POLICIES = "regops:backup_policies"
 # PostgreSQL flexible server settings the controls read, fetched one by one.
 PG_SETTINGS = ("require_secure_transport", "log_connections", "pgaudit.log")
 
@@ -364,11 +371,47 @@ def subnet(payload: Mapping[str, Any]) -> dict[str, Any]:
     return facts.values
 
 
+def _duration_days(duration: Any) -> int:
+    count = dig(duration, "count")
+    unit = RETENTION_UNIT_DAYS.get(str(dig(duration, "durationType", default="")).lower())
+    if not isinstance(count, int) or isinstance(count, bool) or unit is None:
+        raise Unknown
+    return count * unit
+
+
+def _policy_retention_days(policy: Mapping[str, Any]) -> int:
+    """The shortest time any recovery point of a backup policy is kept, in days."""
+    p = _properties(policy)
+    retentions = [dig(p, "retentionPolicy")]
+    # A workload policy (SQL or SAP HANA in a VM) keeps full, differential and log backups apart.
+    retentions += [dig(sub, "retentionPolicy") for sub in dig(p, "subProtectionPolicy", default=[])]
+    spans = []
+    for retention in retentions:
+        if retention is None:
+            continue
+        if dig(retention, "retentionDuration") is not None:  # SimpleRetentionPolicy
+            spans.append(_duration_days(dig(retention, "retentionDuration")))
+        for schedule in ("dailySchedule", "weeklySchedule", "monthlySchedule", "yearlySchedule"):
+            if dig(retention, schedule, "retentionDuration") is not None:
+                spans.append(_duration_days(dig(retention, schedule, "retentionDuration")))
+    if not spans:
+        raise Unknown
+    return min(spans)
+
+
 def recovery_services_vault(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     p = _properties(payload)
     facts.derive("immutable", lambda: dig(p, "securitySettings", "immutabilitySettings", "state") == "Locked")
-    facts.derive("immutable_retention_days", lambda: None)
+
+    def immutable_retention_days() -> int:
+        # Retention is set per backup policy, and the lock keeps each recovery point that long.
+        policies = _extra(payload, BACKUP_POLICIES)
+        if not policies:
+            raise Unknown
+        return min(_policy_retention_days(policy) for policy in policies)
+
+    facts.derive("immutable_retention_days", immutable_retention_days)
     facts.derive("encryption_cmk", lambda: bool(dig(p, "encryption", "keyVaultProperties", "keyUri")))
     facts.derive(
         "soft_delete",
