@@ -463,7 +463,7 @@ def _count(block: Mapping[str, Any]) -> int:
 
 def _policy_retention_days(policy: Mapping[str, Any]) -> int:
     """The shortest time any recovery point of a backup policy is kept, in days."""
-    spans = []
+    spans: list[int] = []
     # A workload policy (SQL or SAP HANA in a VM) keeps full, differential and log backups apart.
     for schedule in (policy, *blocks(policy, "protection_policy")):
         for period, unit in _RETENTION_BLOCKS:

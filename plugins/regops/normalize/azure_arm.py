@@ -385,7 +385,7 @@ def _policy_retention_days(policy: Mapping[str, Any]) -> int:
     retentions = [dig(p, "retentionPolicy")]
     # A workload policy (SQL or SAP HANA in a VM) keeps full, differential and log backups apart.
     retentions += [dig(sub, "retentionPolicy") for sub in dig(p, "subProtectionPolicy", default=[])]
-    spans = []
+    spans: list[int] = []
     for retention in retentions:
         if retention is None:
             continue
