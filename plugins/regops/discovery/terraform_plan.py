@@ -20,6 +20,7 @@ from regops.model import PLANNED_DELETION, STATEFUL_KINDS, UNKNOWN, Discovery, R
 from regops.normalize.common import (
     CONFIGURATION,
     Join,
+    Joined,
     PlannedType,
     Unknown,
     secret_bearing,
@@ -358,31 +359,62 @@ def _joins_for(native_type: str) -> Join | None:
 
 
 def _join(blocks: Mapping[str, _Block], notes: list[str]) -> set[str]:
-    """Hand each joining block's values to its partner; the addresses folded away."""
-    absorbed: set[str] = set()
+    """Hand each joining block's values to its partner; the addresses folded away.
+
+    Every target is found before any block is handed over, so the plan's order does not matter
+    and chains are followed whole: a listener rule is entered among its listener's related
+    blocks, the listener (carrying them, as a `Joined`) among its load balancer's, and both
+    become components of the load balancer, the resource at the end of the chain. A chain whose
+    next link is not in the plan ends at the block that misses it, which stays a resource (the
+    default security group of a VPC the plan does not hold, with its rules).
+    """
     by_local: dict[tuple[str, str], list[_Block]] = {}
     for block in blocks.values():
         by_local.setdefault((block.module, block.local_name), []).append(block)
+    targets: dict[str, tuple[Join, _Block | None]] = {}
     for block in blocks.values():
         join = _joins_for(block.native_type)
-        if join is None:
-            continue
-        target = _find_target(block, join, by_local, blocks)
+        if join is not None:
+            targets[block.address] = (join, _find_target(block, join, by_local, blocks))
+    absorbed: set[str] = set()
+    for address, (join, target) in targets.items():
+        block = blocks[address]
         if target is None:
             if join.absorb:
                 notes.append(
-                    f"{block.address}: the {join.target_type} it configures is not in this plan;"
+                    f"{address}: the {' or '.join(join.target_types)} it configures is not in this plan;"
                     " kept as a resource of its own"
                 )
             continue
-        if join.absorb:
-            target.related.setdefault(block.native_type, []).append(block.view)
-            target.components[block.address] = block.display
-            absorbed.add(block.address)
-        else:
-            block.related.setdefault(target.native_type, []).append(target.view)
+        # The entry shares the joined block's `related`, so what is folded into that block later
+        # in this loop still reaches whoever sees it.
+        if not join.absorb:
+            block.related.setdefault(target.native_type, []).append(Joined(target.view, target.related))
             block.linked = target
+            continue
+        owner = _owner(block, targets)
+        if owner is None:
+            notes.append(f"{address}: its joins lead back to it; kept as a resource of its own")
+            continue
+        target.related.setdefault(block.native_type, []).append(Joined(block.view, block.related))
+        owner.components[address] = block.display
+        absorbed.add(address)
     return absorbed
+
+
+def _owner(block: _Block, targets: Mapping[str, tuple[Join, _Block | None]]) -> _Block | None:
+    """The block an absorbing block ends up in: its target's, followed while each link is folded
+    into a target the plan holds; None for a chain that returns to a block it passed."""
+    passed = {block.address}
+    current = block
+    while True:
+        join, target = targets.get(current.address, (None, None))
+        if join is None or not join.absorb or target is None:
+            return current
+        if target.address in passed:
+            return None
+        passed.add(target.address)
+        current = target
 
 
 def _find_target(
@@ -393,7 +425,7 @@ def _find_target(
 ) -> _Block | None:
     for reference in _references(block.expressions, join.attribute):
         parts = reference.split(".")
-        if len(parts) < 2 or parts[0] != join.target_type:
+        if len(parts) < 2 or parts[0] not in join.target_types:
             continue
         candidates = by_local.get((block.module, f"{parts[0]}.{_INDEX.sub('', parts[1])}"), [])
         if len(candidates) == 1:
@@ -408,7 +440,7 @@ def _find_target(
     matches = [
         other
         for other in blocks.values()
-        if other.native_type == join.target_type
+        if other.native_type in join.target_types
         and any(other.view.get(key) == wanted for key in ("id", "arn", "bucket", "name"))
     ]
     return matches[0] if len(matches) == 1 else None

@@ -22,6 +22,7 @@ from regops.normalize.common import (
     known,
     plaintext_secrets,
     port_ranges,
+    related_of,
     security_service,
 )
 
@@ -506,6 +507,10 @@ def log_group(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     return facts.values
 
 
+# Listener protocols that carry traffic unencrypted, unless every action redirects it to HTTPS.
+PLAINTEXT_PROTOCOLS = frozenset({"HTTP", "TCP", "UDP", "TCP_UDP"})
+
+
 def load_balancer(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     listeners = list(related.get("aws_lb_listener", ()))
@@ -526,16 +531,32 @@ def load_balancer(values: Mapping[str, Any], related: Related) -> dict[str, Any]
                 versions.append(ELB_POLICY_TLS_MIN[policy])
         return min(versions) if versions else None
 
+    def serves_plaintext(listener: Mapping[str, Any]) -> bool:
+        if dig(listener, "protocol") not in PLAINTEXT_PROTOCOLS:
+            return False
+        # The listener's rules (aws_lb_listener_rule, joined through it) act before its default
+        # action: one that forwards plain HTTP serves it however the default redirects.
+        rules = related_of(listener).get("aws_lb_listener_rule", ())
+        actions = [
+            *blocks(listener, "default_action"),
+            *(a for rule in rules for a in blocks(rule, "action")),
+        ]
+        redirects = all(
+            dig(a, "type") == "redirect" and dig(a, "redirect", 0, "protocol") == "HTTPS" for a in actions
+        )
+        return not (actions and redirects)
+
     def plaintext_listener() -> bool:
+        # One listener known to serve plaintext settles it, whatever another's unknowns.
+        unknown = False
         for listener in listeners:
-            if dig(listener, "protocol") in {"HTTP", "TCP", "UDP", "TCP_UDP"}:
-                actions = blocks(listener, "default_action")
-                redirects = all(
-                    dig(a, "type") == "redirect" and dig(a, "redirect", 0, "protocol") == "HTTPS"
-                    for a in actions
-                )
-                if not (actions and redirects):
+            try:
+                if serves_plaintext(listener):
                     return True
+            except Unknown:
+                unknown = True
+        if unknown:
+            raise Unknown
         return False
 
     if listeners:
@@ -605,15 +626,33 @@ def vpc(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
         managed = related.get("aws_default_security_group", ())
         if not managed:
             return True
-        return any(blocks(group, "ingress") or blocks(group, "egress") for group in managed)
+        return any(_default_group_has_rules(group, related_of(group)) for group in managed)
 
     facts.derive("default_allow", default_allow)
     return facts.values
 
 
+SECURITY_GROUP_TYPES = ("aws_security_group", "aws_default_security_group")
+# Rules made outside a security group's block; every one of them allows some traffic.
+STANDALONE_GROUP_RULES = (
+    "aws_vpc_security_group_ingress_rule",
+    "aws_vpc_security_group_egress_rule",
+    "aws_security_group_rule",
+)
+
+
+def _default_group_has_rules(group: Mapping[str, Any], rules: Related) -> bool:
+    """Whether a default security group allows anything: inline rules or standalone rules
+    joined to it (`rules`), which Terraform adds to the group however its block reads."""
+    # A standalone rule settles it before the inline blocks are read, which may be unknown.
+    if any(rules.get(native_type) for native_type in STANDALONE_GROUP_RULES):
+        return True
+    return bool(blocks(group, "ingress") or blocks(group, "egress"))
+
+
 def default_security_group(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
-    facts.derive("default_allow", lambda: bool(blocks(values, "ingress") or blocks(values, "egress")))
+    facts.derive("default_allow", lambda: _default_group_has_rules(values, related))
     facts.derive("flow_logs", lambda: None)
     return facts.values
 
@@ -813,10 +852,13 @@ JOINS: dict[str, Join] = {
     "aws_s3_bucket_logging": Join("bucket", "aws_s3_bucket"),
     "aws_s3_bucket_policy": Join("bucket", "aws_s3_bucket"),
     "aws_s3_bucket_acl": Join("bucket", "aws_s3_bucket"),
-    "aws_vpc_security_group_ingress_rule": Join("security_group_id", "aws_security_group"),
-    "aws_vpc_security_group_egress_rule": Join("security_group_id", "aws_security_group"),
-    "aws_security_group_rule": Join("security_group_id", "aws_security_group"),
+    # A standalone rule may belong to the VPC's default group, itself folded into its VPC.
+    "aws_vpc_security_group_ingress_rule": Join("security_group_id", SECURITY_GROUP_TYPES),
+    "aws_vpc_security_group_egress_rule": Join("security_group_id", SECURITY_GROUP_TYPES),
+    "aws_security_group_rule": Join("security_group_id", SECURITY_GROUP_TYPES),
     "aws_lb_listener": Join("load_balancer_arn", "aws_lb"),
+    # Reaches the load balancer through its listener, as one of that listener's rules.
+    "aws_lb_listener_rule": Join("listener_arn", "aws_lb_listener"),
     "aws_kms_key_policy": Join("key_id", "aws_kms_key"),
     "aws_eip": Join("instance", "aws_instance"),
     "aws_eip_association": Join("instance_id", "aws_instance"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,10 +73,27 @@ def storage_account(values: Mapping[str, Any], related: Related) -> dict[str, An
     return facts.values
 
 
+def _databases_encrypted(databases: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether every database of a server (folded into it) keeps TDE, which Azure SQL turns on
+    for each new database unless the database turns it off; the server-level TDE resource only
+    chooses the protector key and cannot turn it off. One database known to be unencrypted
+    settles it, whatever another's unknowns."""
+    unknown = False
+    for database in databases:
+        try:
+            if dig(database, "transparent_data_encryption_enabled", default=True) is not True:
+                return False
+        except Unknown:
+            unknown = True
+    if unknown:
+        raise Unknown
+    return True
+
+
 def mssql_server(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
-    # Azure SQL always encrypts (TDE) and only accepts encrypted connections.
-    facts.derive("encrypted_at_rest", lambda: True)
+    # Azure SQL only accepts encrypted connections.
+    facts.derive("encrypted_at_rest", lambda: _databases_encrypted(related.get("azurerm_mssql_database", ())))
     facts.derive("tls_enforced", lambda: True)
     facts.derive("tls_min_version", lambda: tls_version(dig(values, "minimum_tls_version", default="1.2")))
     facts.derive("public", lambda: dig(values, "public_network_access_enabled", default=True) is True)
@@ -614,6 +631,8 @@ JOINS: dict[str, Join] = {
     "azurerm_subnet_network_security_group_association": Join("subnet_id", "azurerm_subnet"),
     "azurerm_network_watcher_flow_log": Join("target_resource_id", "azurerm_virtual_network"),
     "azurerm_mssql_server_extended_auditing_policy": Join("server_id", "azurerm_mssql_server"),
+    # A database holds the server's data and decides its own TDE: the server is judged with it.
+    "azurerm_mssql_database": Join("server_id", "azurerm_mssql_server"),
     "azurerm_backup_policy_vm": Join("recovery_vault_name", "azurerm_recovery_services_vault"),
     "azurerm_backup_policy_vm_workload": Join("recovery_vault_name", "azurerm_recovery_services_vault"),
     "azurerm_backup_policy_file_share": Join("recovery_vault_name", "azurerm_recovery_services_vault"),

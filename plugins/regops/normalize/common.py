@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,11 +261,52 @@ class Join:
     With `absorb`, the block describes part of its target (an S3 bucket's versioning) and is
     folded into it; otherwise it stays a resource and merely sees the target's values (a Key
     Vault key sees its vault's purge protection).
+
+    `target_type` may name several types when the attribute can point at any of them (a rule
+    of a security group or of the VPC's default group). Joins chain: a block folded into a
+    target that is folded in turn reaches the resource at the end of the chain inside its
+    target's entry (see `Joined`), so a listener rule reaches its load balancer as a rule of
+    its listener, and a key that links to its key ring sees what was folded into the ring.
     """
 
     attribute: str
-    target_type: str
+    target_type: str | tuple[str, ...]
     absorb: bool = True
+
+    @property
+    def target_types(self) -> tuple[str, ...]:
+        return (self.target_type,) if isinstance(self.target_type, str) else self.target_type
+
+
+class Joined(Mapping[str, Any]):
+    """One joined block's values, carrying the blocks joined to it in turn.
+
+    It reads as the block's values, so a normaliser that needs no more is unaffected; `related`
+    keeps which intermediate block a chained join belongs to (the rules of one listener, the
+    standalone rules of one default security group, the IAM bindings of one key ring), which a
+    flat list of the final resource's related blocks would lose.
+    """
+
+    def __init__(self, values: Mapping[str, Any], related: Related) -> None:
+        self._values = values
+        self.related = related
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Joined({dict(self._values)!r}, related={dict(self.related)!r})"
+
+
+def related_of(entry: Mapping[str, Any]) -> Related:
+    """The blocks joined to a joined block in turn (a listener's rules); none for plain values."""
+    return entry.related if isinstance(entry, Joined) else {}
 
 
 def plaintext_secrets(settings: Any, references: Sequence[str]) -> list[str]:

@@ -22,6 +22,7 @@ from regops.normalize.common import (
     merged_labels,
     parse_port_span,
     port_ranges,
+    related_of,
     security_service,
 )
 
@@ -222,8 +223,16 @@ def crypto_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts.derive("deletion_protected", lambda: (window() or 0) >= 30)
 
     def access_gaps() -> list[str]:
-        public = _grants_everyone(related, "google_kms_crypto_key_iam")
-        return ["IAM grants the key to allUsers or allAuthenticatedUsers"] if public else []
+        gaps = []
+        if _grants_everyone(related, "google_kms_crypto_key_iam"):
+            gaps.append("IAM grants the key to allUsers or allAuthenticatedUsers")
+        # IAM on the key ring (folded into the ring the key links to) holds on every key in it.
+        if any(
+            _grants_everyone(related_of(ring), "google_kms_key_ring_iam")
+            for ring in related.get("google_kms_key_ring", ())
+        ):
+            gaps.append("IAM on the key ring grants its keys to allUsers or allAuthenticatedUsers")
+        return gaps
 
     facts.derive("access_gaps", access_gaps)
     return facts.values
@@ -446,6 +455,12 @@ JOINS: dict[str, Join] = {
     "google_kms_crypto_key_iam_member": Join("crypto_key_id", "google_kms_crypto_key"),
     "google_kms_crypto_key_iam_binding": Join("crypto_key_id", "google_kms_crypto_key"),
     "google_kms_crypto_key_iam_policy": Join("crypto_key_id", "google_kms_crypto_key"),
+    # A key ring's IAM grants on every key in it: it is folded into the ring, and each key
+    # links to its ring and sees it there.
+    "google_kms_key_ring_iam_member": Join("key_ring_id", "google_kms_key_ring"),
+    "google_kms_key_ring_iam_binding": Join("key_ring_id", "google_kms_key_ring"),
+    "google_kms_key_ring_iam_policy": Join("key_ring_id", "google_kms_key_ring"),
+    "google_kms_crypto_key": Join("key_ring", "google_kms_key_ring", absorb=False),
 }
 
 GLOBAL_TYPES = frozenset(
