@@ -556,7 +556,14 @@ def test_a_cluster_is_in_the_stage_by_its_resource_labels(tmp_path: Path) -> Non
         ({"enabled": True, "gcpPublicCidrsAccessEnabled": True}, True),
         ({"enabled": True, "gcpPublicCidrsAccessEnabled": False}, False),
         ({"enabled": True}, None),
-        ({"enabled": True, "gcpPublicCidrsAccessEnabled": False, "cidrBlocks": [{"cidrBlock": "0.0.0.0/0"}]}, True),
+        (
+            {
+                "enabled": True,
+                "gcpPublicCidrsAccessEnabled": False,
+                "cidrBlocks": [{"cidrBlock": "0.0.0.0/0"}],
+            },
+            True,
+        ),
         ({"enabled": False, "gcpPublicCidrsAccessEnabled": False}, True),
     ],
     ids=["compute-engine-addresses", "off", "left-to-gke", "the-internet", "no-authorised-networks"],
@@ -565,8 +572,10 @@ def test_a_public_cluster_endpoint_is_judged_by_who_may_reach_it(
     tmp_path: Path, authorised: dict[str, Any], public: bool | None
 ) -> None:
     line = cluster_line(privateClusterConfig={}, masterAuthorizedNetworksConfig=authorised)
-    cluster = by_name(discover_inventory(write(tmp_path, "assets.ndjson", asset_export() + line), "acceptance"))
-    assert cluster["gke-acc"].facts.get("control_plane_public") is public
+    path = write(tmp_path, "assets.ndjson", asset_export() + line)
+    assert (
+        by_name(discover_inventory(path, "acceptance"))["gke-acc"].facts.get("control_plane_public") is public
+    )
 
 
 def test_metadata_and_cluster_credentials_never_reach_the_inventory(tmp_path: Path) -> None:
