@@ -88,7 +88,7 @@ def test_the_demo_subscription_through_the_sdk(run_azure: Run) -> None:
         "defender:VirtualMachines:P2",
     ]
     assert found["activity-to-siem"].facts["covers_all_regions"] is True
-    assert "alert_route" in found["alert-diagnostic-settings-deleted"].facts["provides"]
+    assert found["alert-diagnostic-settings-deleted"].facts["provides"] == ["diagnostic_settings_delete"]
     # Resources of other stages and types regops does not judge stay out.
     assert "vm-batch-acc-nic" not in found
 

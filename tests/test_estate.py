@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from regops.discovery import Inventory
 from regops.discovery.terraform_plan import discover_plan
 from regops.model import Discovery, Resource, SourceReport
+from regops.normalize import aws
 from regops.normalize.estate import estate_resources
 from tests.plans import Change, refer, write_plan
 
@@ -58,7 +60,7 @@ def test_a_global_capability_needs_every_token_somewhere() -> None:
     estate = aws_estate(bucket("a", "eu-central-1"), service("contact", ["security_contact"], "global"))
     assert estate.facts["security_contact"] is True
     assert estate.facts["security_alerting"] is False
-    assert estate.facts["security_alerting_gaps"] == ["alert_route"]
+    assert estate.facts["security_alerting_gaps"] == list(aws.AWS_SECURITY_EVENTS)
     assert estate.facts["config_recording_gaps"] == [
         "config_recorder in eu-central-1",
         "config_recording in eu-central-1",
@@ -117,7 +119,9 @@ def test_the_inventory_carries_the_estate_and_recomputes_it_over_all_sources() -
 
 
 def test_planned_security_services_fill_the_estate(tmp_path: Path) -> None:
-    pattern = '{"detail": {"eventName": ["StopLogging", "DeleteTrail"]}}'
+    events = ["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors"]
+    events += ["StopConfigurationRecorder", "DeleteDeliveryChannel"]
+    pattern = json.dumps({"source": ["aws.cloudtrail", "aws.config"], "detail": {"eventName": events}})
     plan = write_plan(
         tmp_path / "plan.json",
         Change("aws_guardduty_detector.this", "aws_guardduty_detector", {"enable": True}),
@@ -145,12 +149,16 @@ def test_planned_security_services_fill_the_estate(tmp_path: Path) -> None:
     found = {r.id: r for r in discovery.resources}
     assert found["aws_guardduty_detector.this"].facts["provides"] == ["threat_detection"]
     assert found["aws_guardduty_detector.off"].facts["provides"] == []
-    assert found["aws_cloudwatch_event_rule.tamper"].facts["provides"] == ["alert_route", "tamper_alert"]
+    assert found["aws_cloudwatch_event_rule.tamper"].facts["provides"] == [
+        "trail_tampering",
+        "recorder_tampering",
+    ]
     # an event rule without a target alerts nobody
     assert found["aws_cloudwatch_event_rule.untargeted"].facts["provides"] == []
     estate = aws_estate(*discovery.resources)
     assert estate.facts["threat_detection"] is True
     assert estate.facts["tamper_alerting"] is True
     assert estate.attributes["provided_by"]["tamper_alerting"] == {
-        "tamper_alert": ["aws_cloudwatch_event_rule.tamper"]
+        "trail_tampering": ["aws_cloudwatch_event_rule.tamper"],
+        "recorder_tampering": ["aws_cloudwatch_event_rule.tamper"],
     }

@@ -736,7 +736,8 @@ def test_only_a_vault_lock_in_compliance_mode_is_immutable(
 
 
 def test_disabled_rules_and_alarms_alert_nobody(tmp_path: Path) -> None:
-    pattern = json.dumps({"detail": {"eventName": ["StopLogging", "DeleteTrail"]}})
+    events = ["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors"]
+    pattern = json.dumps({"source": ["aws.cloudtrail"], "detail": {"eventName": events}})
 
     def rule(name: str, expressions: dict[str, Any] | None = None, **settings: Any) -> list[Change]:
         unknown = {k: True for k, v in settings.items() if v is UNKNOWN}
@@ -765,12 +766,20 @@ def test_disabled_rules_and_alarms_alert_nobody(tmp_path: Path) -> None:
         *rule("off_before_state", state=UNKNOWN, is_enabled=False),
         *rule("later", {"state": refer("var.rule_state")}, state=UNKNOWN, is_enabled=UNKNOWN),
     )
-    tamper = ["alert_route", "tamper_alert"]
+    tamper = ["trail_tampering"]
     assert found["aws_cloudwatch_event_rule.on"]["provides"] == tamper
     assert found["aws_cloudwatch_event_rule.all_management"]["provides"] == tamper
     assert found["aws_cloudwatch_event_rule.off"]["provides"] == []
     assert found["aws_cloudwatch_event_rule.off_before_state"]["provides"] == []
     assert "provides" not in found["aws_cloudwatch_event_rule.later"]
-    alarm = {"alarm_name": "a", "alarm_actions": ["arn:aws:sns:eu-central-1:1:alerts"]}
-    assert facts("aws_cloudwatch_metric_alarm", alarm)["provides"] == ["alert_route"]
+    alarm = {
+        "alarm_name": "a",
+        "alarm_actions": ["arn:aws:sns:eu-central-1:1:alerts"],
+        "namespace": "CISBenchmark",
+        "metric_name": "RootUsage",
+        "comparison_operator": "GreaterThanOrEqualToThreshold",
+        "threshold": 1,
+        "evaluation_periods": 1,
+    }
+    assert facts("aws_cloudwatch_metric_alarm", alarm)["provides"] == ["alarm:CISBenchmark/RootUsage"]
     assert facts("aws_cloudwatch_metric_alarm", {**alarm, "actions_enabled": False})["provides"] == []

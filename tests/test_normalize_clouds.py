@@ -257,17 +257,33 @@ def test_aks_top_level_ranges_known_after_apply(
     assert found.facts.get("control_plane_public") is public
 
 
+NSG_ALERT = {
+    "action": [{}],
+    "scopes": ["/subscriptions/s"],
+    "criteria": [
+        {"category": "Administrative", "operation_name": "Microsoft.Network/networkSecurityGroups/write"}
+    ],
+}
+METRIC_POLICY = {
+    "notification_channels": ["c"],
+    "combiner": "OR",
+    "conditions": [
+        {
+            "condition_threshold": [
+                {"filter": 'metric.type="logging.googleapis.com/user/m"', "comparison": "COMPARISON_GT"}
+            ]
+        }
+    ],
+}
+
+
 @pytest.mark.parametrize(
     ("native_type", "values", "provides"),
     [
-        ("azurerm_monitor_activity_log_alert", {"action": [{}], "enabled": False}, []),
-        ("azurerm_monitor_activity_log_alert", {"action": [{}]}, ["alert_route"]),
-        ("google_monitoring_alert_policy", {"notification_channels": ["c"], "enabled": False}, []),
-        (
-            "google_monitoring_alert_policy",
-            {"notification_channels": ["c"], "enabled": True},
-            ["alert_route"],
-        ),
+        ("azurerm_monitor_activity_log_alert", {**NSG_ALERT, "enabled": False}, []),
+        ("azurerm_monitor_activity_log_alert", NSG_ALERT, ["nsg_write"]),
+        ("google_monitoring_alert_policy", {**METRIC_POLICY, "enabled": False}, []),
+        ("google_monitoring_alert_policy", {**METRIC_POLICY, "enabled": True}, ["log_metric:m"]),
         ("google_logging_organization_sink", {"include_children": True, "disabled": True}, []),
         ("google_logging_folder_sink", {"include_children": True, "disabled": True}, []),
         ("google_logging_organization_sink", {"include_children": True}, ["aggregated_sink"]),

@@ -150,7 +150,6 @@ def test_audit_log_retention(resource: Resource, parameters: Parameters) -> None
         "rts-2024-1774": ["Art. 7(2)", "Art. 7(3)"],
         "iso-27001": ["A.8.24", "A.8.13"],
         "bsi-c5": ["CRY-04"],
-        "cis-aws": ["4.7"],
         "cis-azure": ["3.3.5"],
     },
 )

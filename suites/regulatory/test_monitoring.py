@@ -134,15 +134,18 @@ def test_configuration_recording(resource: Resource) -> None:
         "rts-2024-1774": ["Art. 12(2)(e)"],
         "iso-27001": ["A.8.16"],
         "bsi-c5": ["OPS-17"],
-        "cis-aws": ["4.5"],
         "cis-gcp": ["2.5"],
     },
 )
 def test_logging_failure_alerted(resource: Resource) -> None:
     """Failure or tampering of audit logging is detected and alerted
 
-    Stopping a trail, deleting a diagnostic setting or changing audit configuration raises an
-    alert that reaches someone.
+    Switching audit logging off or blinding it raises an alert that reaches someone: on AWS
+    StopLogging, DeleteTrail, UpdateTrail and PutEventSelectors, and StopConfigurationRecorder and
+    DeleteDeliveryChannel, each matched by an EventBridge rule or an alarmed metric filter as for
+    MON-003; on Azure writing and deleting diagnostic settings (activity-log alerts with an action
+    group); on GCP audit configuration changes (a log-based metric an alert policy with channels
+    watches, CIS GCP 2.5). Patterns are evaluated, not searched for names.
     """
     require_capability(resource, "tamper_alerting", "alert on audit-logging changes")
 

@@ -7,6 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from regops.model import UNKNOWN
+from regops.normalize.alerting import (
+    AWS_SECURITY_EVENTS,
+    AWS_TAMPER_EVENTS,
+    aws_event_pattern_categories,
+    aws_metric_filter_categories,
+    known_list,
+)
 from regops.normalize.common import (
     Capability,
     Facts,
@@ -16,6 +23,7 @@ from regops.normalize.common import (
     Related,
     Unknown,
     blocks,
+    conditional,
     configured,
     dig,
     is_internet,
@@ -755,19 +763,51 @@ def _security_lake(values: Mapping[str, Any], related: Related) -> list[str]:
     return ["log_aggregation"]
 
 
+def _fires_on_one_event(values: Mapping[str, Any]) -> bool:
+    """Whether an alarm on a count of matching log events goes off at the first one."""
+    operator = dig(values, "comparison_operator")
+    threshold = float(dig(values, "threshold", default=0))
+    datapoints = dig(values, "datapoints_to_alarm") or dig(values, "evaluation_periods", default=1)
+    over = (operator == "GreaterThanOrEqualToThreshold" and threshold <= 1) or (
+        operator == "GreaterThanThreshold" and threshold < 1
+    )
+    return over and int(datapoints) == 1
+
+
 def _metric_alarm(values: Mapping[str, Any], related: Related) -> list[str]:
-    enabled = dig(values, "actions_enabled", default=True) is True
-    return ["alert_route"] if enabled and dig(values, "alarm_actions", default=[]) else []
+    """`alarm:<namespace>/<metric>` for an alarm that notifies someone at the first data point of
+    a log metric: what a metric filter's categories wait for (`_metric_filter`). An alarm on a
+    service metric (AWS/EC2 CPU, ...) watches no metric filter."""
+    namespace = dig(values, "namespace")
+    if namespace is None or str(namespace).startswith("AWS/"):
+        return []
+    metric = dig(values, "metric_name")
+    if metric is None:
+        return []  # metric math (`metric_query`): not read
+    if dig(values, "actions_enabled", default=True) is not True:
+        return []
+    if not known_list(dig(values, "alarm_actions")):
+        return []
+    return [f"alarm:{namespace}/{metric}"] if _fires_on_one_event(values) else []
 
 
-# API calls that switch audit logging off or blind it (CIS AWS 4.5 and the catalogue's MON-004).
-TAMPER_EVENTS = (
-    "StopLogging",
-    "DeleteTrail",
-    "UpdateTrail",
-    "PutEventSelectors",
-    "StopConfigurationRecorder",
-)
+def _metric_filter(values: Mapping[str, Any], related: Related) -> list[str]:
+    """The CIS AWS section 4 categories a CloudTrail metric filter matches, each counted only
+    when an alarm that notifies someone watches the metric it publishes."""
+    categories = [
+        *aws_metric_filter_categories(dig(values, "pattern"), AWS_SECURITY_EVENTS),
+        *aws_metric_filter_categories(dig(values, "pattern"), AWS_TAMPER_EVENTS),
+    ]
+    if not categories:
+        return []
+    transformations = blocks(values, "metric_transformation")
+    links = [
+        f"alarm:{dig(t, 'namespace')}/{dig(t, 'name')}"
+        for t in transformations
+        # a metric published with dimensions is not the one an alarm without them watches
+        if dig(t, "name") and dig(t, "namespace") and not dig(t, "dimensions")
+    ]
+    return [conditional(category, link) for link in links for category in categories]
 
 
 def _event_rule_enabled(values: Mapping[str, Any], related: Related) -> bool:
@@ -780,14 +820,26 @@ def _event_rule_enabled(values: Mapping[str, Any], related: Related) -> bool:
     return True
 
 
+def _default_bus(values: Mapping[str, Any], related: Related) -> bool:
+    """AWS services deliver CloudTrail events to the default event bus only."""
+    if values.get("event_bus_name") is UNKNOWN and configured(related, "event_bus_name") is False:
+        return True
+    bus = str(dig(values, "event_bus_name", default="default"))
+    return bus == "default" or bus.endswith(":event-bus/default")
+
+
 def _event_rule(values: Mapping[str, Any], related: Related) -> list[str]:
-    if not related.get("aws_cloudwatch_event_target") or not _event_rule_enabled(values, related):
+    """The categories of CIS AWS section 4 (and MON-004's tampering) whose every event the rule's
+    pattern matches, for an enabled rule on the default bus with a target."""
+    categories = [
+        *aws_event_pattern_categories(dig(values, "event_pattern"), AWS_SECURITY_EVENTS),
+        *aws_event_pattern_categories(dig(values, "event_pattern"), AWS_TAMPER_EVENTS),
+    ]
+    if not categories or not related.get("aws_cloudwatch_event_target"):
         return []
-    provided = ["alert_route"]
-    pattern = str(dig(values, "event_pattern", default=""))
-    if any(event in pattern for event in TAMPER_EVENTS):
-        provided.append("tamper_alert")
-    return provided
+    if not _event_rule_enabled(values, related) or not _default_bus(values, related):
+        return []
+    return categories
 
 
 def _alternate_contact(values: Mapping[str, Any], related: Related) -> list[str]:
@@ -829,6 +881,7 @@ PLANNED: dict[str, PlannedType] = {
     "aws_securitylake_data_lake": security_service(_security_lake),
     "aws_cloudwatch_metric_alarm": security_service(_metric_alarm),
     "aws_cloudwatch_event_rule": security_service(_event_rule),
+    "aws_cloudwatch_log_metric_filter": security_service(_metric_filter),
     "aws_account_alternate_contact": security_service(_alternate_contact),
     "aws_ssm_patch_baseline": security_service(_patch_baseline),
     "aws_ssm_association": security_service(_patch_association),
@@ -839,9 +892,10 @@ ESTATE: dict[str, Capability] = {
     "config_recording": Capability(("config_recorder", "config_recording"), regional=True),
     "vulnerability_scanning": Capability(("vulnerability_scanning",), regional=True),
     "central_logging": Capability(("log_aggregation",)),
-    "security_alerting": Capability(("alert_route",)),
+    # One token per category of critical events (normalize/alerting.py, CIS AWS section 4).
+    "security_alerting": Capability(tuple(AWS_SECURITY_EVENTS)),
     "security_contact": Capability(("security_contact",)),
-    "tamper_alerting": Capability(("tamper_alert",)),
+    "tamper_alerting": Capability(tuple(AWS_TAMPER_EVENTS)),
     "patch_management": Capability(("patch_baseline", "patch_run"), regional=True),
 }
 

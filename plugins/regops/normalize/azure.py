@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from regops.model import UNKNOWN
+from regops.normalize.alerting import (
+    AZURE_SECURITY_OPERATIONS,
+    AZURE_TAMPER_OPERATIONS,
+    azure_alert_categories,
+)
 from regops.normalize.common import (
     Capability,
     Facts,
@@ -547,12 +552,45 @@ def _defender_plan(values: Mapping[str, Any], related: Related) -> list[str]:
     return [plan, f"{plan}:{dig(values, 'subplan')}"] if dig(values, "subplan") else [plan]
 
 
+# An activity-log alert's criteria, as the ARM condition fields they set (alerting.py reads those).
+ACTIVITY_LOG_CRITERIA = {
+    "category": "category",
+    "operation_name": "operationName",
+    "resource_provider": "resourceProvider",
+    "resource_type": "resourceType",
+    "resource_group": "resourceGroup",
+    "resource_groups": "resourceGroup",
+    "resource_id": "resourceId",
+    "resource_ids": "resourceId",
+    "caller": "caller",
+    "level": "level",
+    "levels": "level",
+    "status": "status",
+    "statuses": "status",
+    "sub_status": "subStatus",
+    "sub_statuses": "subStatus",
+    "recommendation_category": "recommendationCategory",
+    "recommendation_impact": "recommendationImpact",
+    "recommendation_type": "recommendationType",
+    "resource_health": "resourceHealth",
+    "service_health": "serviceHealth",
+}
+
+
 def _activity_log_alert(values: Mapping[str, Any], related: Related) -> list[str]:
+    """The operations of CIS Azure 6.2.1-6.2.10 (and MON-004's diagnostic settings) an enabled
+    alert with an action group watches subscription-wide (normalize/alerting.py)."""
     if dig(values, "enabled", default=True) is not True or not blocks(values, "action"):
         return []
-    operations = [str(dig(c, "operation_name", default="")) for c in blocks(values, "criteria")]
-    tamper = any(op.lower().startswith("microsoft.insights/diagnosticsettings/") for op in operations)
-    return ["alert_route", "tamper_alert"] if tamper else ["alert_route"]
+    criteria = blocks(values, "criteria")
+    if len(criteria) != 1:
+        return []
+    conditions = [(field, criteria[0].get(attribute)) for attribute, field in ACTIVITY_LOG_CRITERIA.items()]
+    scopes = dig(values, "scopes")
+    return [
+        *azure_alert_categories(conditions, scopes, AZURE_SECURITY_OPERATIONS),
+        *azure_alert_categories(conditions, scopes, AZURE_TAMPER_OPERATIONS),
+    ]
 
 
 def managed_disk(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
@@ -614,9 +652,10 @@ ESTATE: dict[str, Capability] = {
     "config_recording": Capability(("defender:CloudPosture",)),
     "vulnerability_scanning": Capability(("defender:VirtualMachines:P2", "defender:Containers")),
     "central_logging": Capability(("siem",)),
-    "security_alerting": Capability(("alert_route",)),
+    # One token per operation of CIS Azure 6.2.1-6.2.10 (normalize/alerting.py).
+    "security_alerting": Capability(tuple(AZURE_SECURITY_OPERATIONS)),
     "security_contact": Capability(("security_contact",)),
-    "tamper_alerting": Capability(("tamper_alert",)),
+    "tamper_alerting": Capability(tuple(AZURE_TAMPER_OPERATIONS)),
     "patch_management": Capability(("patching",)),
 }
 

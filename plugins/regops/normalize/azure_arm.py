@@ -12,6 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from regops.normalize.alerting import (
+    AZURE_SECURITY_OPERATIONS,
+    AZURE_TAMPER_OPERATIONS,
+    azure_alert_categories,
+)
 from regops.normalize.azure import (
     NSG_EXEMPT_SUBNETS,
     RETENTION_UNIT_DAYS,
@@ -432,17 +437,44 @@ def _defender_pricing(payload: Mapping[str, Any]) -> list[str]:
     return [plan, f"{plan}:{sub_plan}"] if sub_plan else [plan]
 
 
+def _alert_conditions(condition: Any) -> list[tuple[str, Any]]:
+    """An activity-log alert's `condition.allOf` as (field, allowed value or values) pairs: an
+    `anyOf` over one field allows any of its values; over several fields it narrows in a way
+    regops does not read, and counts as a restriction that admits nothing."""
+    found: list[tuple[str, Any]] = []
+    for item in dig(condition, "allOf", default=[]):
+        item = known(item)
+        alternatives = dig(item, "anyOf")
+        if alternatives is not None:
+            pairs = _alert_conditions({"allOf": alternatives})
+            fields = {field for field, _ in pairs}
+            if len(fields) == 1:
+                values: list[Any] = []
+                for _, allowed in pairs:
+                    values.extend(allowed if isinstance(allowed, list) else [allowed])
+                found.append((fields.pop(), values))
+            else:
+                found.append(("anyOf", "(several fields)"))
+            continue
+        allowed = dig(item, "equals")
+        if allowed is None:
+            allowed = dig(item, "containsAny")
+        found.append((str(dig(item, "field", default="")), allowed))
+    return found
+
+
 def _activity_log_alert(payload: Mapping[str, Any]) -> list[str]:
+    """The operations of CIS Azure 6.2.1-6.2.10 (and MON-004's diagnostic settings) an enabled
+    alert with an action group watches subscription-wide (normalize/alerting.py)."""
     p = _properties(payload)
     if dig(p, "enabled", default=True) is not True or not dig(p, "actions", "actionGroups", default=[]):
         return []
-    conditions = dig(p, "condition", "allOf", default=[])
-    tamper = any(
-        dig(c, "field") == "operationName"
-        and str(dig(c, "equals", default="")).lower().startswith("microsoft.insights/diagnosticsettings/")
-        for c in conditions
-    )
-    return ["alert_route", "tamper_alert"] if tamper else ["alert_route"]
+    conditions = _alert_conditions(dig(p, "condition"))
+    scopes = dig(p, "scopes")
+    return [
+        *azure_alert_categories(conditions, scopes, AZURE_SECURITY_OPERATIONS),
+        *azure_alert_categories(conditions, scopes, AZURE_TAMPER_OPERATIONS),
+    ]
 
 
 def _security_contact(payload: Mapping[str, Any]) -> list[str]:

@@ -334,6 +334,16 @@ class Capability:
     regional: bool = False
 
 
+WHEN = " when "
+
+
+def conditional(token: str, link: str) -> str:
+    """A `provides` token that counts only where a resource of the same provider and region
+    provides `link`: a metric filter's category counts when an alarm that notifies someone
+    watches its metric (normalize/estate.py resolves it)."""
+    return f"{token}{WHEN}{link}"
+
+
 LiveNormaliser = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 

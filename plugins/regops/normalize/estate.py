@@ -6,7 +6,9 @@ configured. Resources that provide such a capability carry a `provides` fact: th
 tokens they establish. Each cloud's normaliser declares, in `ESTATE`, the tokens a capability
 needs; this module folds the inventory into one `estate` resource per provider whose facts say,
 per capability, whether every token is present (in every region the provider is used in, for
-regional capabilities) and, if not, which are missing.
+regional capabilities) and, if not, which are missing. A token may be conditional
+(`<token> when <link>`, common.conditional): it counts where a resource of the same region
+provides the link, as a metric filter's category counts once an alarm watches its metric.
 
 Absence counts against the estate: a stage without a detector fails the control. A security
 service whose configuration the source could not establish leaves every unfilled capability
@@ -20,7 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from regops.model import Resource
-from regops.normalize.common import Capability
+from regops.normalize.common import WHEN, Capability
 
 ESTATE_KIND = "estate"
 ESTATE_NATIVE_TYPE = "regops_estate"
@@ -62,6 +64,7 @@ def _estate(
     live = any(r.origin == "live" for r in members)
     provided: dict[tuple[str, str | None], list[str]] = {}
     undetermined: list[str] = []
+    conditions: list[tuple[str, str, str | None, str]] = []
     for resource in members:
         if "provides" not in resource.facts:
             if resource.kind == "security_service":
@@ -73,7 +76,18 @@ def _estate(
             undetermined.append(resource.id)
             continue
         for token in tokens:
-            provided.setdefault((token, resource.region), []).append(resource.id)
+            if WHEN in token:
+                token, link = token.split(WHEN, 1)
+                conditions.append((token, link, resource.region, resource.id))
+            else:
+                provided.setdefault((token, resource.region), []).append(resource.id)
+    # A conditional token counts where a resource of the same region provides its link; the
+    # holders are both (the metric filter and the alarms that watch it).
+    for token, link, region, holder in conditions:
+        linked = provided.get((link, region), [])
+        if linked:
+            holders = provided.setdefault((token, region), [])
+            holders.extend(i for i in (holder, *linked) if i not in holders)
     facts: dict[str, Any] = {}
     evidence: dict[str, dict[str, list[str]]] = {}
     for name, capability in capabilities.items():

@@ -7,6 +7,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from regops.normalize.alerting import (
+    GCP_ALERT_EVENTS,
+    GCP_SECURITY_EVENTS,
+    GCP_TAMPER_EVENTS,
+    gcp_log_filter_categories,
+    gcp_watched_metrics,
+    known_list,
+)
 from regops.normalize.common import (
     Capability,
     Facts,
@@ -15,6 +23,7 @@ from regops.normalize.common import (
     Related,
     Unknown,
     blocks,
+    conditional,
     days_from_duration,
     dig,
     is_internet,
@@ -373,9 +382,25 @@ def _project_service(values: Mapping[str, Any], related: Related) -> list[str]:
 
 
 def _alert_policy(values: Mapping[str, Any], related: Related) -> list[str]:
+    """What an enabled policy with notification channels alerts on: `log_metric:<name>` for each
+    log-based metric a threshold condition watches (its categories wait for it, `_log_metric`),
+    and the categories a log-match condition's filter matches itself (normalize/alerting.py)."""
     if dig(values, "enabled", default=True) is not True:
         return []
-    return ["alert_route"] if dig(values, "notification_channels", default=[]) else []
+    conditions = blocks(values, "conditions")
+    if len(conditions) > 1 and dig(values, "combiner") != "OR":
+        return []  # AND: no condition alerts by itself
+    provided: list[str] = []
+    for condition in conditions:
+        for threshold in blocks(condition, "condition_threshold"):
+            provided += gcp_watched_metrics(
+                dig(threshold, "filter"), dig(threshold, "comparison"), dig(threshold, "threshold_value")
+            )
+        for matched in blocks(condition, "condition_matched_log"):
+            provided += gcp_log_filter_categories(dig(matched, "filter"), GCP_ALERT_EVENTS)
+    if not provided or not known_list(dig(values, "notification_channels")):
+        return []
+    return list(dict.fromkeys(provided))
 
 
 def _essential_contact(values: Mapping[str, Any], related: Related) -> list[str]:
@@ -384,10 +409,14 @@ def _essential_contact(values: Mapping[str, Any], related: Related) -> list[str]
 
 
 def _log_metric(values: Mapping[str, Any], related: Related) -> list[str]:
-    # CIS GCP 2.5: changes to audit configuration; sink deletion blinds the SIEM as well.
-    text = str(dig(values, "filter", default=""))
-    tamper = "auditConfigDeltas" in text or "DeleteSink" in text or "UpdateSink" in text
-    return ["tamper_metric"] if tamper else []
+    """The CIS GCP 2.4-2.11 categories a log-based metric's filter matches, each counted only when
+    an alert policy with notification channels watches the metric (`_alert_policy`)."""
+    if dig(values, "disabled", default=False) is True:
+        return []
+    categories = gcp_log_filter_categories(dig(values, "filter"), GCP_ALERT_EVENTS)
+    if not categories:
+        return []
+    return [conditional(category, f"log_metric:{dig(values, 'name')}") for category in categories]
 
 
 def _organization_sink(values: Mapping[str, Any], related: Related) -> list[str]:
@@ -439,9 +468,10 @@ ESTATE: dict[str, Capability] = {
         ("api:containerscanning.googleapis.com", "api:osconfig.googleapis.com")
     ),
     "central_logging": Capability(("aggregated_sink",)),
-    "security_alerting": Capability(("alert_route",)),
+    # One token per category of CIS GCP 2.4-2.11 (normalize/alerting.py).
+    "security_alerting": Capability(tuple(GCP_SECURITY_EVENTS)),
     "security_contact": Capability(("security_contact",)),
-    "tamper_alerting": Capability(("tamper_metric",)),
+    "tamper_alerting": Capability(tuple(GCP_TAMPER_EVENTS)),
     "patch_management": Capability(("patching",)),
 }
 

@@ -8,13 +8,21 @@ side (normalize/gcp.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from regops.normalize.alerting import (
+    GCP_ALERT_EVENTS,
+    gcp_log_filter_categories,
+    gcp_watched_metrics,
+    known_list,
+)
 from regops.normalize.common import (
     Facts,
     LiveType,
     Unknown,
+    conditional,
     days_from_duration,
     dig,
     is_internet,
@@ -299,16 +307,39 @@ def _service(payload: Mapping[str, Any]) -> list[str]:
 
 
 def _alert_policy(payload: Mapping[str, Any]) -> list[str]:
+    """As the planned side (gcp._alert_policy): `log_metric:<name>` per log-based metric a
+    threshold condition watches, and the categories of a log-match condition's filter."""
     data = _data(payload)
     if dig(data, "enabled", default=True) is False:
         return []
-    return ["alert_route"] if dig(data, "notificationChannels", default=[]) else []
+    conditions = dig(data, "conditions", default=[])
+    if len(conditions) > 1 and dig(data, "combiner") != "OR":
+        return []  # AND: no condition alerts by itself
+    provided: list[str] = []
+    for condition in conditions:
+        threshold = dig(condition, "conditionThreshold")
+        if threshold is not None:
+            provided += gcp_watched_metrics(
+                dig(threshold, "filter"), dig(threshold, "comparison"), dig(threshold, "thresholdValue")
+            )
+        matched = dig(condition, "conditionMatchedLog")
+        if matched is not None:
+            provided += gcp_log_filter_categories(dig(matched, "filter"), GCP_ALERT_EVENTS)
+    if not provided or not known_list(dig(data, "notificationChannels")):
+        return []
+    return list(dict.fromkeys(provided))
 
 
 def _log_metric(payload: Mapping[str, Any]) -> list[str]:
-    text = str(dig(payload, "data", "filter", default=""))
-    tamper = "auditConfigDeltas" in text or "DeleteSink" in text or "UpdateSink" in text
-    return ["tamper_metric"] if tamper else []
+    """As the planned side (gcp._log_metric): categories that count once a policy watches it."""
+    if dig(payload, "data", "disabled", default=False) is True:
+        return []
+    categories = gcp_log_filter_categories(dig(payload, "data", "filter"), GCP_ALERT_EVENTS)
+    if not categories:
+        return []
+    # The API names the metric by its identifier; a full resource name ends in it.
+    name = re.sub(r"^projects/[^/]+/metrics/", "", str(dig(payload, "data", "name")))
+    return [conditional(category, f"log_metric:{name}") for category in categories]
 
 
 def _sink(payload: Mapping[str, Any]) -> list[str]:
