@@ -570,3 +570,32 @@ def test_an_incomplete_live_source_fails_the_gate_end_to_end(
     # What the denied call would have told is an error; what the tags tell is still judged.
     assert {ledger_outcomes[c] for c in ("ENC-003", "ENC-005", "NET-005")} == {"error"}
     assert ledger_outcomes["AST-001"] == "failed"
+
+
+def test_an_instance_is_judged_by_the_encryption_of_its_volumes(aws: Clients) -> None:  # noqa: F811
+    ec2 = aws("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]
+    root = image["RootDeviceName"]
+
+    def launch(encrypted: bool) -> str:
+        return str(
+            ec2.run_instances(
+                ImageId=image["ImageId"],
+                MinCount=1,
+                MaxCount=1,
+                BlockDeviceMappings=[{"DeviceName": root, "Ebs": {"VolumeSize": 8, "Encrypted": encrypted}}],
+                TagSpecifications=[{"ResourceType": "instance", "Tags": STAGE_TAGS}],
+            )["Instances"][0]["InstanceId"]
+        )
+
+    sealed, plain = launch(True), launch(False)
+
+    def instances(**kwargs: Any) -> dict[str, Resource]:
+        found = discover_aws(source(aws), "acceptance", **kwargs).resources
+        return {r.id.rsplit("/", 1)[-1]: r for r in found if r.kind == "compute"}
+
+    found = instances()
+    assert (found[sealed].facts["disk_encrypted"], found[plain].facts["disk_encrypted"]) == (True, False)
+    denied = _http_error(403, "AccessDenied", "DescribeVolumes")
+    unread = instances(session_factory=_session_with("before-send.ec2.DescribeVolumes", denied))
+    assert "disk_encrypted" not in unread[sealed].facts

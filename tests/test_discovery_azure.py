@@ -79,6 +79,7 @@ def test_the_demo_subscription_through_the_sdk(run_azure: Run) -> None:
     assert found["nsg-payments-web"].facts["internet_ingress_ports"] == [[22, 22], [443, 443]]
     assert found["psql-payments-acc"].facts["tls_enforced"] is True  # a server parameter
     assert found["vm-batch-acc"].facts["public_ip"] is False  # its network interface
+    assert found["vm-batch-acc"].facts["disk_encrypted"] is True  # encryption at host
     assert found["vnet-payments-acc"].facts["flow_logs"] is True  # the network watcher's flow log
     assert found["cmk-storage"].facts["rotation_period_days"] == 365
     assert found["tokenisation"].facts["taggable"] is False

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from regops.discovery.terraform_plan import discover_plan
 from regops.model import UNKNOWN, Resource
-from regops.normalize import aws, azure, gcp
+from regops.normalize import aws, azure, azure_arm, gcp
 from tests.plans import Change, refer, write_plan
 
 
@@ -228,6 +228,32 @@ def test_compute_hardening_gaps_name_what_is_missing() -> None:
     assert instance["hardening_gaps"] == ["serial console enabled", "IP forwarding on"]
     ec2 = aws.PLANNED["aws_instance"].facts({"metadata_options": [{"http_tokens": "optional"}]}, {})
     assert ec2["hardening_gaps"] == ["IMDSv1 allowed"]
+
+
+@pytest.mark.parametrize(
+    ("devices", "encrypted"),
+    [
+        ({"root_block_device": [{"encrypted": True}]}, True),
+        ({"root_block_device": [{"encrypted": True}], "ebs_block_device": [{"encrypted": False}]}, False),
+        ({"root_block_device": [{"encrypted": False}]}, False),
+        ({"root_block_device": [{"encrypted": UNKNOWN}]}, None),
+        ({"root_block_device": UNKNOWN}, None),
+    ],
+    ids=["root-encrypted", "data-volume-plain", "root-plain", "left-to-the-account", "no-block"],
+)
+def test_an_aws_instance_is_disk_encrypted_only_with_every_volume(
+    devices: dict[str, Any], encrypted: bool | None
+) -> None:
+    assert aws.PLANNED["aws_instance"].facts(devices, {}).get("disk_encrypted") is encrypted
+
+
+def test_vm_disks_are_encrypted_on_azure_only_with_encryption_at_host_and_always_on_gcp() -> None:
+    vm = azure.PLANNED["azurerm_linux_virtual_machine"].facts
+    assert vm({"encryption_at_host_enabled": True}, {})["disk_encrypted"] is True
+    assert vm({}, {})["disk_encrypted"] is False  # the temporary disk and caches stay plain
+    assert gcp.PLANNED["google_compute_instance"].facts({}, {})["disk_encrypted"] is True
+    live = {"properties": {"securityProfile": {"securityType": "TrustedLaunch"}}}
+    assert azure_arm.virtual_machine(live)["disk_encrypted"] is False
 
 
 def test_default_networking_on_azure_and_gcp(tmp_path: Path) -> None:

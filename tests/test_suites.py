@@ -53,6 +53,7 @@ def test_planned_workloads_and_replacements(pytester: pytest.Pytester) -> None:
                 "tags": {**TAGS, "tier": "edge"},
                 "associate_public_ip_address": True,
                 "metadata_options": [{"http_tokens": "required"}],
+                "root_block_device": [{"encrypted": True}],
             },
         ),
         Change("aws_lambda_function.old", "aws_lambda_function", {"tags": TAGS, "runtime": "python3.8"}),
@@ -83,6 +84,8 @@ def test_planned_workloads_and_replacements(pytester: pytest.Pytester) -> None:
         ("DEL-002", "aws_db_instance.archive"): "failed",  # deleted, and its data with it
         ("DEL-002", "aws_ebs_volume.data"): "failed",  # a replaced disk loses its data too
         ("ENC-002", "aws_ebs_volume.data"): "failed",
+        ("ENC-002", "aws_instance.api"): "failed",  # its root volume's encryption left to AWS
+        ("ENC-002", "aws_instance.edge"): "passed",
     }
 
 

@@ -74,7 +74,7 @@ def test_database_encrypted_at_rest(resource: Resource, parameters: Parameters) 
     id="ENC-002",
     layer="system",
     severity="high",
-    kinds=("disk", "account"),
+    kinds=("disk", "compute", "account"),
     frameworks={
         "pci-dss": ["3.5.1", "3.5.1.3"],
         "dora": ["Art. 9(4)(d)"],
@@ -95,6 +95,12 @@ def test_block_storage_encrypted(resource: Resource) -> None:
             not_applicable(f"{resource.native_type} is no disk encryption setting")
         assert resource.fact("ebs_default_encryption") is True, (
             f"{resource.id}: new EBS volumes in this region are not encrypted by default"
+        )
+        return
+    if resource.kind == "compute":
+        assert resource.fact("disk_encrypted") is True, (
+            f"{resource.id}: not every disk the instance writes to is encrypted (AWS: each block"
+            " device sets encrypted = true; Azure: encryption at host covers the temporary disk and caches)"
         )
         return
     assert resource.fact("encrypted_at_rest") is True, f"{resource.id}: the disk is not encrypted"

@@ -383,7 +383,18 @@ class _RegionDiscovery:
             }
         except _Failed:
             listed = None
-        self._each(tagged, "aws_instance", listed, _last)
+
+        def volumes(arn: str, item: Any) -> dict[str, Any]:
+            ids = [m["Ebs"]["VolumeId"] for m in item.get("BlockDeviceMappings", []) if "Ebs" in m]
+            if not ids:
+                return {"volumes": []}
+            try:
+                found: Any = self.r.paginate("ec2", "describe_volumes", "Volumes", VolumeIds=ids)
+            except _Failed:
+                found = UNKNOWN
+            return {"volumes": found}
+
+        self._each(tagged, "aws_instance", listed, _last, volumes)
 
     def _key_manager_of(self, field: str) -> Callable[[str, Any], dict[str, Any]]:
         def extra(arn: str, item: Any) -> dict[str, Any]:

@@ -602,9 +602,14 @@ def instance(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
         ),
     )
     facts.derive("imdsv2_required", lambda: dig(values, "metadata_options", 0, "http_tokens") == "required")
-    facts.derive(
-        "disk_encrypted", lambda: dig(values, "root_block_device", 0, "encrypted", default=False) is True
-    )
+
+    def disk_encrypted() -> bool:
+        # Left unset, `encrypted` is computed (the AMI's snapshots or the account's EBS default
+        # decide), so the plan cannot say; CIS AWS and checkov ask for it to be set.
+        devices = [*blocks(values, "root_block_device"), *blocks(values, "ebs_block_device")]
+        return bool(devices) and all(dig(device, "encrypted", default=False) is True for device in devices)
+
+    facts.derive("disk_encrypted", disk_encrypted)
     facts.derive(
         "hardening_gaps",
         lambda: [] if dig(values, "metadata_options", 0, "http_tokens") == "required" else ["IMDSv1 allowed"],
@@ -1261,6 +1266,18 @@ def live_ebs_volume(payload: Mapping[str, Any]) -> dict[str, Any]:
 def live_instance(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     facts.derive("public_ip", lambda: bool(dig(payload, "description", "PublicIpAddress")))
+
+    def disk_encrypted() -> bool:
+        attached = {
+            dig(mapping, "Ebs", "VolumeId")
+            for mapping in dig(payload, "description", "BlockDeviceMappings", default=[])
+        }
+        volumes = _read(payload, "volumes")
+        if not attached or attached - {dig(volume, "VolumeId") for volume in volumes}:
+            raise Unknown  # instance-store only, or a volume discovery did not see
+        return all(dig(volume, "Encrypted") is True for volume in volumes)
+
+    facts.derive("disk_encrypted", disk_encrypted)
     facts.derive(
         "imdsv2_required", lambda: dig(payload, "description", "MetadataOptions", "HttpTokens") == "required"
     )

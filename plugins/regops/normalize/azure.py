@@ -390,9 +390,9 @@ def log_analytics_workspace(values: Mapping[str, Any], related: Related) -> dict
 
 def virtual_machine(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
-    facts.derive(
-        "encryption_at_host", lambda: dig(values, "encryption_at_host_enabled", default=False) is True
-    )
+    # Managed disks are always encrypted by the platform; the temporary disk and the disk caches
+    # on the host only with encryption at host.
+    facts.derive("disk_encrypted", lambda: dig(values, "encryption_at_host_enabled", default=False) is True)
 
     def hardening_gaps() -> list[str]:
         gaps = []

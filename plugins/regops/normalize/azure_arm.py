@@ -287,7 +287,8 @@ def virtual_machine(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     p = _properties(payload)
     security = dig(p, "securityProfile", default={})
-    facts.derive("encryption_at_host", lambda: dig(security, "encryptionAtHost", default=False) is True)
+    # As planned: the temporary disk and the disk caches are encrypted only with encryption at host.
+    facts.derive("disk_encrypted", lambda: dig(security, "encryptionAtHost", default=False) is True)
     facts.derive(
         "public_ip",
         lambda: any(

@@ -267,6 +267,8 @@ def logging_bucket(values: Mapping[str, Any], related: Related) -> dict[str, Any
 
 def compute_instance(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
+    # Compute Engine encrypts every persistent disk and local SSD; no setting turns it off.
+    facts.derive("disk_encrypted", lambda: True)
     facts.derive(
         "public_ip", lambda: any(blocks(n, "access_config") for n in blocks(values, "network_interface"))
     )

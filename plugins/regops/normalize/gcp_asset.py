@@ -214,6 +214,7 @@ def _metadata(data: Mapping[str, Any]) -> dict[str, str]:
 
 def compute_instance(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
+    facts.derive("disk_encrypted", lambda: True)  # as planned: Compute Engine always encrypts
     data = _data(payload)
     facts.derive(
         "public_ip",
