@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from regops.jsontext import json_chunks
 from regops.model import KINDS, ORIGINS, PROVIDERS, STAGES, Discovery, Resource, SourceReport
+from regops.normalize.aws_data_events import settle
 from regops.normalize.estate import estate_resources
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class Inventory:
                     )
                 resources[resource.id] = resource
                 came_from[resource.id] = discovery.report.location
+        resources = {resource.id: resource for resource in settle(list(resources.values()))}
         for estate in estate_resources(list(resources.values()), stage):
             if estate.id in resources:
                 raise InventoryError(

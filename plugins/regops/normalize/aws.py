@@ -14,6 +14,7 @@ from regops.normalize.alerting import (
     aws_metric_filter_categories,
     known_list,
 )
+from regops.normalize.aws_data_events import dynamodb_scopes, live_selectors, planned_selectors
 from regops.normalize.common import (
     Capability,
     Facts,
@@ -409,8 +410,7 @@ def rds_cluster(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
 def dynamodb_table(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
-    # Item-level access is audited by CloudTrail data events, which the trail decides.
-    facts.derive("audit_logging", lambda: None)
+    # `audit_logging` is the stage's trails' to say (aws_data_events.settle).
     facts.derive(
         "restored_from", lambda: dig(values, "restore_source_table_arn") or dig(values, "restore_source_name")
     )
@@ -501,6 +501,14 @@ def cloudtrail(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts.derive("encryption_cmk", lambda: bool(dig(values, "kms_key_id")))
     # A trail delivering to CloudWatch Logs feeds the log pipeline alerts and the SIEM read.
     facts.derive("provides", lambda: ["log_aggregation"] if dig(values, "cloud_watch_logs_group_arn") else [])
+    facts.derive(
+        "dynamodb_data_events",
+        lambda: (
+            dynamodb_scopes(*planned_selectors(values))
+            if dig(values, "enable_logging", default=True) is True
+            else []
+        ),
+    )
     return facts.values
 
 
@@ -1105,7 +1113,7 @@ def live_rds_cluster(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def live_dynamodb_table(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
-    facts.derive("audit_logging", lambda: None)
+    # `audit_logging` is the stage's trails' to say (aws_data_events.settle).
     facts.derive("encrypted_at_rest", lambda: True)
     facts.derive(
         "encryption_cmk",
@@ -1194,6 +1202,14 @@ def live_cloudtrail(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts.derive(
         "provides",
         lambda: ["log_aggregation"] if dig(payload, "description", "CloudWatchLogsLogGroupArn") else [],
+    )
+    facts.derive(
+        "dynamodb_data_events",
+        lambda: (
+            dynamodb_scopes(*live_selectors(_read(payload, "event_selectors")))
+            if dig(payload, "status", "IsLogging") is True
+            else []
+        ),
     )
     return facts.values
 
