@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from regops.discovery import Inventory, InventoryError, _discover_hosts, discover
@@ -266,6 +266,7 @@ SOURCE_FIELDS = ("kind", "location", "sha256", "resource_count", "complete", "er
     value=JSON | st.sampled_from(["global", "system", "object_store", "threat_detection"]),
     drop=st.booleans(),
 )
+@example(part="resource", field="tags", value={"\n": None}, drop=False)  # a key of two lines
 def test_any_edit_of_a_saved_inventory_reads_or_is_one_clear_error(
     tmp_path_factory: pytest.TempPathFactory, part: str, field: str, value: Any, drop: bool
 ) -> None:

@@ -243,8 +243,15 @@ def _checked(document: Mapping[str, Any], origin: str) -> Inventory:
 
 def _problems(error: ValidationError) -> str:
     return "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or 'the entry'}: {e['msg']}" for e in error.errors(include_url=False)
+        f"{'.'.join(map(_key_text, e['loc'])) or 'the entry'}: {e['msg']}"
+        for e in error.errors(include_url=False)
     )
+
+
+def _key_text(key: str | int) -> str:
+    # A key is any text in a hand-edited file (a tag named "a\nb"): the error stays on one line.
+    text = str(key)
+    return text if text.isprintable() else json.dumps(text)
 
 
 def discover(settings: Settings, progress: Callable[[str], None] | None = None) -> Inventory:
