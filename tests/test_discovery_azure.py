@@ -309,3 +309,74 @@ def test_a_recovery_vaults_lock_is_judged_by_its_backup_policies(run_azure: Run)
     )
     assert "immutable_retention_days" not in by_name(denied)["rsv-payments"].facts
     assert denied.report.complete is False
+
+
+@pytest.mark.parametrize(
+    ("states", "encrypted"), [(["Enabled", "Enabled"], True), (["Enabled", "Disabled"], False)]
+)
+def test_a_sql_server_is_encrypted_only_if_every_database_is(
+    run_azure: Run, states: list[str], encrypted: bool
+) -> None:
+    server_id = f"{GROUP}/Microsoft.Sql/servers/sql-payments"
+    server = {
+        "id": server_id,
+        "name": "sql-payments",
+        "type": "Microsoft.Sql/servers",
+        "location": "germanywestcentral",
+        "tags": {"stage": "acceptance"},
+        "properties": {"minimalTlsVersion": "1.2", "publicNetworkAccess": "Disabled"},
+    }
+    names = ["ledger", "reporting"]
+    databases = [{"id": f"{server_id}/databases/{n}", "name": n} for n in ["master", *names]]
+    ok = {"status": 200}
+    discovery, api = run_azure(
+        [
+            answer(
+                LISTING,
+                {**ok, "body": {"value": [{k: server[k] for k in ("id", "name", "type")}]}},
+                query=TAG_FILTER,
+            ),
+            answer(server_id, {**ok, "body": server}),
+            answer(
+                f"{server_id}/auditingSettings/default", {**ok, "body": {"properties": {"state": "Enabled"}}}
+            ),
+            answer(f"{server_id}/databases", {**ok, "body": {"value": databases}}),
+            *(
+                answer(
+                    f"{server_id}/databases/{name}/transparentDataEncryption/current",
+                    {**ok, "body": {"properties": {"state": state}}},
+                )
+                for name, state in zip(names, states, strict=True)
+            ),
+        ]
+    )
+    assert api.unmatched == []  # master's encryption is never asked
+    assert by_name(discovery)["sql-payments"].facts["encrypted_at_rest"] is encrypted
+
+
+def test_a_sql_server_whose_databases_cannot_be_read_is_of_unknown_encryption(run_azure: Run) -> None:
+    server_id = f"{GROUP}/Microsoft.Sql/servers/sql-payments"
+    server = {
+        "id": server_id,
+        "name": "sql-payments",
+        "type": "Microsoft.Sql/servers",
+        "tags": {"stage": "acceptance"},
+        "properties": {},
+    }
+    ok = {"status": 200}
+    discovery, _ = run_azure(
+        [
+            answer(
+                LISTING,
+                {**ok, "body": {"value": [{k: server[k] for k in ("id", "name", "type")}]}},
+                query=TAG_FILTER,
+            ),
+            answer(server_id, {**ok, "body": server}),
+            answer(
+                f"{server_id}/auditingSettings/default", {**ok, "body": {"properties": {"state": "Enabled"}}}
+            ),
+            answer(f"{server_id}/databases", error(403, "AuthorizationFailed")),
+        ]
+    )
+    assert "encrypted_at_rest" not in by_name(discovery)["sql-payments"].facts
+    assert discovery.report.complete is False

@@ -37,6 +37,7 @@ from regops.normalize.azure_arm import (
     PG_CONFIGURATIONS,
     PG_SETTINGS,
     SQL_AUDITING,
+    SQL_DATABASE_TDE,
 )
 
 Progress = Callable[[str], None]
@@ -198,6 +199,7 @@ def _with_extras(sub: _Subscription, payload: dict[str, Any]) -> dict[str, Any]:
         payload[BACKUP_POLICIES] = sub.listing(f"{rid}/backupPolicies", API_VERSIONS[kind])
     elif kind == "microsoft.sql/servers":
         payload[SQL_AUDITING] = sub.get(f"{rid}/auditingSettings/default", "2021-11-01")
+        payload[SQL_DATABASE_TDE] = _database_encryption(sub, rid)
     elif kind == "microsoft.dbforpostgresql/flexibleservers":
         settings: Any = {}
         for name in PG_SETTINGS:
@@ -209,6 +211,23 @@ def _with_extras(sub: _Subscription, payload: dict[str, Any]) -> dict[str, Any]:
                 settings[name] = (found.get("properties") or {}).get("value")
         payload[PG_CONFIGURATIONS] = settings
     return payload
+
+
+def _database_encryption(sub: _Subscription, server: str) -> Any:
+    """Each user database's transparent data encryption state; UNKNOWN when one is unread."""
+    databases = sub.listing(f"{server}/databases", "2021-11-01")
+    if databases is UNKNOWN:
+        return UNKNOWN
+    states: dict[str, Any] = {}
+    for database in databases:
+        name = str(database.get("name", ""))
+        if name == "master":
+            continue  # the server's own database, which TDE does not apply to
+        found = sub.get(f"{server}/databases/{name}/transparentDataEncryption/current", "2021-11-01")
+        if found is UNKNOWN:
+            return UNKNOWN
+        states[name] = (found.get("properties") or {}).get("state")
+    return states
 
 
 def _children(sub: _Subscription, payload: Mapping[str, Any]) -> Iterator[dict[str, Any]]:

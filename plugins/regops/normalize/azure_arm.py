@@ -37,6 +37,7 @@ from regops.normalize.common import (
 
 BLOB_SERVICE = "regops:blob_service"
 SQL_AUDITING = "regops:auditing"
+SQL_DATABASE_TDE = "regops:database_encryption"
 PG_CONFIGURATIONS = "regops:configurations"
 FLOW_LOGS = "regops:flow_logs"
 BLOB_DIAGNOSTICS = "regops:blob_diagnostic_settings"
@@ -117,7 +118,11 @@ def storage_account(payload: Mapping[str, Any]) -> dict[str, Any]:
 def sql_server(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     p = _properties(payload)
-    facts.derive("encrypted_at_rest", lambda: True)
+    # Transparent data encryption is on by default and set per database; each may turn it off.
+    facts.derive(
+        "encrypted_at_rest",
+        lambda: all(state == "Enabled" for state in _extra(payload, SQL_DATABASE_TDE).values()),
+    )
     facts.derive("tls_enforced", lambda: True)
     # Servers created before the setting existed report none, which admits TLS 1.0.
     facts.derive("tls_min_version", lambda: tls_version(dig(p, "minimalTlsVersion", default="1.0")))
