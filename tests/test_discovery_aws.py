@@ -599,3 +599,50 @@ def test_an_instance_is_judged_by_the_encryption_of_its_volumes(aws: Clients) ->
     denied = _http_error(403, "AccessDenied", "DescribeVolumes")
     unread = instances(session_factory=_session_with("before-send.ec2.DescribeVolumes", denied))
     assert "disk_encrypted" not in unread[sealed].facts
+
+
+def test_a_rule_that_forwards_plain_http_makes_a_redirecting_listener_plaintext(aws: Clients) -> None:  # noqa: F811
+    ec2, elbv2 = aws("ec2"), aws("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.8.{i}.0/24", AvailabilityZone=f"eu-central-1{zone}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, zone in enumerate("ab")
+    ]
+    balancer = elbv2.create_load_balancer(Name="edge", Subnets=subnets, Tags=STAGE_TAGS)["LoadBalancers"][0][
+        "LoadBalancerArn"
+    ]
+    target = elbv2.create_target_group(Name="api", Protocol="HTTP", Port=8080, VpcId=vpc)["TargetGroups"][0][
+        "TargetGroupArn"
+    ]
+    listener = elbv2.create_listener(
+        LoadBalancerArn=balancer,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[
+            {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "StatusCode": "HTTP_301"}}
+        ],
+    )["Listeners"][0]["ListenerArn"]
+
+    def plaintext(**kwargs: Any) -> Any:
+        (found,) = (
+            r
+            for r in discover_aws(source(aws), "acceptance", **kwargs).resources
+            if r.kind == "load_balancer"
+        )
+        return found.facts.get("plaintext_listener")
+
+    assert plaintext() is False
+    elbv2.create_rule(
+        ListenerArn=listener,
+        Priority=10,
+        Conditions=[{"Field": "path-pattern", "Values": ["/legacy/*"]}],
+        Actions=[{"Type": "forward", "TargetGroupArn": target}],
+    )
+    assert plaintext() is True
+    denied = _session_with(
+        "before-send.elastic-load-balancing-v2.DescribeRules",
+        _http_error(403, "AccessDenied", "DescribeRules"),
+    )
+    assert plaintext(session_factory=denied) is None

@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from regops.discovery.live import aws_resource
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
-from regops.normalize.aws import environment_without_values
+from regops.normalize.aws import PLAINTEXT_PROTOCOLS, environment_without_values
 
 Progress = Callable[[str], None]
 # boto3 sessions are not thread-safe; clients made from them are.
@@ -473,6 +473,14 @@ class _RegionDiscovery:
                 )
             except _Failed:
                 listeners = UNKNOWN
+            for listener in [] if listeners is UNKNOWN else listeners:
+                if listener.get("Protocol") in PLAINTEXT_PROTOCOLS:
+                    try:
+                        listener["Rules"] = self.r.paginate(
+                            "elbv2", "describe_rules", "Rules", ListenerArn=listener["ListenerArn"]
+                        )
+                    except _Failed:
+                        listener["Rules"] = UNKNOWN
             attributes = self.r.read("elbv2", "describe_load_balancer_attributes", LoadBalancerArn=arn)
             waf = self.r.read("wafv2", "get_web_acl_for_resource", ResourceArn=arn)
             return {

@@ -1250,8 +1250,11 @@ def live_load_balancer(payload: Mapping[str, Any]) -> dict[str, Any]:
 
     def plaintext_listener() -> bool:
         for listener in listeners():
-            if listener.get("Protocol") in {"HTTP", "TCP", "UDP", "TCP_UDP"}:
-                actions = listener.get("DefaultActions", [])
+            if listener.get("Protocol") in PLAINTEXT_PROTOCOLS:
+                # As planned: a rule that forwards plain HTTP serves it however the default redirects.
+                rules = known(listener.get("Rules", UNKNOWN))
+                actions = [*listener.get("DefaultActions", [])]
+                actions += [action for rule in rules for action in rule.get("Actions", [])]
                 redirects = all(
                     a.get("Type") == "redirect" and (a.get("RedirectConfig") or {}).get("Protocol") == "HTTPS"
                     for a in actions
