@@ -134,6 +134,12 @@ def test_key_vault_key_rotation_and_vault_protection() -> None:
     assert azure_facts("azurerm_key_vault_key", {"rotation_policy": []})["rotation_enabled"] is False
 
 
+def test_who_may_use_a_vault_key_is_judged_on_its_vault_which_must_be_in_the_plan() -> None:
+    assert azure_facts("azurerm_key_vault_key", {}, azurerm_key_vault=[{}])["access_gaps"] == []
+    # A vault made elsewhere (a data source, another root module): its access model is not known.
+    assert "access_gaps" not in azure_facts("azurerm_key_vault_key", {})
+
+
 def test_postgres_flexible_server_tls_from_configuration() -> None:
     off = [{"name": "require_secure_transport", "value": "OFF"}]
     found = azure_facts(

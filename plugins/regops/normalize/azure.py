@@ -323,9 +323,16 @@ def key_vault_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]
     facts.derive("rotation_enabled", lambda: period() is not None)
     facts.derive("rotation_period_days", period)
     facts.derive("expiry_set", lambda: bool(dig(values, "expiration_date") or dig(policy(), "expire_after")))
-    # Who may use a key is decided on its vault (KMS-003 judges the vault).
-    facts.derive("access_gaps", lambda: [])
     vault = _first(related, "azurerm_key_vault")
+
+    # Who may use a key is decided on its vault, which KMS-003 judges when the plan holds it;
+    # of a vault made elsewhere nothing is known here.
+    def access_gaps() -> list[str]:
+        if vault is None:
+            raise Unknown
+        return []
+
+    facts.derive("access_gaps", access_gaps)
     if vault is not None:
         facts.derive(
             "deletion_protected",
