@@ -283,7 +283,10 @@ def test_default_networking_on_azure_and_gcp(tmp_path: Path) -> None:
         "google_compute_subnetwork.app": False,
     }
     assert found["google_compute_subnetwork.app"].facts["flow_logs"] is True
-    assert found["google_compute_network.default"].facts["flow_logs"] is None
+    # Auto mode (the provider's default) makes subnetworks without flow logs, outside the plan.
+    assert found["google_compute_network.default"].facts["flow_logs"] is False
+    custom = gcp.PLANNED["google_compute_network"].facts({"auto_create_subnetworks": False}, {})
+    assert custom["flow_logs"] is None  # its subnetworks say
 
 
 def test_key_access_on_azure_and_gcp() -> None:

@@ -336,7 +336,12 @@ def network(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     # The default network comes with firewall rules that admit SSH, RDP and ICMP from anywhere.
     facts.derive("default_allow", lambda: dig(values, "name") == "default")
-    facts.derive("flow_logs", lambda: None)
+    # An auto-mode network makes a subnetwork in every region, outside the plan and without flow
+    # logs; a custom-mode one leaves them to its subnetworks.
+    facts.derive(
+        "flow_logs",
+        lambda: False if dig(values, "auto_create_subnetworks", default=True) is True else None,
+    )
     return facts.values
 
 
