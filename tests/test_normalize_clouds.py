@@ -349,6 +349,10 @@ PUBLIC_ACLS = [
     acl("google_storage_bucket_acl", default_acl="publicRead"),
     acl("google_storage_bucket_access_control", entity="allUsers", role="READER"),
     acl("google_storage_default_object_access_control", entity="allUsers", role="READER"),
+    # One object made public exposes the bucket's data too.
+    acl("google_storage_object_acl", object="statement.pdf", predefined_acl="publicRead"),
+    acl("google_storage_object_acl", object="statement.pdf", role_entity=["READER:allUsers"]),
+    acl("google_storage_object_access_control", object="statement.pdf", entity="allUsers", role="READER"),
 ]
 
 

@@ -67,16 +67,18 @@ PUBLIC_PREDEFINED_ACLS = frozenset({"publicread", "publicreadwrite", "authentica
 
 
 def _acl_grants_everyone(related: Related) -> bool:
-    """Whether the joined bucket ACL, access control and default object ACL blocks admit anyone."""
+    """Whether the joined ACL and access control blocks, of the bucket or of an object in it,
+    admit anyone: one public object exposes the bucket's data as much as a public bucket."""
     entities = [
         str(dig(control, "entity", default=""))
         for native_type in (
             "google_storage_bucket_access_control",
             "google_storage_default_object_access_control",
+            "google_storage_object_access_control",
         )
         for control in related.get(native_type, ())
     ]
-    for acl in related.get("google_storage_bucket_acl", ()):
+    for acl in (*related.get("google_storage_bucket_acl", ()), *related.get("google_storage_object_acl", ())):
         for key in ("predefined_acl", "default_acl"):
             if str(dig(acl, key, default="")).lower() in PUBLIC_PREDEFINED_ACLS:
                 return True
@@ -489,6 +491,8 @@ JOINS: dict[str, Join] = {
     "google_storage_bucket_acl": Join("bucket", "google_storage_bucket"),
     "google_storage_bucket_access_control": Join("bucket", "google_storage_bucket"),
     "google_storage_default_object_access_control": Join("bucket", "google_storage_bucket"),
+    "google_storage_object_acl": Join("bucket", "google_storage_bucket"),
+    "google_storage_object_access_control": Join("bucket", "google_storage_bucket"),
     "google_kms_crypto_key_iam_member": Join("crypto_key_id", "google_kms_crypto_key"),
     "google_kms_crypto_key_iam_binding": Join("crypto_key_id", "google_kms_crypto_key"),
     "google_kms_crypto_key_iam_policy": Join("crypto_key_id", "google_kms_crypto_key"),
