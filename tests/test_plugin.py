@@ -249,6 +249,38 @@ def test_always_fails(resource):
     assert document["gate"]["verdict"] == "fail"
 
 
+@pytest.mark.parametrize("workers", [[], ["-p", "xdist", "-n", "1"]], ids=["in-process", "xdist"])
+@pytest.mark.parametrize("narrowing", [["-k", "card"], ["-m", "not slow"], ["--deselect", "x"]])
+def test_a_run_narrowed_by_pytest_selection_does_not_pass_the_gate(
+    project: pytest.Pytester, narrowing: list[str], workers: list[str]
+) -> None:
+    """The public bucket's results would be missing from the evidence without a trace."""
+    if narrowing[0] == "-m":
+        project.makeconftest(
+            "import pytest\n\n"
+            "def pytest_collection_modifyitems(items):\n"
+            "    for item in items:\n"
+            "        if 'open' in item.nodeid:\n"
+            "            item.add_marker(pytest.mark.slow)\n"
+        )
+    if narrowing[0] == "--deselect":
+        narrowing = ["--deselect", "test_controls.py::test_not_public[aws_s3_bucket.open]"]
+    result = run(project, "--stage=acceptance", "--plan", "plan.json", *narrowing, *workers)
+    result.stdout.fnmatch_lines(["*gate: FAIL*", "*control result(s) deselected by -k, -m or --deselect*"])
+    assert result.ret == 1
+    document = load_evidence(only_bundle(project.path / "out", "acceptance"))
+    (problem,) = document["gate"]["run_problems"]
+    assert "T-001 on aws_s3_bucket.open" in problem
+    assert results_by_control(document)["T-001"] == {"aws_s3_bucket.card": "passed"}
+
+
+def test_a_subset_of_controls_chosen_with_control_is_no_narrowing(project: pytest.Pytester) -> None:
+    run(project, "--stage=acceptance", "--plan", "plan.json", "--control", "T-001")
+    document = load_evidence(only_bundle(project.path / "out", "acceptance"))
+    assert set(results_by_control(document)) == {"T-001"}
+    assert document["gate"]["run_problems"] == []
+
+
 def test_a_worker_that_crashes_on_a_control_fails_the_gate(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_crash="""

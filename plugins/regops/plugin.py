@@ -6,7 +6,7 @@ import atexit
 import gc
 import json
 import os
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -84,6 +84,8 @@ checkov_key = pytest.StashKey[CheckovScan]()
 reported_controls_key = pytest.StashKey[set[str]]()
 # Every control id collected, selected or not: a waiver for any other id waives nothing.
 known_controls_key = pytest.StashKey[set[str]]()
+# (control, resource) of the items that -k, -m or --deselect took out of what regops selected
+narrowed_key = pytest.StashKey[set[tuple[str, str | None]]]()
 
 
 def _option_type(parse: Any) -> Any:
@@ -467,8 +469,12 @@ class _XdistBridge:
         node.workerinput.update(self.documents)
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        known = getattr(node, "workeroutput", {}).get("regops_controls", ())
-        self.session.config.stash.setdefault(known_controls_key, set()).update(known)
+        output = getattr(node, "workeroutput", {})
+        stash = self.session.config.stash
+        stash.setdefault(known_controls_key, set()).update(output.get("regops_controls", ()))
+        narrowed = {(control, resource) for control, resource in output.get("regops_narrowed", ())}
+        if narrowed:
+            stash.setdefault(narrowed_key, set()).update(narrowed)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -583,6 +589,26 @@ def pytest_collection_modifyitems(
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+def pytest_deselected(items: Sequence[pytest.Item]) -> None:
+    if not items or settings_key not in items[0].config.stash:
+        return
+    config = items[0].config
+    settings = config.stash[settings_key]
+    narrowed = {
+        (control.id, resource.id if resource is not None else None)
+        for item in items
+        if (control := item.stash.get(control_key, None)) is not None and _evaluated(settings, control)
+        for resource in (item.stash.get(resource_key, None),)
+    }
+    if not narrowed:
+        return  # regops's own selection: stage, --control, --framework
+    recorded = config.stash.setdefault(narrowed_key, set())
+    recorded.update(narrowed)
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["regops_narrowed"] = [list(pair) for pair in recorded]
 
 
 def _checkov_items(
@@ -967,6 +993,17 @@ class RegopsSession:
             run_problems.append(
                 f"{self.other_failures} test item(s) failed without a control result (a crashed worker,"
                 " or a test that is not a control): the run did not evaluate cleanly"
+            )
+        recorded: set[tuple[str, str | None]] = self.config.stash.get(narrowed_key, set())
+        narrowed = sorted(recorded, key=str)
+        if narrowed:
+            # A keyword or marker narrows within a control as easily as across controls, and
+            # the results left out would be missing from the evidence without a trace.
+            control_id, resource_id = narrowed[0]
+            run_problems.append(
+                f"{len(narrowed)} control result(s) deselected by -k, -m or --deselect (such as"
+                f" {control_id} on {resource_id}): the run did not judge all it selected; run a subset"
+                " of controls with --control or --framework"
             )
         gate = judge(results, self.controls, self.inventory, self.settings.fail_on, run_problems, gating)
         applied: dict[str, list[dict[str, str | None]]] = {}
