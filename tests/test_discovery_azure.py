@@ -262,18 +262,29 @@ def test_credential_like_values_never_reach_the_attributes(run_azure: Run) -> No
     assert "c2VjcmV0" not in str(export.to_dict())
 
 
+def ok(body: Any) -> dict[str, Any]:
+    return {"status": 200, "body": body}
+
+
+def alone(kind: str, name: str, properties: dict[str, Any], *reads: dict[str, Any]) -> list[dict[str, Any]]:
+    """Answers for a subscription whose stage holds one resource, and the reads beside it."""
+    resource_id = f"{GROUP}/{kind}/{name}"
+    listed = {"id": resource_id, "name": name, "type": kind}
+    resource = {**listed, "location": "germanywestcentral", "tags": {"stage": "acceptance"}}
+    return [
+        answer(LISTING, ok({"value": [listed]}), query=TAG_FILTER),
+        answer(resource_id, ok({**resource, "properties": properties})),
+        *reads,
+    ]
+
+
+VAULT = f"{GROUP}/Microsoft.RecoveryServices/vaults/rsv-payments"
+LOCKED = {"securitySettings": {"immutabilitySettings": {"state": "Locked"}}}
+
+
 def test_a_recovery_vaults_lock_is_judged_by_its_backup_policies(run_azure: Run) -> None:
-    vault_id = f"{GROUP}/Microsoft.RecoveryServices/vaults/rsv-payments"
-    vault = {
-        "id": vault_id,
-        "name": "rsv-payments",
-        "type": "Microsoft.RecoveryServices/vaults",
-        "location": "germanywestcentral",
-        "tags": {"stage": "acceptance"},
-        "properties": {"securitySettings": {"immutabilitySettings": {"state": "Locked"}}},
-    }
     policy = {
-        "id": f"{vault_id}/backupPolicies/DefaultPolicy",
+        "id": f"{VAULT}/backupPolicies/DefaultPolicy",
         "name": "DefaultPolicy",
         "properties": {
             "backupManagementType": "AzureIaasVM",
@@ -284,15 +295,8 @@ def test_a_recovery_vaults_lock_is_judged_by_its_backup_policies(run_azure: Run)
             },
         },
     }
-    listing = {k: vault[k] for k in ("id", "name", "type", "location")}
-    ok = {"status": 200}
-    discovery, api = run_azure(
-        [
-            answer(LISTING, {**ok, "body": {"value": [listing]}}, query=TAG_FILTER),
-            answer(vault_id, {**ok, "body": vault}),
-            answer(f"{vault_id}/backupPolicies", {**ok, "body": {"value": [policy]}}),
-        ]
-    )
+    policies = answer(f"{VAULT}/backupPolicies", ok({"value": [policy]}))
+    discovery, api = run_azure(alone("Microsoft.RecoveryServices/vaults", "rsv-payments", LOCKED, policies))
     assert api.unmatched == []
     found = by_name(discovery)["rsv-payments"]
     assert (found.kind, found.facts["immutable"], found.facts["immutable_retention_days"]) == (
@@ -300,15 +304,14 @@ def test_a_recovery_vaults_lock_is_judged_by_its_backup_policies(run_azure: Run)
         True,
         7,
     )
-    denied, _ = run_azure(
-        [
-            answer(LISTING, {**ok, "body": {"value": [listing]}}, query=TAG_FILTER),
-            answer(vault_id, {**ok, "body": vault}),
-            answer(f"{vault_id}/backupPolicies", error(403, "AuthorizationFailed")),
-        ]
-    )
+    unread = answer(f"{VAULT}/backupPolicies", error(403, "AuthorizationFailed"))
+    denied, _ = run_azure(alone("Microsoft.RecoveryServices/vaults", "rsv-payments", LOCKED, unread))
     assert "immutable_retention_days" not in by_name(denied)["rsv-payments"].facts
     assert denied.report.complete is False
+
+
+SQL_SERVER = f"{GROUP}/Microsoft.Sql/servers/sql-payments"
+SQL_AUDITING = answer(f"{SQL_SERVER}/auditingSettings/default", ok({"properties": {"state": "Enabled"}}))
 
 
 @pytest.mark.parametrize(
@@ -317,66 +320,31 @@ def test_a_recovery_vaults_lock_is_judged_by_its_backup_policies(run_azure: Run)
 def test_a_sql_server_is_encrypted_only_if_every_database_is(
     run_azure: Run, states: list[str], encrypted: bool
 ) -> None:
-    server_id = f"{GROUP}/Microsoft.Sql/servers/sql-payments"
-    server = {
-        "id": server_id,
-        "name": "sql-payments",
-        "type": "Microsoft.Sql/servers",
-        "location": "germanywestcentral",
-        "tags": {"stage": "acceptance"},
-        "properties": {"minimalTlsVersion": "1.2", "publicNetworkAccess": "Disabled"},
-    }
     names = ["ledger", "reporting"]
-    databases = [{"id": f"{server_id}/databases/{n}", "name": n} for n in ["master", *names]]
-    ok = {"status": 200}
+    databases = [{"id": f"{SQL_SERVER}/databases/{n}", "name": n} for n in ["master", *names]]
+    encryption = [
+        answer(
+            f"{SQL_SERVER}/databases/{name}/transparentDataEncryption/current",
+            ok({"properties": {"state": state}}),
+        )
+        for name, state in zip(names, states, strict=True)
+    ]
     discovery, api = run_azure(
-        [
-            answer(
-                LISTING,
-                {**ok, "body": {"value": [{k: server[k] for k in ("id", "name", "type")}]}},
-                query=TAG_FILTER,
-            ),
-            answer(server_id, {**ok, "body": server}),
-            answer(
-                f"{server_id}/auditingSettings/default", {**ok, "body": {"properties": {"state": "Enabled"}}}
-            ),
-            answer(f"{server_id}/databases", {**ok, "body": {"value": databases}}),
-            *(
-                answer(
-                    f"{server_id}/databases/{name}/transparentDataEncryption/current",
-                    {**ok, "body": {"properties": {"state": state}}},
-                )
-                for name, state in zip(names, states, strict=True)
-            ),
-        ]
+        alone(
+            "Microsoft.Sql/servers",
+            "sql-payments",
+            {"minimalTlsVersion": "1.2", "publicNetworkAccess": "Disabled"},
+            SQL_AUDITING,
+            answer(f"{SQL_SERVER}/databases", ok({"value": databases})),
+            *encryption,
+        )
     )
     assert api.unmatched == []  # master's encryption is never asked
     assert by_name(discovery)["sql-payments"].facts["encrypted_at_rest"] is encrypted
 
 
 def test_a_sql_server_whose_databases_cannot_be_read_is_of_unknown_encryption(run_azure: Run) -> None:
-    server_id = f"{GROUP}/Microsoft.Sql/servers/sql-payments"
-    server = {
-        "id": server_id,
-        "name": "sql-payments",
-        "type": "Microsoft.Sql/servers",
-        "tags": {"stage": "acceptance"},
-        "properties": {},
-    }
-    ok = {"status": 200}
-    discovery, _ = run_azure(
-        [
-            answer(
-                LISTING,
-                {**ok, "body": {"value": [{k: server[k] for k in ("id", "name", "type")}]}},
-                query=TAG_FILTER,
-            ),
-            answer(server_id, {**ok, "body": server}),
-            answer(
-                f"{server_id}/auditingSettings/default", {**ok, "body": {"properties": {"state": "Enabled"}}}
-            ),
-            answer(f"{server_id}/databases", error(403, "AuthorizationFailed")),
-        ]
-    )
+    unread = answer(f"{SQL_SERVER}/databases", error(403, "AuthorizationFailed"))
+    discovery, _ = run_azure(alone("Microsoft.Sql/servers", "sql-payments", {}, SQL_AUDITING, unread))
     assert "encrypted_at_rest" not in by_name(discovery)["sql-payments"].facts
     assert discovery.report.complete is False
