@@ -168,6 +168,10 @@ def test_a_planned_table_is_audited_by_a_trail_of_the_stage(tmp_path: Path) -> N
     one_table = {"advanced_event_selector": [data_selector(field("resources.ARN", equals=[TABLE_ARN]))]}
     assert audited(tmp_path, table(), trail(**one_table)) is True
     assert audited(tmp_path, table("payouts"), trail(**one_table)) is False
+    computed = table()
+    computed.after = {**computed.after, "name": None}  # type: ignore[dict-item]
+    computed.unknown = {"name": True}
+    assert audited(tmp_path, computed, trail(**one_table)) is UNKNOWN
     # A prefix may or may not hold the table's ARN, which the plan does not know yet.
     prefix = {
         "advanced_event_selector": [data_selector(field("resources.ARN", starts_with=[TABLE_ARN[:-6]]))]

@@ -148,7 +148,8 @@ def _covers(scope: str, table: Resource) -> bool | None:
     if table.origin == "live":
         return table.id == scope or (scope.endswith("*") and table.id.startswith(scope[:-1]))
     name = table.attributes.get("name")
-    if not isinstance(name, str) or scope.endswith("*"):
+    # The display of a planned value the plan does not know yet is a marker, not a name.
+    if not isinstance(name, str) or name.startswith("(") or scope.endswith("*"):
         return None
     parts = scope.split(":")
     return len(parts) == 6 and parts[3] == table.region and parts[5] == f"table/{name}"
