@@ -3,8 +3,8 @@
 The stage's resources are found by tag through the Resource Groups Tagging API in every
 configured region, then described service by service. Account- and region-level settings
 (password policy, root MFA, account S3 public access block, EBS default encryption, the
-Config recorder, CloudTrail trails, IAM users) are read directly, as the tagging API does not
-return them.
+Config recorder, CloudTrail trails, IAM users, and the alerts: EventBridge rules, metric alarms
+and metric filters) are read directly, as the tagging API does not return them.
 
 Fail closed: any call that fails (denied, throttled past its retries, timed out, unreachable)
 is recorded as an error of the source, which makes the source incomplete. A resource whose
@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from regops.discovery.live import aws_resource
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
-from regops.normalize.aws import PLAINTEXT_PROTOCOLS, environment_without_values
+from regops.normalize.aws import PLAINTEXT_PROTOCOLS, environment_without_values, live_rule_categories
 
 Progress = Callable[[str], None]
 # boto3 sessions are not thread-safe; clients made from them are.
@@ -523,6 +523,63 @@ class _RegionDiscovery:
             {},
             {"status": recorders},
         )
+        self._alerts()
+
+    def _alerts(self) -> None:
+        """The region's alerts (MON-003, MON-004): EventBridge rules of the default bus with their
+        targets, metric alarms and CloudWatch Logs metric filters. They carry no stage tag: like
+        the Config recorder they are the region's. A listing that fails stands as one resource
+        whose configuration is unknown, so the estate cannot pass or fail on what was not seen."""
+        region, account = self.r.region, self.account
+        try:
+            rules = self.r.paginate("events", "list_rules", "Rules")
+        except _Failed:
+            rules = None
+            self._add(
+                f"arn:aws:events:{region}:{account}:rule/*",
+                "aws_cloudwatch_event_rule",
+                {},
+                {"description": UNKNOWN},
+            )
+
+        def with_targets(rule: dict[str, Any]) -> _Found:
+            payload: dict[str, Any] = {"description": rule}
+            if live_rule_categories(rule):  # targets matter only for a rule that alerts on something
+                try:
+                    targets = self.r.paginate("events", "list_targets_by_rule", "Targets", Rule=rule["Name"])
+                    # What each target is, not what it is sent: input and HTTP parameters may hold secrets.
+                    payload["targets"] = [{"Id": t.get("Id"), "Arn": t.get("Arn")} for t in targets]
+                except _Failed:
+                    payload["targets"] = UNKNOWN
+            return _Found(rule["Arn"], "aws_cloudwatch_event_rule", region, {}, payload)
+
+        self.found.extend(self.shared.pool.map(with_targets, rules or []))
+        try:
+            alarms = self.r.paginate("cloudwatch", "describe_alarms", "MetricAlarms")
+        except _Failed:
+            alarms = []
+            self._add(
+                f"arn:aws:cloudwatch:{region}:{account}:alarm:*",
+                "aws_cloudwatch_metric_alarm",
+                {},
+                {"description": UNKNOWN},
+            )
+        for alarm in alarms:
+            self._add(alarm["AlarmArn"], "aws_cloudwatch_metric_alarm", {}, {"description": alarm})
+        try:
+            filters = self.r.paginate("logs", "describe_metric_filters", "metricFilters")
+        except _Failed:
+            filters = []
+            self._add(
+                f"arn:aws:logs:{region}:{account}:log-group:*:metric-filter/*",
+                "aws_cloudwatch_log_metric_filter",
+                {},
+                {"description": UNKNOWN},
+            )
+        for found in filters:
+            group, name = found.get("logGroupName"), found.get("filterName")
+            arn = f"arn:aws:logs:{region}:{account}:log-group:{group}:metric-filter/{name}"
+            self._add(arn, "aws_cloudwatch_log_metric_filter", {}, {"description": found})
 
 
 def _account_resources(home: _Region, account: str, stage: str) -> tuple[list[_Found], Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from regops.model import UNKNOWN
@@ -29,6 +29,7 @@ from regops.normalize.common import (
     dig,
     is_internet,
     known,
+    live_security_service,
     plaintext_secrets,
     port_ranges,
     related_of,
@@ -776,56 +777,119 @@ def _security_lake(values: Mapping[str, Any], related: Related) -> list[str]:
     return ["log_aggregation"]
 
 
-def _fires_on_one_event(values: Mapping[str, Any]) -> bool:
+# What an alarm, a metric filter and an event rule are judged by, under the names of each side:
+# the planned and live normalisers read through one function each, so both judge alike.
+_PLANNED_ALARM = {
+    "namespace": "namespace",
+    "metric": "metric_name",
+    "actions_enabled": "actions_enabled",
+    "actions": "alarm_actions",
+    "operator": "comparison_operator",
+    "threshold": "threshold",
+    "datapoints": "datapoints_to_alarm",
+    "periods": "evaluation_periods",
+}
+_LIVE_ALARM = {
+    "namespace": "Namespace",
+    "metric": "MetricName",
+    "actions_enabled": "ActionsEnabled",
+    "actions": "AlarmActions",
+    "operator": "ComparisonOperator",
+    "threshold": "Threshold",
+    "datapoints": "DatapointsToAlarm",
+    "periods": "EvaluationPeriods",
+}
+_PLANNED_FILTER = {
+    "pattern": "pattern",
+    "transformations": "metric_transformation",
+    "name": "name",
+    "namespace": "namespace",
+    "dimensions": "dimensions",
+}
+_LIVE_FILTER = {
+    "pattern": "filterPattern",
+    "transformations": "metricTransformations",
+    "name": "metricName",
+    "namespace": "metricNamespace",
+    "dimensions": "dimensions",
+}
+# The one state of an EventBridge rule that matches nothing (ENABLED and
+# ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS both deliver).
+RULE_DISABLED = "DISABLED"
+
+
+def _fires_on_one_event(values: Mapping[str, Any], names: Mapping[str, str]) -> bool:
     """Whether an alarm on a count of matching log events goes off at the first one."""
-    operator = dig(values, "comparison_operator")
-    threshold = float(dig(values, "threshold", default=0))
-    datapoints = dig(values, "datapoints_to_alarm") or dig(values, "evaluation_periods", default=1)
+    operator = dig(values, names["operator"])
+    threshold = float(dig(values, names["threshold"], default=0))
+    datapoints = dig(values, names["datapoints"]) or dig(values, names["periods"], default=1)
     over = (operator == "GreaterThanOrEqualToThreshold" and threshold <= 1) or (
         operator == "GreaterThanThreshold" and threshold < 1
     )
     return over and int(datapoints) == 1
 
 
-def _metric_alarm(values: Mapping[str, Any], related: Related) -> list[str]:
+def _alarm_link(values: Mapping[str, Any], names: Mapping[str, str]) -> list[str]:
     """`alarm:<namespace>/<metric>` for an alarm that notifies someone at the first data point of
-    a log metric: what a metric filter's categories wait for (`_metric_filter`). An alarm on a
-    service metric (AWS/EC2 CPU, ...) watches no metric filter."""
-    namespace = dig(values, "namespace")
+    a log metric: what a metric filter's categories wait for (`_filter_categories`). An alarm on
+    a service metric (AWS/EC2 CPU, ...) watches no metric filter."""
+    namespace = dig(values, names["namespace"])
     if namespace is None or str(namespace).startswith("AWS/"):
         return []
-    metric = dig(values, "metric_name")
+    metric = dig(values, names["metric"])
     if metric is None:
-        return []  # metric math (`metric_query`): not read
-    if dig(values, "actions_enabled", default=True) is not True:
+        return []  # metric math (`metric_query`, `Metrics`): not read
+    if dig(values, names["actions_enabled"], default=True) is not True:
         return []
-    if not known_list(dig(values, "alarm_actions")):
+    if not known_list(dig(values, names["actions"])):
         return []
-    return [f"alarm:{namespace}/{metric}"] if _fires_on_one_event(values) else []
+    return [f"alarm:{namespace}/{metric}"] if _fires_on_one_event(values, names) else []
 
 
-def _metric_filter(values: Mapping[str, Any], related: Related) -> list[str]:
+def _filter_categories(values: Mapping[str, Any], names: Mapping[str, str]) -> list[str]:
     """The CIS AWS section 4 categories a CloudTrail metric filter matches, each counted only
     when an alarm that notifies someone watches the metric it publishes."""
+    pattern = dig(values, names["pattern"])
     categories = [
-        *aws_metric_filter_categories(dig(values, "pattern"), AWS_SECURITY_EVENTS),
-        *aws_metric_filter_categories(dig(values, "pattern"), AWS_TAMPER_EVENTS),
+        *aws_metric_filter_categories(pattern, AWS_SECURITY_EVENTS),
+        *aws_metric_filter_categories(pattern, AWS_TAMPER_EVENTS),
     ]
     if not categories:
         return []
-    transformations = blocks(values, "metric_transformation")
     links = [
-        f"alarm:{dig(t, 'namespace')}/{dig(t, 'name')}"
-        for t in transformations
+        f"alarm:{dig(t, names['namespace'])}/{dig(t, names['name'])}"
+        for t in blocks(values, names["transformations"])
         # a metric published with dimensions is not the one an alarm without them watches
-        if dig(t, "name") and dig(t, "namespace") and not dig(t, "dimensions")
+        if dig(t, names["name"]) and dig(t, names["namespace"]) and not dig(t, names["dimensions"])
     ]
     return [conditional(category, link) for link in links for category in categories]
 
 
+def event_pattern_categories(pattern: Any) -> list[str]:
+    """The categories of CIS AWS section 4 (and MON-004's tampering) whose every event an
+    EventBridge pattern (JSON text) matches."""
+    return [
+        *aws_event_pattern_categories(pattern, AWS_SECURITY_EVENTS),
+        *aws_event_pattern_categories(pattern, AWS_TAMPER_EVENTS),
+    ]
+
+
+def _is_default_bus(bus: Any) -> bool:
+    """AWS services deliver CloudTrail events to the default event bus only."""
+    return str(bus) == "default" or str(bus).endswith(":event-bus/default")
+
+
+def _metric_alarm(values: Mapping[str, Any], related: Related) -> list[str]:
+    return _alarm_link(values, _PLANNED_ALARM)
+
+
+def _metric_filter(values: Mapping[str, Any], related: Related) -> list[str]:
+    return _filter_categories(values, _PLANNED_FILTER)
+
+
 def _event_rule_enabled(values: Mapping[str, Any], related: Related) -> bool:
     # `state` replaced `is_enabled`; the provider computes the one the configuration leaves out.
-    for attribute, off in (("state", "DISABLED"), ("is_enabled", False)):
+    for attribute, off in (("state", RULE_DISABLED), ("is_enabled", False)):
         if values.get(attribute) is UNKNOWN and configured(related, attribute) is False:
             continue
         if dig(values, attribute) == off:
@@ -834,20 +898,15 @@ def _event_rule_enabled(values: Mapping[str, Any], related: Related) -> bool:
 
 
 def _default_bus(values: Mapping[str, Any], related: Related) -> bool:
-    """AWS services deliver CloudTrail events to the default event bus only."""
     if values.get("event_bus_name") is UNKNOWN and configured(related, "event_bus_name") is False:
         return True
-    bus = str(dig(values, "event_bus_name", default="default"))
-    return bus == "default" or bus.endswith(":event-bus/default")
+    return _is_default_bus(dig(values, "event_bus_name", default="default"))
 
 
 def _event_rule(values: Mapping[str, Any], related: Related) -> list[str]:
     """The categories of CIS AWS section 4 (and MON-004's tampering) whose every event the rule's
     pattern matches, for an enabled rule on the default bus with a target."""
-    categories = [
-        *aws_event_pattern_categories(dig(values, "event_pattern"), AWS_SECURITY_EVENTS),
-        *aws_event_pattern_categories(dig(values, "event_pattern"), AWS_TAMPER_EVENTS),
-    ]
+    categories = event_pattern_categories(dig(values, "event_pattern"))
     if not categories or not related.get("aws_cloudwatch_event_target"):
         return []
     if not _event_rule_enabled(values, related) or not _default_bus(values, related):
@@ -1421,6 +1480,42 @@ def live_config_recorder(payload: Mapping[str, Any]) -> dict[str, Any]:
     return facts.values
 
 
+# Alerts (MON-003, MON-004), read per region by discovery/aws.py: a rule or alarm as ListRules
+# and DescribeAlarms give it, a metric filter as DescribeMetricFilters does, each under
+# `description`; a listing that failed is one resource whose `description` is UNKNOWN, so what
+# the region alerts on stays unknown. Judged by the functions the planned side uses.
+
+
+def live_rule_categories(rule: Any) -> list[str]:
+    """The categories an EventBridge rule of the default bus, as ListRules gives it, alerts on
+    once it has a target: none while disabled. Discovery asks for the targets of these only."""
+    categories = event_pattern_categories(dig(rule, "EventPattern"))
+    if not categories or dig(rule, "State") == RULE_DISABLED:
+        return []
+    return categories if _is_default_bus(dig(rule, "EventBusName", default="default")) else []
+
+
+def _live_event_rule(payload: Mapping[str, Any]) -> list[str]:
+    categories = live_rule_categories(_read(payload, "description"))
+    # Targets were asked for only where there are categories; ListTargetsByRule failed: unknown.
+    if not categories or not known_list(_read(payload, "targets")):
+        return []
+    return categories
+
+
+def _live_metric_alarm(payload: Mapping[str, Any]) -> list[str]:
+    return _alarm_link(_read(payload, "description"), _LIVE_ALARM)
+
+
+def _live_metric_filter(payload: Mapping[str, Any]) -> list[str]:
+    return _filter_categories(_read(payload, "description"), _LIVE_FILTER)
+
+
+def _live_service(provides: Callable[[Mapping[str, Any]], list[str]]) -> tuple[str, LiveNormaliser]:
+    service = live_security_service(provides)
+    return service.kind, service.facts
+
+
 LIVE: dict[str, tuple[str, LiveNormaliser]] = {
     "aws_s3_bucket": ("object_store", live_s3_bucket),
     "aws_security_group": ("network_rule", live_security_group),
@@ -1439,4 +1534,7 @@ LIVE: dict[str, tuple[str, LiveNormaliser]] = {
     "aws_s3_account_public_access_block": ("account", live_account_block),
     "aws_ebs_encryption_by_default": ("account", live_ebs_default),
     "aws_config_configuration_recorder": ("account", live_config_recorder),
+    "aws_cloudwatch_event_rule": _live_service(_live_event_rule),
+    "aws_cloudwatch_metric_alarm": _live_service(_live_metric_alarm),
+    "aws_cloudwatch_log_metric_filter": _live_service(_live_metric_filter),
 }
