@@ -20,14 +20,15 @@ from regops import Parameters, Resource, not_applicable, require_capability
         "iso-27001": ["A.8.24", "A.5.3", "A.8.2"],
         "bsi-c5": ["CRY-04", "IDM-01"],
         "cis-azure": ["3.3.6", "3.3.7"],
-        "cis-gcp": ["1.9"],
+        "cis-gcp": ["1.9", "1.11"],
     },
 )
 def test_key_access_restricted(resource: Resource) -> None:
     """Key access restricted to named custodians
 
     Access to keys protecting stored account data is limited to the fewest custodians: no key
-    policy or IAM binding for everyone, Key Vaults under Azure RBAC and off the open network.
+    policy or IAM binding for everyone, Key Vaults under Azure RBAC and off the open network,
+    and on GCP nobody granted both the Cloud KMS admin role and one that encrypts or decrypts.
     """
     gaps = resource.fact("access_gaps")
     assert not gaps, f"{resource.id}: {'; '.join(gaps)}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from regops.normalize.alerting import (
@@ -50,16 +50,44 @@ def _policy_bindings(policy: Mapping[str, Any]) -> list[Any]:
     return blocks(document, "bindings")
 
 
-def _grants_everyone(related: Related, prefix: str) -> bool:
-    """Whether the joined `<prefix>_member`, `<prefix>_binding` and `<prefix>_policy` blocks
-    admit anyone at all."""
-    members = [str(dig(b, "member", default="")) for b in related.get(f"{prefix}_member", ())]
+def _grants(related: Related, prefix: str) -> list[tuple[Any, str]]:
+    """(role, member) of the joined `<prefix>_member`, `<prefix>_binding` and `<prefix>_policy`
+    blocks; a role the plan does not know yet stays UNKNOWN for the reader who needs it."""
+    grants = [(b.get("role"), str(dig(b, "member", default=""))) for b in related.get(f"{prefix}_member", ())]
     bindings = [*related.get(f"{prefix}_binding", ())]
     for policy in related.get(f"{prefix}_policy", ()):
         bindings.extend(_policy_bindings(policy))
     for binding in bindings:
-        members.extend(str(known(m)) for m in dig(binding, "members", default=[]))
-    return any(member.lower() in PUBLIC_MEMBERS for member in members)
+        grants.extend((binding.get("role"), str(known(m))) for m in dig(binding, "members", default=[]))
+    return grants
+
+
+def _grants_everyone(related: Related, prefix: str) -> bool:
+    """Whether the joined IAM blocks admit anyone at all, whatever the role."""
+    return any(member.lower() in PUBLIC_MEMBERS for _, member in _grants(related, prefix))
+
+
+# CIS GCP 1.11: who administers Cloud KMS keys does not also encrypt or decrypt with them.
+KMS_ADMIN_ROLE = "roles/cloudkms.admin"
+KMS_USER_ROLES = frozenset(
+    {
+        "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+        "roles/cloudkms.cryptoKeyEncrypter",
+        "roles/cloudkms.cryptoKeyDecrypter",
+    }
+)
+
+
+def duty_gaps(grants: Sequence[tuple[Any, str]]) -> list[str]:
+    """A gap for each member granted both the Cloud KMS admin role and one that encrypts or
+    decrypts; unknown while a role is."""
+    roles = [(known(role), member) for role, member in grants]
+    admins = {member for role, member in roles if role == KMS_ADMIN_ROLE}
+    both = admins & {member for role, member in roles if role in KMS_USER_ROLES}
+    return [
+        f"{member} both administers the key ({KMS_ADMIN_ROLE}) and encrypts or decrypts with it"
+        for member in sorted(both)
+    ]
 
 
 # Predefined ACLs (bucket and default object ACLs) that grant allUsers or allAuthenticatedUsers.
@@ -243,7 +271,12 @@ def crypto_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
             for ring in related.get("google_kms_key_ring", ())
         ):
             gaps.append("IAM on the key ring grants its keys to allUsers or allAuthenticatedUsers")
-        return gaps
+        grants = _grants(related, "google_kms_crypto_key_iam") + [
+            grant
+            for ring in related.get("google_kms_key_ring", ())
+            for grant in _grants(related_of(ring), "google_kms_key_ring_iam")
+        ]
+        return gaps + duty_gaps(grants)
 
     facts.derive("access_gaps", access_gaps)
     return facts.values

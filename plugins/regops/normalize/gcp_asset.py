@@ -32,7 +32,7 @@ from regops.normalize.common import (
     parse_port_span,
     port_ranges,
 )
-from regops.normalize.gcp import PUBLIC_MEMBERS
+from regops.normalize.gcp import PUBLIC_MEMBERS, duty_gaps
 
 IAM_POLICY = "iam_policy"
 
@@ -41,9 +41,14 @@ def _data(payload: Mapping[str, Any]) -> Any:
     return dig(payload, "data", default={})
 
 
-def _grants_everyone(payload: Mapping[str, Any]) -> bool:
+def _grants(payload: Mapping[str, Any]) -> list[tuple[Any, str]]:
+    """(role, member) of the asset's IAM policy."""
     bindings = dig(payload, IAM_POLICY, "bindings", default=[])
-    return any(str(m).lower() in PUBLIC_MEMBERS for b in bindings for m in dig(b, "members", default=[]))
+    return [(dig(b, "role"), str(m)) for b in bindings for m in dig(b, "members", default=[])]
+
+
+def _grants_everyone(payload: Mapping[str, Any]) -> bool:
+    return any(member.lower() in PUBLIC_MEMBERS for _, member in _grants(payload))
 
 
 def storage_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -171,12 +176,14 @@ def crypto_key(payload: Mapping[str, Any]) -> dict[str, Any]:
 
     facts.derive("deletion_window_days", window)
     facts.derive("deletion_protected", lambda: (window() or 0) >= 30)
-    facts.derive(
-        "access_gaps",
-        lambda: (
+
+    def access_gaps() -> list[str]:
+        gaps = (
             ["IAM grants the key to allUsers or allAuthenticatedUsers"] if _grants_everyone(payload) else []
-        ),
-    )
+        )
+        return gaps + duty_gaps(_grants(payload))
+
+    facts.derive("access_gaps", access_gaps)
     return facts.values
 
 

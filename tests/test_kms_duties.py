@@ -1,0 +1,122 @@
+"""KMS-003 on GCP: who administers Cloud KMS keys does not also encrypt or decrypt with them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from regops.discovery.terraform_plan import discover_plan
+from regops.model import UNKNOWN
+from regops.normalize import gcp, gcp_asset
+from tests.plans import Change, refer, write_plan
+
+ADMIN = "roles/cloudkms.admin"
+DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+KEY = "google_kms_crypto_key.card"
+RING = "google_kms_key_ring.ring"
+
+
+def key_access(**related: list[dict[str, Any]]) -> Any:
+    return gcp.PLANNED["google_kms_crypto_key"].facts({}, related).get("access_gaps", UNKNOWN)
+
+
+@pytest.mark.parametrize(
+    ("related", "both"),
+    [
+        (
+            {
+                "google_kms_crypto_key_iam_member": [
+                    {"role": ADMIN, "member": "user:ops@example.com"},
+                    {"role": DECRYPTER, "member": "user:ops@example.com"},
+                ]
+            },
+            ["user:ops@example.com"],
+        ),
+        (
+            {
+                "google_kms_crypto_key_iam_binding": [
+                    {"role": ADMIN, "members": ["group:kms-admins@example.com"]},
+                    {
+                        "role": "roles/cloudkms.cryptoKeyDecrypter",
+                        "members": ["group:kms-admins@example.com"],
+                    },
+                ]
+            },
+            ["group:kms-admins@example.com"],
+        ),
+        (
+            {
+                "google_kms_crypto_key_iam_member": [
+                    {"role": ADMIN, "member": "group:kms-admins@example.com"},
+                    {"role": DECRYPTER, "member": "serviceAccount:app@p.iam.gserviceaccount.com"},
+                ]
+            },
+            [],
+        ),
+    ],
+    ids=["one-member-both-roles", "one-group-both-bindings", "duties-apart"],
+)
+def test_a_member_who_administers_and_uses_a_key_is_a_gap(related: dict[str, Any], both: list[str]) -> None:
+    assert key_access(**related) == [
+        f"{member} both administers the key ({ADMIN}) and encrypts or decrypts with it" for member in both
+    ]
+
+
+def test_a_role_known_only_after_apply_leaves_the_duties_unknown() -> None:
+    related = {
+        "google_kms_crypto_key_iam_member": [
+            {"role": ADMIN, "member": "user:ops@example.com"},
+            {"role": UNKNOWN, "member": "user:ops@example.com"},
+        ]
+    }
+    assert key_access(**related) is UNKNOWN
+
+
+def test_an_admin_on_the_ring_who_decrypts_with_the_key_is_a_gap(tmp_path: Path) -> None:
+    to_ring = {"key_ring_id": refer(f"{RING}.id", RING)}
+    to_key = {"crypto_key_id": refer(f"{KEY}.id", KEY)}
+    changes = [
+        Change(
+            "google_kms_key_ring_iam_member.admin",
+            "google_kms_key_ring_iam_member",
+            {"role": ADMIN, "member": "user:ops@example.com"},
+            expressions=to_ring,
+        ),
+        Change(
+            "google_kms_crypto_key_iam_member.use",
+            "google_kms_crypto_key_iam_member",
+            {"role": DECRYPTER, "member": "user:ops@example.com"},
+            expressions=to_key,
+        ),
+        Change(
+            KEY,
+            "google_kms_crypto_key",
+            {"name": "card", "rotation_period": "7776000s", "labels": {}},
+            unknown={"key_ring": True, "id": True},
+            expressions={"key_ring": refer(f"{RING}.id", RING)},
+        ),
+        Change(
+            RING, "google_kms_key_ring", {"name": "ring", "location": "europe-west3"}, unknown={"id": True}
+        ),
+    ]
+    found = {r.id: r for r in discover_plan(write_plan(tmp_path / "plan.json", *changes), "system").resources}
+    assert found[KEY].facts["access_gaps"] == [
+        f"user:ops@example.com both administers the key ({ADMIN}) and encrypts or decrypts with it"
+    ]
+
+
+def test_a_live_key_is_judged_by_its_iam_policy_alike() -> None:
+    payload = {
+        "data": {"name": "card", "purpose": "ENCRYPT_DECRYPT"},
+        gcp_asset.IAM_POLICY: {
+            "bindings": [
+                {"role": ADMIN, "members": ["user:ops@example.com"]},
+                {"role": DECRYPTER, "members": ["user:ops@example.com", "serviceAccount:app@p.iam"]},
+            ]
+        },
+    }
+    assert gcp_asset.crypto_key(payload)["access_gaps"] == [
+        f"user:ops@example.com both administers the key ({ADMIN}) and encrypts or decrypts with it"
+    ]
