@@ -1,7 +1,8 @@
-"""KMS-003 on GCP: who administers Cloud KMS keys does not also encrypt or decrypt with them."""
+"""KMS-003: who administers a key does not also decrypt with it (AWS key policies, Cloud KMS IAM)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from regops.discovery.terraform_plan import discover_plan
 from regops.model import UNKNOWN
-from regops.normalize import gcp, gcp_asset
+from regops.normalize import aws, gcp, gcp_asset
 from tests.plans import Change, refer, write_plan
 
 ADMIN = "roles/cloudkms.admin"
@@ -120,3 +121,53 @@ def test_a_live_key_is_judged_by_its_iam_policy_alike() -> None:
     assert gcp_asset.crypto_key(payload)["access_gaps"] == [
         f"user:ops@example.com both administers the key ({ADMIN}) and encrypts or decrypts with it"
     ]
+
+
+OPS = "arn:aws:iam::123456789012:role/ops"
+APP = "arn:aws:iam::123456789012:role/app"
+ADMINISTER = ["kms:Create*", "kms:Describe*", "kms:Put*", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"]
+
+
+def key_policy(*statements: tuple[str, Any]) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountDelegates",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                *(
+                    {"Effect": "Allow", "Principal": {"AWS": principal}, **grant, "Resource": "*"}
+                    for principal, grant in statements
+                ),
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("statements", "both"),
+    [
+        (((OPS, {"Action": ADMINISTER}), (APP, {"Action": ["kms:Decrypt", "kms:GenerateDataKey*"]})), []),
+        (((OPS, {"Action": ADMINISTER}), ([OPS, APP], {"Action": "kms:Decrypt"})), [OPS]),
+        (((OPS, {"Action": "kms:*"}),), [OPS]),
+        (((OPS, {"NotAction": ["kms:Encrypt"]}),), [OPS]),
+        (((OPS, {"NotAction": ["kms:Decrypt"]}),), []),
+    ],
+    ids=["duties-apart", "admin-also-decrypts", "everything", "all-but-encrypt", "all-but-decrypt"],
+)
+def test_a_key_policy_principal_who_administers_and_decrypts_is_a_gap(
+    statements: tuple[tuple[str, Any], ...], both: list[str]
+) -> None:
+    expected = [
+        f"{arn} both administers the key (kms:PutKeyPolicy or kms:ScheduleKeyDeletion) and decrypts with it"
+        for arn in both
+    ]
+    policy = key_policy(*statements)
+    assert aws.PLANNED["aws_kms_key"].facts({"policy": policy}, {})["access_gaps"] == expected
+    live = {"description": {"KeyState": "Enabled"}, "rotation": {}, "policy": policy}
+    assert aws.live_kms_key(live)["access_gaps"] == expected

@@ -28,7 +28,9 @@ def test_key_access_restricted(resource: Resource) -> None:
 
     Access to keys protecting stored account data is limited to the fewest custodians: no key
     policy or IAM binding for everyone, Key Vaults under Azure RBAC and off the open network,
-    and on GCP nobody granted both the Cloud KMS admin role and one that encrypts or decrypts.
+    and nobody both administers a key and decrypts with it (an AWS key policy granting
+    kms:PutKeyPolicy or kms:ScheduleKeyDeletion with kms:Decrypt; the Cloud KMS admin role with
+    one that encrypts or decrypts).
     """
     gaps = resource.fact("access_gaps")
     assert not gaps, f"{resource.id}: {'; '.join(gaps)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -150,6 +151,43 @@ def policy_is_public(document: Any) -> bool:
         if statement.get("Effect") == "Allow" and anyone and not _pins_callers(statement.get("Condition")):
             return True
     return False
+
+
+# The catalogue's KMS-003: who may change a key's policy or delete it may not also decrypt with it.
+KEY_ADMIN_ACTIONS = ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion")
+KEY_USE_ACTIONS = ("kms:Decrypt",)
+
+
+def _allows(statement: Mapping[str, Any], action: str) -> bool:
+    if "NotAction" in statement:
+        return not any(
+            fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in _as_list(statement["NotAction"])
+        )
+    return any(fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in _as_list(statement.get("Action")))
+
+
+def key_policy_duty_gaps(document: Any) -> list[str]:
+    """A gap for each principal a key policy lets both administer the key and decrypt with it.
+    The account itself (`...:root`, or its id) only hands the decision to IAM policies, which
+    are judged apart; a conditional grant still counts, as the condition may hold."""
+    granted: dict[str, set[str]] = {}
+    for statement in _statements(document):
+        principal = statement.get("Principal")
+        if statement.get("Effect") != "Allow" or not isinstance(principal, Mapping):
+            continue
+        for arn in (str(a) for a in _as_list(principal.get("AWS", []))):
+            if arn == "*" or arn.endswith(":root") or arn.isdigit():
+                continue
+            duties = granted.setdefault(arn, set())
+            if any(_allows(statement, action) for action in KEY_ADMIN_ACTIONS):
+                duties.add("administer")
+            if any(_allows(statement, action) for action in KEY_USE_ACTIONS):
+                duties.add("use")
+    return [
+        f"{arn} both administers the key ({' or '.join(KEY_ADMIN_ACTIONS)}) and decrypts with it"
+        for arn, duties in sorted(granted.items())
+        if duties == {"administer", "use"}
+    ]
 
 
 def policy_denies_plain_http(document: Any) -> bool:
@@ -465,7 +503,8 @@ def kms_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
             return []
         else:
             document = dig(values, "policy", default="")
-        return ["key policy allows any principal"] if policy_is_public(document) else []
+        public = ["key policy allows any principal"] if policy_is_public(document) else []
+        return public + key_policy_duty_gaps(document)
 
     facts.derive("access_gaps", access_gaps)
     return facts.values
@@ -1223,10 +1262,13 @@ def live_kms_key(payload: Mapping[str, Any]) -> dict[str, Any]:
         "rotatable",
         lambda: dig(payload, "description", "KeySpec", default="SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT",
     )
-    facts.derive(
-        "access_gaps",
-        lambda: ["key policy allows any principal"] if policy_is_public(known(payload.get("policy"))) else [],
-    )
+
+    def access_gaps() -> list[str]:
+        document = known(payload.get("policy"))
+        public = ["key policy allows any principal"] if policy_is_public(document) else []
+        return public + key_policy_duty_gaps(document)
+
+    facts.derive("access_gaps", access_gaps)
     return facts.values
 
 
