@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from regops.discovery.live import jsonable
 from regops.discovery.terraform_plan import SENSITIVE_TEXT, UNKNOWN_TEXT, PlanError, discover_plan, overlay
 from regops.model import UNKNOWN
 from tests.plans import TAGS, Change, compliant_bucket, refer, write_plan
@@ -331,6 +332,66 @@ def test_secret_bearing_values_the_provider_does_not_mark_are_withheld(tmp_path:
     # Facts still come from the values: KMS-004 sees the literal.
     assert function.facts["plaintext_secrets"] == ["API_TOKEN"]
     assert found["google_compute_instance.batch"].attributes["metadata"]["enable-oslogin"] == "TRUE"
+
+
+def test_an_environment_variable_named_like_a_secret_is_withheld_wherever_it_sits(tmp_path: Path) -> None:
+    """Types regops does not model are inventoried with their values: a name/value pair keeps
+    its secret in `value`, and a task's environment sits inside JSON text."""
+    container_definitions = json.dumps(
+        [{"name": "api", "image": "api:1", "environment": [{"name": "API_TOKEN", "value": "ecs-7"}]}]
+    )
+    found = discover(
+        tmp_path,
+        Change(
+            "google_cloud_run_v2_service.api",
+            "google_cloud_run_v2_service",
+            {
+                "name": "api",
+                "labels": TAGS,
+                "template": [
+                    {
+                        "containers": [
+                            {
+                                "env": [
+                                    {"name": "DB_PASSWORD", "value": "run-8"},
+                                    {"name": "MODE", "value": "live"},
+                                ]
+                            }
+                        ]
+                    }
+                ],
+            },
+        ),
+        Change(
+            "aws_ecs_task_definition.api",
+            "aws_ecs_task_definition",
+            {"family": "api", "tags": TAGS, "container_definitions": container_definitions},
+        ),
+        Change(
+            "aws_elastic_beanstalk_environment.web",
+            "aws_elastic_beanstalk_environment",
+            {
+                "name": "web",
+                "tags": TAGS,
+                "setting": [{"namespace": "env", "name": "SECRET_KEY", "value": "eb-9"}],
+            },
+        ),
+    )
+    written = json.dumps([found[k].to_dict() for k in found if k != "__report__"])
+    for secret in ("ecs-7", "run-8", "eb-9"):
+        assert secret not in written
+    env = found["google_cloud_run_v2_service.api"].attributes["template"][0]["containers"][0]["env"]
+    assert env == [{"name": "DB_PASSWORD", "value": "(value withheld)"}, {"name": "MODE", "value": "live"}]
+    definitions = json.loads(found["aws_ecs_task_definition.api"].attributes["container_definitions"])
+    assert definitions[0]["environment"] == [{"name": "API_TOKEN", "value": "(value withheld)"}]
+    assert definitions[0]["image"] == "api:1"
+
+
+def test_live_payloads_withhold_name_value_pairs_named_like_secrets() -> None:
+    payload = {"Settings": [{"Name": "DB_PASSWORD", "Value": "live-10"}, {"Name": "REGION", "Value": "eu"}]}
+    assert jsonable(payload, redact=False) == {
+        "Settings": [{"Name": "DB_PASSWORD", "Value": "(redacted)"}, {"Name": "REGION", "Value": "eu"}]
+    }
 
 
 # --- properties -------------------------------------------------------------------------

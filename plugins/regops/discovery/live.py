@@ -8,32 +8,31 @@ from typing import Any
 
 from regops.model import UNKNOWN, Resource
 from regops.normalize import aws, azure_arm, gcp_asset
-from regops.normalize.common import LiveNormaliser, LiveType, Unknown, secret_bearing, tags_fit_for_evidence
+from regops.normalize.common import (
+    LiveNormaliser,
+    LiveType,
+    Unknown,
+    secret_bearing,
+    secret_pair_values,
+    tags_fit_for_evidence,
+)
 
 UNREADABLE_TEXT = "(could not be read)"
 REDACTED_TEXT = "(redacted)"
 
 
-def _secret_pair(value: Mapping[Any, Any]) -> bool:
-    """Whether `value` is a key/value pair (a GCE metadata item, an AWS tag) whose `key` names a
-    credential or a boot script: its name is in a sibling field, not in the key of its value."""
-    name = next((v for k, v in value.items() if str(k).lower() == "key"), None)
-    return isinstance(name, str) and secret_bearing(name)
-
-
 def jsonable(value: Any, redact: bool = True) -> Any:
     """A payload as evidence may hold it: unreadable parts marked and, with `redact`, strings
     under credential-like or boot-script names removed (an API may echo a connection string or a
-    password). The value of a key/value pair so named is removed even without `redact`: no
+    password). The value of a name/value pair so named is removed even without `redact`: no
     payload holds a flag in that shape."""
     if value is UNKNOWN:
         return UNREADABLE_TEXT
     if isinstance(value, Mapping):
-        pair_withheld = _secret_pair(value)
+        pairs = secret_pair_values(value)
         return {
             str(k): REDACTED_TEXT
-            if isinstance(v, str)
-            and ((redact and secret_bearing(str(k))) or (pair_withheld and str(k).lower() == "value"))
+            if isinstance(v, str) and ((redact and secret_bearing(str(k))) or str(k) in pairs)
             else jsonable(v, redact)
             for k, v in value.items()
             if k != "ResponseMetadata"

@@ -23,7 +23,9 @@ from regops.normalize.common import (
     Joined,
     PlannedType,
     Unknown,
+    json_text,
     secret_bearing,
+    secret_pair_values,
     tags_fit_for_evidence,
 )
 
@@ -104,17 +106,22 @@ def overlay(value: Any, unknown: Any, sensitive: Any) -> tuple[Any, Any]:
 
 
 def withheld(display: Any, everything: bool = False) -> Any:
-    """The display value with secret-bearing strings replaced; facts never read it."""
+    """The display value with secret-bearing strings replaced, inside JSON text too (an ECS task's
+    container definitions hold its environment); facts never read it."""
     if isinstance(display, Mapping):
         shown: dict[str, Any] = {}
+        pairs = secret_pair_values(display)
         for key, value in display.items():
-            if isinstance(value, str) and (everything or secret_bearing(key)):
+            if isinstance(value, str) and (everything or secret_bearing(key) or key in pairs):
                 shown[key] = value if value in ("", SENSITIVE_TEXT, UNKNOWN_TEXT) else WITHHELD_TEXT
             else:
                 shown[key] = withheld(value, key in _ENVIRONMENT_KEYS)
         return shown
     if isinstance(display, list):
         return [withheld(value, everything) for value in display]
+    if isinstance(display, str) and (document := json_text(display)) is not None:
+        shown_document = withheld(document, everything)
+        return display if shown_document == document else json.dumps(shown_document)
     return display
 
 

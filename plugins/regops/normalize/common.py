@@ -9,6 +9,7 @@ never guessed. `dig` raises `Unknown` on the way, and `Facts.derive` drops the f
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,28 @@ BOOT_SCRIPT_NAME = re.compile(
 def secret_bearing(name: str) -> bool:
     """Whether a setting so named holds a credential or a boot script."""
     return bool(SECRET_NAME.search(name) or BOOT_SCRIPT_NAME.search(name))
+
+
+def secret_pair_values(mapping: Mapping[Any, Any]) -> frozenset[str]:
+    """The keys holding the value of a name/value pair whose name is a credential's or a boot
+    script's (an environment variable `{name, value}`, a metadata item or tag `{key, value}`):
+    the secret's name is in a sibling field, not in the key of its value."""
+    names = [v for k, v in mapping.items() if str(k).lower() in {"name", "key"} and isinstance(v, str)]
+    if not any(secret_bearing(name) for name in names):
+        return frozenset()
+    return frozenset(str(k) for k in mapping if str(k).lower() == "value")
+
+
+def json_text(value: str) -> Any:
+    """The document a string holds when it is JSON text of an object or a list (a task's container
+    definitions, a policy), else None."""
+    if not value.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        document = json.loads(value)
+    except ValueError:
+        return None
+    return document if isinstance(document, Mapping | list) else None
 
 
 def tags_fit_for_evidence(tags: Mapping[str, str], placeholder: str) -> dict[str, str]:
