@@ -376,9 +376,20 @@ def test_an_environment_variable_named_like_a_secret_is_withheld_wherever_it_sit
                 "setting": [{"namespace": "env", "name": "SECRET_KEY", "value": "eb-9"}],
             },
         ),
+        Change(
+            "azurerm_linux_web_app.portal",
+            "azurerm_linux_web_app",
+            {
+                "name": "portal",
+                "tags": TAGS,
+                "connection_string": [
+                    {"name": "Ledger", "type": "SQLAzure", "value": "Server=db;Password=cs-11"}
+                ],
+            },
+        ),
     )
     written = json.dumps([found[k].to_dict() for k in found if k != "__report__"])
-    for secret in ("ecs-7", "run-8", "eb-9"):
+    for secret in ("ecs-7", "run-8", "eb-9", "cs-11"):
         assert secret not in written
     env = found["google_cloud_run_v2_service.api"].attributes["template"][0]["containers"][0]["env"]
     assert env == [{"name": "DB_PASSWORD", "value": "(value withheld)"}, {"name": "MODE", "value": "live"}]
@@ -391,6 +402,10 @@ def test_live_payloads_withhold_name_value_pairs_named_like_secrets() -> None:
     payload = {"Settings": [{"Name": "DB_PASSWORD", "Value": "live-10"}, {"Name": "REGION", "Value": "eu"}]}
     assert jsonable(payload, redact=False) == {
         "Settings": [{"Name": "DB_PASSWORD", "Value": "(redacted)"}, {"Name": "REGION", "Value": "eu"}]
+    }
+    nested = {"connectionStrings": {"ledger": {"value": "Server=db;Password=live-12", "type": "SQLAzure"}}}
+    assert jsonable(nested) == {
+        "connectionStrings": {"ledger": {"value": "(redacted)", "type": "(redacted)"}}
     }
 
 

@@ -21,24 +21,27 @@ UNREADABLE_TEXT = "(could not be read)"
 REDACTED_TEXT = "(redacted)"
 
 
-def jsonable(value: Any, redact: bool = True) -> Any:
+def jsonable(value: Any, redact: bool = True, everything: bool = False) -> Any:
     """A payload as evidence may hold it: unreadable parts marked and, with `redact`, strings
-    under credential-like or boot-script names removed (an API may echo a connection string or a
-    password). The value of a name/value pair so named is removed even without `redact`: no
-    payload holds a flag in that shape."""
+    under credential-like or boot-script names removed, also inside what such a name holds (an
+    API may echo a connection string or a password). The value of a name/value pair so named is
+    removed even without `redact`: no payload holds a flag in that shape."""
     if value is UNKNOWN:
         return UNREADABLE_TEXT
     if isinstance(value, Mapping):
         pairs = secret_pair_values(value)
-        return {
-            str(k): REDACTED_TEXT
-            if isinstance(v, str) and ((redact and secret_bearing(str(k))) or str(k) in pairs)
-            else jsonable(v, redact)
-            for k, v in value.items()
-            if k != "ResponseMetadata"
-        }
+        shown: dict[str, Any] = {}
+        for key, item in value.items():
+            if key == "ResponseMetadata":
+                continue
+            named = redact and secret_bearing(str(key))
+            if isinstance(item, str) and (everything or named or str(key) in pairs):
+                shown[str(key)] = REDACTED_TEXT
+            else:
+                shown[str(key)] = jsonable(item, redact, everything or named)
+        return shown
     if isinstance(value, (list, tuple)):
-        return [jsonable(v, redact) for v in value]
+        return [jsonable(v, redact, everything) for v in value]
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, bytes):

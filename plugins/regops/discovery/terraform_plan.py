@@ -115,7 +115,9 @@ def withheld(display: Any, everything: bool = False) -> Any:
             if isinstance(value, str) and (everything or secret_bearing(key) or key in pairs):
                 shown[key] = value if value in ("", SENSITIVE_TEXT, UNKNOWN_TEXT) else WITHHELD_TEXT
             else:
-                shown[key] = withheld(value, key in _ENVIRONMENT_KEYS)
+                # Blocks under a credential's name (`connection_string { name, value }`) hold it
+                # in fields of their own.
+                shown[key] = withheld(value, key in _ENVIRONMENT_KEYS or secret_bearing(key))
         return shown
     if isinstance(display, list):
         return [withheld(value, everything) for value in display]
