@@ -326,48 +326,67 @@ def _cw_select(record: Any, selector: str) -> Any:
     return current
 
 
-class _MetricFilter:
+Predicate = Callable[[Any], bool]
+
+
+class _Parser:
+    """Reads a pattern's tokens by recursive descent; running out of them, like any syntax it does
+    not know, raises _Unsupported."""
+
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens = tokens
+        self.position = 0
+
+    def _peek(self, offset: int = 0) -> tuple[str, str] | None:
+        index = self.position + offset
+        return self.tokens[index] if index < len(self.tokens) else None
+
+    def _take(self) -> tuple[str, str]:
+        token = self._peek()
+        if token is None:
+            raise _Unsupported
+        self.position += 1
+        return token
+
+    def _joined(
+        self,
+        operator: tuple[str, str],
+        operand: Callable[[], Predicate],
+        combine: Callable[[Iterable[bool]], bool],
+    ) -> Predicate:
+        """Operands between `operator` tokens, their values combined (`any` for OR, `all` for AND)."""
+        terms = [operand()]
+        while self._peek() == operator:
+            self._take()
+            terms.append(operand())
+        return lambda record: combine(term(record) for term in terms)
+
+
+class _MetricFilter(_Parser):
     """`{ <expression> }` of CloudWatch Logs JSON filter syntax, as a predicate on a record."""
 
     def __init__(self, text: str) -> None:
-        self.tokens = _cw_tokens(text)
-        self.position = 0
+        super().__init__(_cw_tokens(text))
         if self._take() != ("punct", "{"):
             raise _Unsupported  # a term or space-delimited filter: not read
         self.expression = self._or()
         if self._take() != ("punct", "}") or self.position != len(self.tokens):
             raise _Unsupported
 
-    def _peek(self) -> tuple[str, str] | None:
-        return self.tokens[self.position] if self.position < len(self.tokens) else None
+    def _or(self) -> Predicate:
+        return self._joined(("punct", "||"), self._and, any)
 
-    def _take(self) -> tuple[str, str] | None:
-        token = self._peek()
-        self.position += 1
-        return token
+    def _and(self) -> Predicate:
+        return self._joined(("punct", "&&"), self._term, all)
 
-    def _or(self) -> Callable[[Any], bool]:
-        terms = [self._and()]
-        while self._peek() == ("punct", "||"):
-            self._take()
-            terms.append(self._and())
-        return lambda record: any(term(record) for term in terms)
-
-    def _and(self) -> Callable[[Any], bool]:
-        terms = [self._term()]
-        while self._peek() == ("punct", "&&"):
-            self._take()
-            terms.append(self._term())
-        return lambda record: all(term(record) for term in terms)
-
-    def _term(self) -> Callable[[Any], bool]:
+    def _term(self) -> Predicate:
         token = self._take()
         if token == ("punct", "("):
             inner = self._or()
             if self._take() != ("punct", ")"):
                 raise _Unsupported
             return inner
-        if token is None or token[0] != "selector":
+        if token[0] != "selector":
             raise _Unsupported
         selector = token[1]
         operator = self._take()
@@ -377,21 +396,19 @@ class _MetricFilter:
             return lambda record: _cw_select(record, selector) is _MISSING
         if operator in {("word", "IS"), ("word", "is")}:
             value = self._take()
-            wanted = {"TRUE": True, "FALSE": False, "NULL": None}.get(
-                value[1].upper() if value else "", _MISSING
-            )
+            wanted = {"TRUE": True, "FALSE": False, "NULL": None}.get(value[1].upper(), _MISSING)
             if wanted is _MISSING:
                 raise _Unsupported
             return lambda record: _cw_select(record, selector) is wanted
-        if operator is None or operator[0] != "punct" or operator[1] not in {"=", "!=", "<", ">", "<=", ">="}:
+        if operator[0] != "punct" or operator[1] not in {"=", "!=", "<", ">", "<=", ">="}:
             raise _Unsupported
         value = self._take()
-        if value is None or value[0] not in {"quoted", "word"}:
+        if value[0] not in {"quoted", "word"}:
             raise _Unsupported
         return self._comparison(selector, operator[1], value)
 
     @staticmethod
-    def _comparison(selector: str, operator: str, value: tuple[str, str]) -> Callable[[Any], bool]:
+    def _comparison(selector: str, operator: str, value: tuple[str, str]) -> Predicate:
         kind, text = value
         number: float | None = None
         if kind == "word":
@@ -656,28 +673,16 @@ def _leaves(value: Any) -> Iterable[str]:
         yield str(value)
 
 
-class _LogQuery:
+class _LogQuery(_Parser):
     """A Cloud Logging query as a predicate on a log entry."""
 
     def __init__(self, text: str) -> None:
-        self.tokens = _lq_tokens(text)
-        self.position = 0
+        super().__init__(_lq_tokens(text))
         self.expression = self._and() if self.tokens else (lambda entry: True)
         if self.position != len(self.tokens):
             raise _Unsupported
 
-    def _peek(self, offset: int = 0) -> tuple[str, str] | None:
-        index = self.position + offset
-        return self.tokens[index] if index < len(self.tokens) else None
-
-    def _take(self) -> tuple[str, str]:
-        token = self._peek()
-        if token is None:
-            raise _Unsupported
-        self.position += 1
-        return token
-
-    def _and(self) -> Callable[[Any], bool]:
+    def _and(self) -> Predicate:
         # Juxtaposition is AND; OR binds tighter than AND in the Logging query language.
         terms = [self._or()]
         while (token := self._peek()) is not None and token != ("punct", ")"):
@@ -686,14 +691,10 @@ class _LogQuery:
             terms.append(self._or())
         return lambda entry: all(term(entry) for term in terms)
 
-    def _or(self) -> Callable[[Any], bool]:
-        terms = [self._not()]
-        while self._peek() == ("word", "OR"):
-            self._take()
-            terms.append(self._not())
-        return lambda entry: any(term(entry) for term in terms)
+    def _or(self) -> Predicate:
+        return self._joined(("word", "OR"), self._not, any)
 
-    def _not(self) -> Callable[[Any], bool]:
+    def _not(self) -> Predicate:
         token = self._peek()
         if token == ("word", "NOT"):
             self._take()
@@ -705,7 +706,7 @@ class _LogQuery:
             return lambda entry: not inner(entry)
         return self._primary()
 
-    def _primary(self) -> Callable[[Any], bool]:
+    def _primary(self) -> Predicate:
         token = self._take()
         if token == ("punct", "("):
             inner = self._and()
@@ -727,7 +728,7 @@ class _LogQuery:
         raise _Unsupported
 
     @staticmethod
-    def _comparison(field: str, operator: str, value: tuple[str, str]) -> Callable[[Any], bool]:
+    def _comparison(field: str, operator: str, value: tuple[str, str]) -> Predicate:
         if value[0] not in {"word", "quoted"}:
             raise _Unsupported
         path = [part.strip('"') for part in re.findall(r'"[^"]*"|[^.]+', field)]
