@@ -62,9 +62,13 @@ def _grants(related: Related, prefix: str) -> list[tuple[Any, str]]:
     return grants
 
 
+def _public(grants: Sequence[tuple[Any, str]]) -> bool:
+    """Whether the grants admit anyone at all, whatever the role."""
+    return any(member.lower() in PUBLIC_MEMBERS for _, member in grants)
+
+
 def _grants_everyone(related: Related, prefix: str) -> bool:
-    """Whether the joined IAM blocks admit anyone at all, whatever the role."""
-    return any(member.lower() in PUBLIC_MEMBERS for _, member in _grants(related, prefix))
+    return _public(_grants(related, prefix))
 
 
 # CIS GCP 1.11: who administers Cloud KMS keys does not also encrypt or decrypt with them.
@@ -262,21 +266,19 @@ def crypto_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts.derive("deletion_protected", lambda: (window() or 0) >= 30)
 
     def access_gaps() -> list[str]:
-        gaps = []
-        if _grants_everyone(related, "google_kms_crypto_key_iam"):
-            gaps.append("IAM grants the key to allUsers or allAuthenticatedUsers")
+        own = _grants(related, "google_kms_crypto_key_iam")
         # IAM on the key ring (folded into the ring the key links to) holds on every key in it.
-        if any(
-            _grants_everyone(related_of(ring), "google_kms_key_ring_iam")
-            for ring in related.get("google_kms_key_ring", ())
-        ):
-            gaps.append("IAM on the key ring grants its keys to allUsers or allAuthenticatedUsers")
-        grants = _grants(related, "google_kms_crypto_key_iam") + [
+        inherited = [
             grant
             for ring in related.get("google_kms_key_ring", ())
             for grant in _grants(related_of(ring), "google_kms_key_ring_iam")
         ]
-        return gaps + duty_gaps(grants)
+        gaps = []
+        if _public(own):
+            gaps.append("IAM grants the key to allUsers or allAuthenticatedUsers")
+        if _public(inherited):
+            gaps.append("IAM on the key ring grants its keys to allUsers or allAuthenticatedUsers")
+        return gaps + duty_gaps(own + inherited)
 
     facts.derive("access_gaps", access_gaps)
     return facts.values
