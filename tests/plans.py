@@ -107,6 +107,11 @@ def plan(*changes: Change, region: str = "eu-central-1") -> dict[str, Any]:
                     "alias": "london",
                     "expressions": {"region": {"constant_value": "eu-west-2"}},
                 },
+                "aws.virginia": {
+                    "name": "aws",
+                    "alias": "virginia",
+                    "expressions": {"region": {"constant_value": "us-east-1"}},
+                },
             },
             "root_module": modules[()],
         },

@@ -12,6 +12,7 @@ from regops.discovery import Inventory
 from regops.discovery.terraform_plan import discover_plan
 from regops.model import Discovery, Resource, SourceReport
 from regops.normalize import aws
+from regops.normalize.common import everywhere
 from regops.normalize.estate import estate_resources
 from tests.plans import Change, refer, write_plan
 
@@ -60,10 +61,27 @@ def test_a_global_capability_needs_every_token_somewhere() -> None:
     estate = aws_estate(bucket("a", "eu-central-1"), service("contact", ["security_contact"], "global"))
     assert estate.facts["security_contact"] is True
     assert estate.facts["security_alerting"] is False
-    assert estate.facts["security_alerting_gaps"] == list(aws.AWS_SECURITY_EVENTS)
+    assert estate.facts["security_alerting_gaps"] == [f"{c} in eu-central-1" for c in aws.AWS_SECURITY_EVENTS]
     assert estate.facts["config_recording_gaps"] == [
         "config_recorder in eu-central-1",
         "config_recording in eu-central-1",
+    ]
+
+
+def test_an_account_wide_token_counts_in_every_region_and_a_regional_one_in_its_own() -> None:
+    estate = aws_estate(
+        bucket("a", "eu-central-1"),
+        bucket("b", "eu-west-1"),
+        service("iam-rule", [everywhere("iam_policy_changes")], "us-east-1"),
+        service("sg-rule", ["security_group_changes"], "eu-central-1"),
+    )
+    gaps = estate.facts["security_alerting_gaps"]
+    assert "iam_policy_changes in eu-central-1" not in gaps
+    assert "iam_policy_changes in eu-west-1" not in gaps
+    assert "security_group_changes in eu-central-1" not in gaps
+    assert "security_group_changes in eu-west-1" in gaps
+    assert estate.attributes["provided_by"]["security_alerting"]["iam_policy_changes@eu-west-1"] == [
+        "iam-rule"
     ]
 
 

@@ -12,6 +12,7 @@ import pytest
 from regops.discovery import Inventory
 from regops.discovery.aws import AwsSource, discover_aws
 from regops.model import Discovery, Resource
+from regops.normalize.alerting import AWS_SECURITY_EVENTS
 from regops.normalize.aws import PLANNED
 from tests.aws_server import Clients, aws, moto_endpoint  # noqa: F401
 from tests.helpers import load_evidence, only_bundle, run_project_suites
@@ -148,9 +149,30 @@ def test_an_enabled_rule_with_a_target_provides_the_categories_its_pattern_cover
     )
     assert planned["provides"] == found[rule_arn("tampering")]
     result = estate(discovery)
-    assert (result.facts["tamper_alerting"], result.facts["tamper_alerting_gaps"]) == (True, [])
+    # A rule sees its own region's events: eu-west-1's copy has no target, so nothing alerts there.
+    assert (result.facts["tamper_alerting"], result.facts["tamper_alerting_gaps"]) == (
+        False,
+        ["trail_tampering in eu-west-1", "recorder_tampering in eu-west-1"],
+    )
     assert result.facts["security_alerting"] is False
-    assert result.attributes["provided_by"]["tamper_alerting"]["trail_tampering"] == [rule_arn("tampering")]
+    provided = result.attributes["provided_by"]["tamper_alerting"]
+    assert provided["trail_tampering@eu-central-1"] == [rule_arn("tampering")]
+
+
+def test_a_rule_on_iam_events_alerts_only_from_us_east_1_and_there_for_every_region(aws: Clients) -> None:  # noqa: F811
+    stage(aws)
+    iam = {
+        "source": ["aws.iam"],
+        "detail": {"eventName": sorted({e["eventName"] for e in AWS_SECURITY_EVENTS["iam_policy_changes"]})},
+    }
+    rule(aws, "iam", iam)
+    rule(aws, "iam", iam, region="us-east-1")
+    discovery = discover(aws, "eu-central-1", "us-east-1")
+    found = provides(discovery)
+    assert found[rule_arn("iam")] == []  # IAM's events never reach eu-central-1's event bus
+    assert found[rule_arn("iam", "us-east-1")] == ["iam_policy_changes everywhere"]
+    gaps = estate(discovery).facts["security_alerting_gaps"]
+    assert not [gap for gap in gaps if gap.startswith("iam_policy_changes")]
 
 
 def test_an_alarmed_metric_filter_gives_its_category_through_the_estate(aws: Clients) -> None:  # noqa: F811
@@ -165,16 +187,18 @@ def test_an_alarmed_metric_filter_gives_its_category_through_the_estate(aws: Cli
     found = provides(lonely)
     assert found[cpu] == []
     assert found[silent] == []
-    assert found[metric_filter] == ["root_account_use when alarm:CIS/RootUsage"]
-    assert "root_account_use" in estate(lonely).facts["security_alerting_gaps"]
+    # A trail's log holds every region's events: the filter's category counts in all of them.
+    assert found[metric_filter] == ["root_account_use everywhere when alarm:CIS/RootUsage"]
+    assert "root_account_use in eu-central-1" in estate(lonely).facts["security_alerting_gaps"]
     alarm(aws, "root", "CIS", "RootUsage")
     paired = discover(aws)
     root = f"arn:aws:cloudwatch:eu-central-1:{ACCOUNT}:alarm:root"
     assert provides(paired)[root] == ["alarm:CIS/RootUsage"]
     result = estate(paired)
-    assert "root_account_use" not in result.facts["security_alerting_gaps"]
+    assert "root_account_use in eu-central-1" not in result.facts["security_alerting_gaps"]
     assert result.facts["security_alerting"] is False  # the other categories are still missing
-    assert result.attributes["provided_by"]["security_alerting"]["root_account_use"] == [metric_filter, root]
+    provided = result.attributes["provided_by"]["security_alerting"]
+    assert provided["root_account_use@eu-central-1"] == [metric_filter, root]
     # As planned: the same filter and alarm give the same tokens.
     planned_filter = PLANNED["aws_cloudwatch_log_metric_filter"].facts(
         {

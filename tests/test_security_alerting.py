@@ -85,12 +85,19 @@ def alarm(name: str, metric: str = "RootUsage", **settings: Any) -> Change:
     )
 
 
-def event_rule(name: str, pattern: Any, targeted: bool = True, **settings: Any) -> list[Change]:
+def event_rule(
+    name: str, pattern: Any, targeted: bool = True, provider_key: str = "", **settings: Any
+) -> list[Change]:
+    """A rule in the plan's region (eu-central-1), or in us-east-1 with `provider_key="aws.virginia"`."""
     unknown = {"event_pattern": True} if pattern is UNKNOWN else {}
     text = None if pattern is UNKNOWN else pattern if isinstance(pattern, str) else json.dumps(pattern)
     after = {"name": name, "event_pattern": text}
     rule = Change(
-        f"aws_cloudwatch_event_rule.{name}", "aws_cloudwatch_event_rule", {**after, **settings}, unknown
+        f"aws_cloudwatch_event_rule.{name}",
+        "aws_cloudwatch_event_rule",
+        {**after, **settings},
+        unknown,
+        provider_key=provider_key,
     )
     if not targeted:
         return [rule]
@@ -101,6 +108,7 @@ def event_rule(name: str, pattern: Any, targeted: bool = True, **settings: Any) 
         expressions={
             "rule": refer(f"aws_cloudwatch_event_rule.{name}.name", f"aws_cloudwatch_event_rule.{name}")
         },
+        provider_key=provider_key,
     )
     return [rule, target]
 
@@ -213,12 +221,34 @@ def test_an_unknown_pattern_leaves_the_capability_unknown(tmp_path: Path) -> Non
 def test_every_category_and_tampering_alerted_on_aws(tmp_path: Path) -> None:
     tampering = {"source": ["aws.cloudtrail", "aws.config"], "detail": {"eventName": [*TRAIL_TAMPERING]}}
     tampering["detail"]["eventName"] += ["StopConfigurationRecorder", "DeleteDeliveryChannel"]
-    result = estate(
-        *planned(tmp_path, *event_rule("all", EVERY_AWS_CATEGORY), *event_rule("tampering", tampering)),
-        provider="aws",
-    )
+    rules = [
+        *event_rule("all", EVERY_AWS_CATEGORY),
+        *event_rule("tampering", tampering),
+        # IAM and sign-in events reach EventBridge in us-east-1 only, for the whole account.
+        *event_rule("global", EVERY_AWS_CATEGORY, provider_key="aws.virginia"),
+    ]
+    workload = Change("aws_s3_bucket.data", "aws_s3_bucket", {"bucket": "data"})
+    result = estate(*planned(tmp_path, *rules, workload), provider="aws")
     assert (result.facts["security_alerting"], result.facts["security_alerting_gaps"]) == (True, [])
     assert (result.facts["tamper_alerting"], result.facts["tamper_alerting_gaps"]) == (True, [])
+    provided = {r.id: r.facts["provides"] for r in planned(tmp_path, *rules) if "provides" in r.facts}
+    assert "iam_policy_changes" not in " ".join(provided["aws_cloudwatch_event_rule.all"])
+    assert "iam_policy_changes everywhere" in provided["aws_cloudwatch_event_rule.global"]
+
+
+def test_an_event_rule_watches_its_own_region_only(tmp_path: Path) -> None:
+    rules = [
+        *event_rule("all", EVERY_AWS_CATEGORY),
+        *event_rule("global", EVERY_AWS_CATEGORY, provider_key="aws.virginia"),
+    ]
+    elsewhere = Change("aws_s3_bucket.logs", "aws_s3_bucket", {"bucket": "logs"}, provider_key="aws.london")
+    result = estate(*planned(tmp_path, *rules, elsewhere), provider="aws")
+    # The London bucket's region has no rule of its own; IAM's events are watched account-wide.
+    assert result.facts["security_alerting_gaps"] == [
+        f"{category} in eu-west-2"
+        for category in alerting.AWS_SECURITY_EVENTS
+        if category not in alerting.AWS_ACCOUNT_WIDE_CATEGORIES
+    ]
 
 
 # Azure ----------------------------------------------------------------------------------------
@@ -552,5 +582,6 @@ def test_mon_003_fails_an_estate_with_only_a_cpu_alarm(pytester: pytest.Pytester
 
 
 def test_mon_003_passes_an_estate_that_alerts_on_every_category(pytester: pytest.Pytester) -> None:
-    result = mon_003(pytester, cpu_alarm(), *event_rule("all", EVERY_AWS_CATEGORY))
+    global_events = event_rule("global", EVERY_AWS_CATEGORY, provider_key="aws.virginia")
+    result = mon_003(pytester, cpu_alarm(), *event_rule("all", EVERY_AWS_CATEGORY), *global_events)
     assert result["outcome"] == "passed", result["message"]

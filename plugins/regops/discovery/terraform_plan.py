@@ -19,6 +19,7 @@ from typing import Any
 from regops.model import PLANNED_DELETION, STATEFUL_KINDS, UNKNOWN, Discovery, Resource, SourceReport
 from regops.normalize.common import (
     CONFIGURATION,
+    REGION,
     Join,
     Joined,
     PlannedType,
@@ -488,9 +489,15 @@ def _resource(
     provider = provider_of(block.native_type)
     cloud = _cloud(provider)
     planned: PlannedType | None = cloud.PLANNED.get(block.native_type) if cloud else None
+    region = cloud.region_of(block.native_type, block.view) if cloud else None
+    if region is None and block.linked is not None and cloud is not None:
+        region = cloud.region_of(block.linked.native_type, block.linked.view)
+    region = region or configuration.region(block.provider_key)
     facts: dict[str, Any] = {}
     if planned is not None:
-        related = {**block.related, CONFIGURATION: [block.expressions]} if block.configured else block.related
+        related: dict[str, list[Mapping[str, Any]]] = {**block.related, REGION: [{"region": region}]}
+        if block.configured:
+            related[CONFIGURATION] = [block.expressions]
         try:
             facts = planned.facts(block.view, related)
         except Unknown:
@@ -504,10 +511,6 @@ def _resource(
             "taggable": block.native_type not in cloud.UNTAGGABLE,
             "planned_action": block.action,
         }
-    region = cloud.region_of(block.native_type, block.view) if cloud else None
-    if region is None and block.linked is not None and cloud is not None:
-        region = cloud.region_of(block.linked.native_type, block.linked.view)
-    region = region or configuration.region(block.provider_key)
     tags = cloud.tags_of(block.native_type, block.view) if cloud else {}
     return Resource(
         id=block.address,

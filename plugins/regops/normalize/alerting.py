@@ -37,6 +37,9 @@ class _Unsupported(Exception):
 # AWS: CloudTrail records ----------------------------------------------------------------------
 
 _SOURCE_IP = "198.51.100.7"
+# Global services: CloudTrail records their calls, and EventBridge delivers them, in us-east-1.
+AWS_GLOBAL_REGION = "us-east-1"
+_GLOBAL_SERVICES = frozenset({"iam", "signin"})
 
 
 def _api_calls(service: str, *names: str, **fields: Any) -> tuple[dict[str, Any], ...]:
@@ -46,7 +49,7 @@ def _api_calls(service: str, *names: str, **fields: Any) -> tuple[dict[str, Any]
             "eventSource": f"{service}.amazonaws.com",
             "eventName": name,
             "eventType": "AwsApiCall",
-            "awsRegion": "eu-central-1",
+            "awsRegion": AWS_GLOBAL_REGION if service in _GLOBAL_SERVICES else "eu-central-1",
             "sourceIPAddress": _SOURCE_IP,
             "userIdentity": {"type": "AssumedRole", "principalId": "AROAEXAMPLE:operator"},
             "readOnly": False,
@@ -63,7 +66,7 @@ def _console_login(identity: str, mfa: str) -> dict[str, Any]:
         "eventSource": "signin.amazonaws.com",
         "eventName": "ConsoleLogin",
         "eventType": "AwsConsoleSignIn",
-        "awsRegion": "us-east-1",
+        "awsRegion": AWS_GLOBAL_REGION,
         "sourceIPAddress": _SOURCE_IP,
         "userIdentity": {"type": identity},
         "responseElements": {"ConsoleLogin": "Success"},
@@ -185,6 +188,15 @@ AWS_TAMPER_EVENTS: dict[str, tuple[dict[str, Any], ...]] = {
     ),
     "recorder_tampering": _api_calls("config", "StopConfigurationRecorder", "DeleteDeliveryChannel"),
 }
+
+# The categories whose every event is a global service's: an EventBridge rule sees them only in
+# us-east-1, and there it sees them for the whole account. Every other category's events happen
+# in each region, and a rule sees only its own region's.
+AWS_ACCOUNT_WIDE_CATEGORIES = frozenset(
+    category
+    for category, events in {**AWS_SECURITY_EVENTS, **AWS_TAMPER_EVENTS}.items()
+    if all(event["awsRegion"] == AWS_GLOBAL_REGION for event in events)
+)
 
 
 def _eventbridge_event(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from typing import Any
 
 from regops.model import UNKNOWN
 from regops.normalize.alerting import (
+    AWS_ACCOUNT_WIDE_CATEGORIES,
+    AWS_GLOBAL_REGION,
     AWS_SECURITY_EVENTS,
     AWS_TAMPER_EVENTS,
     aws_event_pattern_categories,
@@ -28,10 +30,12 @@ from regops.normalize.common import (
     conditional,
     configured,
     dig,
+    everywhere,
     is_internet,
     known,
     live_security_service,
     plaintext_secrets,
+    planned_region,
     port_ranges,
     related_of,
     security_service,
@@ -901,7 +905,8 @@ def _filter_categories(values: Mapping[str, Any], names: Mapping[str, str]) -> l
         # a metric published with dimensions is not the one an alarm without them watches
         if dig(t, names["name"]) and dig(t, names["namespace"]) and not dig(t, names["dimensions"])
     ]
-    return [conditional(category, link) for link in links for category in categories]
+    # The log group is a trail's, which records every region (not checked: the trail's link).
+    return [conditional(everywhere(category), link) for link in links for category in categories]
 
 
 def event_pattern_categories(pattern: Any) -> list[str]:
@@ -950,7 +955,17 @@ def _event_rule(values: Mapping[str, Any], related: Related) -> list[str]:
         return []
     if not _event_rule_enabled(values, related) or not _default_bus(values, related):
         return []
-    return categories
+    return _rule_tokens(categories, planned_region(related))
+
+
+def _rule_tokens(categories: list[str], region: str | None) -> list[str]:
+    """A rule's categories as tokens of its own region, the only one whose events it sees; a
+    global service's category only from a rule in us-east-1, where it covers the account."""
+    return [
+        everywhere(category) if category in AWS_ACCOUNT_WIDE_CATEGORIES else category
+        for category in categories
+        if category not in AWS_ACCOUNT_WIDE_CATEGORIES or region == AWS_GLOBAL_REGION
+    ]
 
 
 def _alternate_contact(values: Mapping[str, Any], related: Related) -> list[str]:
@@ -1003,10 +1018,11 @@ ESTATE: dict[str, Capability] = {
     "config_recording": Capability(("config_recorder", "config_recording"), regional=True),
     "vulnerability_scanning": Capability(("vulnerability_scanning",), regional=True),
     "central_logging": Capability(("log_aggregation",)),
-    # One token per category of critical events (normalize/alerting.py, CIS AWS section 4).
-    "security_alerting": Capability(tuple(AWS_SECURITY_EVENTS)),
+    # One token per category of critical events (normalize/alerting.py, CIS AWS section 4), in
+    # every region of the stage: an EventBridge rule sees its own region's events only.
+    "security_alerting": Capability(tuple(AWS_SECURITY_EVENTS), regional=True),
     "security_contact": Capability(("security_contact",)),
-    "tamper_alerting": Capability(tuple(AWS_TAMPER_EVENTS)),
+    "tamper_alerting": Capability(tuple(AWS_TAMPER_EVENTS), regional=True),
     "patch_management": Capability(("patch_baseline", "patch_run"), regional=True),
 }
 
@@ -1542,7 +1558,8 @@ def _live_event_rule(payload: Mapping[str, Any]) -> list[str]:
     # Targets were asked for only where there are categories; ListTargetsByRule failed: unknown.
     if not categories or not known_list(_read(payload, "targets")):
         return []
-    return categories
+    arn = str(dig(payload, "description", "Arn", default=""))
+    return _rule_tokens(categories, arn.split(":")[3] if arn.count(":") >= 5 else None)
 
 
 def _live_metric_alarm(payload: Mapping[str, Any]) -> list[str]:

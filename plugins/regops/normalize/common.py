@@ -244,9 +244,17 @@ Related = Mapping[str, Sequence[Mapping[str, Any]]]
 """Values of the Terraform blocks joined to a resource, by their native type."""
 
 CONFIGURATION = "$configuration"
+# The region the plan puts the block in, for a fact that depends on it (an EventBridge rule
+# sees only its own region's events).
+REGION = "$region"
 """The `Related` entry holding the block's own configuration expressions, when the plan has
 them: an attribute known only after apply that the configuration does not set is the
 provider's default, not a value someone chose."""
+
+
+def planned_region(related: Related) -> str | None:
+    found = related.get(REGION)
+    return str(found[0].get("region")) if found and found[0].get("region") else None
 
 
 def configured(related: Related, attribute: str) -> bool | None:
@@ -365,6 +373,16 @@ def conditional(token: str, link: str) -> str:
     provides `link`: a metric filter's category counts when an alarm that notifies someone
     watches its metric (normalize/estate.py resolves it)."""
     return f"{token}{WHEN}{link}"
+
+
+EVERYWHERE = " everywhere"
+
+
+def everywhere(token: str) -> str:
+    """A `provides` token that counts in every region of the stage, not only in its holder's: an
+    alert on events that reach one region for the whole account (IAM's, in us-east-1) or on a
+    multi-region trail's log. It may be made conditional in turn."""
+    return f"{token}{EVERYWHERE}"
 
 
 LiveNormaliser = Callable[[Mapping[str, Any]], dict[str, Any]]

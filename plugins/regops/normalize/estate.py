@@ -8,7 +8,9 @@ needs; this module folds the inventory into one `estate` resource per provider w
 per capability, whether every token is present (in every region the provider is used in, for
 regional capabilities) and, if not, which are missing. A token may be conditional
 (`<token> when <link>`, common.conditional): it counts where a resource of the same region
-provides the link, as a metric filter's category counts once an alarm watches its metric.
+provides the link, as a metric filter's category counts once an alarm watches its metric. And a
+token may be account-wide (`<token> everywhere`, common.everywhere): it counts in every region
+of a regional capability, where other tokens count only in their holder's region.
 
 Absence counts against the estate: a stage without a detector fails the control. A security
 service whose configuration the source could not establish leaves every unfilled capability
@@ -22,9 +24,11 @@ from types import ModuleType
 from typing import Any
 
 from regops.model import Resource
-from regops.normalize.common import WHEN, Capability
+from regops.normalize.common import EVERYWHERE, WHEN, Capability
 
 ESTATE_KIND = "estate"
+# Where an account-wide token (common.everywhere) is held: in every region at once.
+ANY_REGION = "*"
 ESTATE_NATIVE_TYPE = "regops_estate"
 
 
@@ -53,8 +57,21 @@ def estate_resources(resources: Sequence[Resource], stage: str) -> list[Resource
     return estates
 
 
+def _provide(
+    provided: dict[tuple[str, str | None], list[str]], token: str, region: str | None, holders: list[str]
+) -> None:
+    if token.endswith(EVERYWHERE):
+        token, region = token.removesuffix(EVERYWHERE), ANY_REGION
+    found = provided.setdefault((token, region), [])
+    found.extend(i for i in holders if i not in found)
+
+
 def _regions(members: Iterable[Resource]) -> list[str]:
-    return sorted({r.region for r in members if r.region and r.region != "global"})
+    # Where the stage keeps its workload: a detector or an alert rule in a region of its own (IAM
+    # events arrive in us-east-1) puts nothing there that needs watching.
+    return sorted(
+        {r.region for r in members if r.region and r.region != "global" and r.kind != "security_service"}
+    )
 
 
 def _estate(
@@ -80,14 +97,13 @@ def _estate(
                 token, link = token.split(WHEN, 1)
                 conditions.append((token, link, resource.region, resource.id))
             else:
-                provided.setdefault((token, resource.region), []).append(resource.id)
+                _provide(provided, token, resource.region, [resource.id])
     # A conditional token counts where a resource of the same region provides its link; the
     # holders are both (the metric filter and the alarms that watch it).
     for token, link, region, holder in conditions:
         linked = provided.get((link, region), [])
         if linked:
-            holders = provided.setdefault((token, region), [])
-            holders.extend(i for i in (holder, *linked) if i not in holders)
+            _provide(provided, token, region, [holder, *linked])
     facts: dict[str, Any] = {}
     evidence: dict[str, dict[str, list[str]]] = {}
     for name, capability in capabilities.items():
@@ -96,7 +112,7 @@ def _estate(
         for token in capability.tokens:
             if capability.regional and regions:
                 for region in regions:
-                    holders = provided.get((token, region), [])
+                    holders = [*provided.get((token, region), []), *provided.get((token, ANY_REGION), [])]
                     evidence[name][f"{token}@{region}"] = holders
                     if not holders:
                         gaps.append(f"{token} in {region}")
