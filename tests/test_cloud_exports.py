@@ -515,6 +515,42 @@ def test_a_bucket_without_its_iam_line_is_not_taken_for_private(tmp_path: Path) 
     assert found["payments-cmk"].facts["access_gaps"] == []  # a key without bindings has none
 
 
+RING = "//cloudkms.googleapis.com/projects/payments-acceptance-4821/locations/europe-west3/keyRings/payments"
+
+
+def ring_policy_line(*bindings: dict[str, Any]) -> str:
+    return (
+        json.dumps(
+            {
+                "name": RING,
+                "asset_type": "cloudkms.googleapis.com/KeyRing",
+                "iam_policy": {"bindings": list(bindings)},
+            }
+        )
+        + "\n"
+    )
+
+
+def test_a_key_ring_s_iam_is_judged_on_every_key_in_it(tmp_path: Path) -> None:
+    everyone = {"role": "roles/cloudkms.cryptoKeyDecrypter", "members": ["allUsers"]}
+    path = write(tmp_path, "assets.ndjson", asset_export() + ring_policy_line(everyone))
+    found = by_name(discover_inventory(path, "acceptance"))
+    for key in ("payments-cmk", "legacy-export"):
+        assert found[key].facts["access_gaps"] == [
+            "IAM on the key ring grants its keys to allUsers or allAuthenticatedUsers"
+        ]
+    admin = {"role": "roles/cloudkms.admin", "members": ["user:ops@example.com"]}
+    user = {"role": "roles/cloudkms.cryptoKeyEncrypterDecrypter", "members": ["user:ops@example.com"]}
+    path = write(tmp_path, "duties.ndjson", asset_export() + ring_policy_line(admin, user))
+    gaps = by_name(discover_inventory(path, "acceptance"))["legacy-export"].facts["access_gaps"]
+    assert gaps == [
+        f"user:ops@example.com both administers the key ({admin['role']}) and encrypts or decrypts with it"
+    ]
+    # Without the IAM lines, what the ring grants is not known.
+    unread = discover_inventory(write(tmp_path, "bare.ndjson", asset_export(policies=False)), "acceptance")
+    assert "access_gaps" not in by_name(unread)["legacy-export"].facts
+
+
 CLUSTER = (
     "//container.googleapis.com/projects/payments-acceptance-4821/locations/europe-west3/clusters/gke-acc"
 )

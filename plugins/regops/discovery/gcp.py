@@ -158,7 +158,7 @@ def discover_gcp(
         if asset.get("asset_type") in IAM_POLICY_TYPES:
             # A resource without a policy of its own has no bindings; an unread one is unknown.
             policy = UNKNOWN if policies is None else policies.get(str(asset["name"]), {})
-        resource = asset_resource(asset_payload(asset, policy), stage, location)
+        resource = asset_resource(asset_payload(asset, policy, policies), stage, location)
         if resource is not None and in_stage(resource, source.label_key, stage):
             resources.append(resource)
     if progress is not None:

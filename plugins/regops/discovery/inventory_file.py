@@ -155,7 +155,7 @@ def _asset_export(path: Path, text: str, stage: str, sha256: str) -> Discovery:
             missing: Any = UNKNOWN if asset_type in ALWAYS_HAVE_POLICIES else {}
             policy = policies.get(str(record["name"]), missing) if policies else UNKNOWN
         with _readable(path, f"the asset {record['name']}"):
-            resource = asset_resource(asset_payload(record, policy), stage, str(path))
+            resource = asset_resource(asset_payload(record, policy, policies or None), stage, str(path))
         if resource is not None and in_stage(resource, STAGE_TAG, stage):
             resources.append(resource)
     return _cloud_export(path, "gcp-asset-export", sha256, resources, stage, [], notes)

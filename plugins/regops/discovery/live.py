@@ -150,11 +150,14 @@ def _iam_policy(policy: Any) -> Any:
     return policy
 
 
-def asset_payload(record: Mapping[str, Any], iam_policy: Any = None) -> dict[str, Any]:
+def asset_payload(
+    record: Mapping[str, Any], iam_policy: Any = None, policies: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """A Cloud Asset record (SDK or `gcloud asset export`, snake_case or camelCase) as the
-    payload normalize/gcp_asset.py reads."""
+    payload normalize/gcp_asset.py reads; a Cloud KMS key's with its key ring's policy, from
+    `policies` (asset name to policy; None when they could not be read)."""
     resource = record.get("resource") or {}
-    return {
+    payload = {
         "name": record.get("name"),
         "asset_type": record.get("asset_type", record.get("assetType")),
         "data": resource.get("data") or {},
@@ -163,6 +166,13 @@ def asset_payload(record: Mapping[str, Any], iam_policy: Any = None) -> dict[str
             iam_policy if iam_policy is not None else record.get("iam_policy", record.get("iamPolicy"))
         ),
     }
+    if payload["asset_type"] == gcp_asset.CRYPTO_KEY:
+        ring = gcp_asset.key_ring_of(str(record.get("name")))
+        # A ring without a policy of its own grants nothing; unread policies leave it unknown.
+        payload[gcp_asset.INHERITED_IAM_POLICY] = (
+            UNKNOWN if policies is None else _iam_policy(policies.get(ring, {}))
+        )
+    return payload
 
 
 def asset_resource(payload: Mapping[str, Any], stage: str, source: str) -> Resource | None:

@@ -35,20 +35,22 @@ from regops.normalize.common import (
 from regops.normalize.gcp import PUBLIC_MEMBERS, duty_gaps
 
 IAM_POLICY = "iam_policy"
+# A Cloud KMS key's: the IAM policy of its key ring, which grants on every key in it.
+INHERITED_IAM_POLICY = "inherited_iam_policy"
 
 
 def _data(payload: Mapping[str, Any]) -> Any:
     return dig(payload, "data", default={})
 
 
-def _grants(payload: Mapping[str, Any]) -> list[tuple[Any, str]]:
-    """(role, member) of the asset's IAM policy."""
-    bindings = dig(payload, IAM_POLICY, "bindings", default=[])
+def _grants(payload: Mapping[str, Any], policy: str = IAM_POLICY) -> list[tuple[Any, str]]:
+    """(role, member) of the asset's IAM policy, or of the one it inherits."""
+    bindings = dig(payload, policy, "bindings", default=[])
     return [(dig(b, "role"), str(m)) for b in bindings for m in dig(b, "members", default=[])]
 
 
-def _grants_everyone(payload: Mapping[str, Any]) -> bool:
-    return any(member.lower() in PUBLIC_MEMBERS for _, member in _grants(payload))
+def _public(grants: list[tuple[Any, str]]) -> bool:
+    return any(member.lower() in PUBLIC_MEMBERS for _, member in grants)
 
 
 def storage_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,7 +68,7 @@ def storage_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
         prevention = dig(data, "iamConfiguration", "publicAccessPrevention", default="inherited")
         if str(prevention).lower() == "enforced":
             return False
-        return _grants_everyone(payload)
+        return _public(_grants(payload))
 
     facts.derive("public", public)
     facts.derive("versioning", lambda: dig(data, "versioning", "enabled", default=False) is True)
@@ -178,10 +180,13 @@ def crypto_key(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts.derive("deletion_protected", lambda: (window() or 0) >= 30)
 
     def access_gaps() -> list[str]:
-        gaps = (
-            ["IAM grants the key to allUsers or allAuthenticatedUsers"] if _grants_everyone(payload) else []
-        )
-        return gaps + duty_gaps(_grants(payload))
+        own, inherited = _grants(payload), _grants(payload, INHERITED_IAM_POLICY)
+        gaps = []
+        if _public(own):
+            gaps.append("IAM grants the key to allUsers or allAuthenticatedUsers")
+        if _public(inherited):
+            gaps.append("IAM on the key ring grants its keys to allUsers or allAuthenticatedUsers")
+        return gaps + duty_gaps(own + inherited)
 
     facts.derive("access_gaps", access_gaps)
     return facts.values
@@ -379,8 +384,15 @@ LIVE: dict[str, LiveType] = {
 IAM_POLICY_TYPES = (
     "storage.googleapis.com/Bucket",
     "cloudkms.googleapis.com/CryptoKey",
+    "cloudkms.googleapis.com/KeyRing",
     "cloudresourcemanager.googleapis.com/Project",
 )
+CRYPTO_KEY = "cloudkms.googleapis.com/CryptoKey"
+
+
+def key_ring_of(asset_name: str) -> str:
+    """The asset name of the key ring a Cloud KMS key's asset name lies in."""
+    return asset_name.partition("/cryptoKeys/")[0]
 
 
 def labels_of(payload: Mapping[str, Any]) -> dict[str, str]:
