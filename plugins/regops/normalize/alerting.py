@@ -189,12 +189,15 @@ AWS_TAMPER_EVENTS: dict[str, tuple[dict[str, Any], ...]] = {
     "recorder_tampering": _api_calls("config", "StopConfigurationRecorder", "DeleteDeliveryChannel"),
 }
 
+# Every category an alert is judged against, MON-003's and MON-004's.
+AWS_ALERT_EVENTS = {**AWS_SECURITY_EVENTS, **AWS_TAMPER_EVENTS}
+
 # The categories whose every event is a global service's: an EventBridge rule sees them only in
 # us-east-1, and there it sees them for the whole account. Every other category's events happen
 # in each region, and a rule sees only its own region's.
 AWS_ACCOUNT_WIDE_CATEGORIES = frozenset(
     category
-    for category, events in {**AWS_SECURITY_EVENTS, **AWS_TAMPER_EVENTS}.items()
+    for category, events in AWS_ALERT_EVENTS.items()
     if all(event["awsRegion"] == AWS_GLOBAL_REGION for event in events)
 )
 
@@ -483,6 +486,7 @@ AZURE_TAMPER_OPERATIONS: dict[str, str] = {
     "diagnostic_settings_write": "Microsoft.Insights/diagnosticSettings/write",
     "diagnostic_settings_delete": "Microsoft.Insights/diagnosticSettings/delete",
 }
+AZURE_ALERT_OPERATIONS = {**AZURE_SECURITY_OPERATIONS, **AZURE_TAMPER_OPERATIONS}
 
 _SUBSCRIPTION = re.compile(r"/subscriptions/[^/]+/?", re.I)
 

@@ -10,6 +10,7 @@ from typing import Any
 from regops.model import UNKNOWN
 from regops.normalize.alerting import (
     AWS_ACCOUNT_WIDE_CATEGORIES,
+    AWS_ALERT_EVENTS,
     AWS_GLOBAL_REGION,
     AWS_SECURITY_EVENTS,
     AWS_TAMPER_EVENTS,
@@ -893,10 +894,7 @@ def _filter_categories(values: Mapping[str, Any], names: Mapping[str, str]) -> l
     """The CIS AWS section 4 categories a CloudTrail metric filter matches, each counted only
     when an alarm that notifies someone watches the metric it publishes."""
     pattern = dig(values, names["pattern"])
-    categories = [
-        *aws_metric_filter_categories(pattern, AWS_SECURITY_EVENTS),
-        *aws_metric_filter_categories(pattern, AWS_TAMPER_EVENTS),
-    ]
+    categories = aws_metric_filter_categories(pattern, AWS_ALERT_EVENTS)
     if not categories:
         return []
     links = [
@@ -912,10 +910,7 @@ def _filter_categories(values: Mapping[str, Any], names: Mapping[str, str]) -> l
 def event_pattern_categories(pattern: Any) -> list[str]:
     """The categories of CIS AWS section 4 (and MON-004's tampering) whose every event an
     EventBridge pattern (JSON text) matches."""
-    return [
-        *aws_event_pattern_categories(pattern, AWS_SECURITY_EVENTS),
-        *aws_event_pattern_categories(pattern, AWS_TAMPER_EVENTS),
-    ]
+    return aws_event_pattern_categories(pattern, AWS_ALERT_EVENTS)
 
 
 def _is_default_bus(bus: Any) -> bool:

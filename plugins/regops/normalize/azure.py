@@ -9,6 +9,7 @@ from typing import Any
 
 from regops.model import UNKNOWN
 from regops.normalize.alerting import (
+    AZURE_ALERT_OPERATIONS,
     AZURE_SECURITY_OPERATIONS,
     AZURE_TAMPER_OPERATIONS,
     azure_alert_categories,
@@ -594,10 +595,7 @@ def _activity_log_alert(values: Mapping[str, Any], related: Related) -> list[str
         return []
     conditions = [(field, criteria[0].get(attribute)) for attribute, field in ACTIVITY_LOG_CRITERIA.items()]
     scopes = dig(values, "scopes")
-    return [
-        *azure_alert_categories(conditions, scopes, AZURE_SECURITY_OPERATIONS),
-        *azure_alert_categories(conditions, scopes, AZURE_TAMPER_OPERATIONS),
-    ]
+    return azure_alert_categories(conditions, scopes, AZURE_ALERT_OPERATIONS)
 
 
 def managed_disk(values: Mapping[str, Any], related: Related) -> dict[str, Any]:

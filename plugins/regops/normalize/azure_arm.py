@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from regops.normalize.alerting import (
-    AZURE_SECURITY_OPERATIONS,
-    AZURE_TAMPER_OPERATIONS,
+    AZURE_ALERT_OPERATIONS,
     azure_alert_categories,
 )
 from regops.normalize.azure import (
@@ -477,10 +476,7 @@ def _activity_log_alert(payload: Mapping[str, Any]) -> list[str]:
         return []
     conditions = _alert_conditions(dig(p, "condition"))
     scopes = dig(p, "scopes")
-    return [
-        *azure_alert_categories(conditions, scopes, AZURE_SECURITY_OPERATIONS),
-        *azure_alert_categories(conditions, scopes, AZURE_TAMPER_OPERATIONS),
-    ]
+    return azure_alert_categories(conditions, scopes, AZURE_ALERT_OPERATIONS)
 
 
 def _security_contact(payload: Mapping[str, Any]) -> list[str]:
