@@ -62,13 +62,13 @@ def _grants(related: Related, prefix: str) -> list[tuple[Any, str]]:
     return grants
 
 
-def _public(grants: Sequence[tuple[Any, str]]) -> bool:
-    """Whether the grants admit anyone at all, whatever the role."""
+def public_grants(grants: Sequence[tuple[Any, str]]) -> bool:
+    """Whether (role, member) grants admit anyone at all, whatever the role."""
     return any(member.lower() in PUBLIC_MEMBERS for _, member in grants)
 
 
 def _grants_everyone(related: Related, prefix: str) -> bool:
-    return _public(_grants(related, prefix))
+    return public_grants(_grants(related, prefix))
 
 
 # CIS GCP 1.11: who administers Cloud KMS keys does not also encrypt or decrypt with them.
@@ -82,13 +82,19 @@ KMS_USER_ROLES = frozenset(
 )
 
 
-def duty_gaps(grants: Sequence[tuple[Any, str]]) -> list[str]:
-    """A gap for each member granted both the Cloud KMS admin role and one that encrypts or
-    decrypts; unknown while a role is."""
-    roles = [(known(role), member) for role, member in grants]
+def key_access_gaps(own: Sequence[tuple[Any, str]], inherited: Sequence[tuple[Any, str]]) -> list[str]:
+    """What is wrong with who may use a Cloud KMS key, from its own (role, member) grants and
+    those of its key ring: grants to anyone, and members who both administer and use keys
+    (unknown while a role is)."""
+    gaps = []
+    if public_grants(own):
+        gaps.append("IAM grants the key to allUsers or allAuthenticatedUsers")
+    if public_grants(inherited):
+        gaps.append("IAM on the key ring grants its keys to allUsers or allAuthenticatedUsers")
+    roles = [(known(role), member) for role, member in (*own, *inherited)]
     admins = {member for role, member in roles if role == KMS_ADMIN_ROLE}
     both = admins & {member for role, member in roles if role in KMS_USER_ROLES}
-    return [
+    return gaps + [
         f"{member} both administers the key ({KMS_ADMIN_ROLE}) and encrypts or decrypts with it"
         for member in sorted(both)
     ]
@@ -273,12 +279,7 @@ def crypto_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
             for ring in related.get("google_kms_key_ring", ())
             for grant in _grants(related_of(ring), "google_kms_key_ring_iam")
         ]
-        gaps = []
-        if _public(own):
-            gaps.append("IAM grants the key to allUsers or allAuthenticatedUsers")
-        if _public(inherited):
-            gaps.append("IAM on the key ring grants its keys to allUsers or allAuthenticatedUsers")
-        return gaps + duty_gaps(own + inherited)
+        return key_access_gaps(own, inherited)
 
     facts.derive("access_gaps", access_gaps)
     return facts.values

@@ -32,7 +32,7 @@ from regops.normalize.common import (
     parse_port_span,
     port_ranges,
 )
-from regops.normalize.gcp import PUBLIC_MEMBERS, duty_gaps
+from regops.normalize.gcp import key_access_gaps, public_grants
 
 IAM_POLICY = "iam_policy"
 # A Cloud KMS key's: the IAM policy of its key ring, which grants on every key in it.
@@ -47,10 +47,6 @@ def _grants(payload: Mapping[str, Any], policy: str = IAM_POLICY) -> list[tuple[
     """(role, member) of the asset's IAM policy, or of the one it inherits."""
     bindings = dig(payload, policy, "bindings", default=[])
     return [(dig(b, "role"), str(m)) for b in bindings for m in dig(b, "members", default=[])]
-
-
-def _public(grants: list[tuple[Any, str]]) -> bool:
-    return any(member.lower() in PUBLIC_MEMBERS for _, member in grants)
 
 
 def storage_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,7 +64,7 @@ def storage_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
         prevention = dig(data, "iamConfiguration", "publicAccessPrevention", default="inherited")
         if str(prevention).lower() == "enforced":
             return False
-        return _public(_grants(payload))
+        return public_grants(_grants(payload))
 
     facts.derive("public", public)
     facts.derive("versioning", lambda: dig(data, "versioning", "enabled", default=False) is True)
@@ -180,13 +176,7 @@ def crypto_key(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts.derive("deletion_protected", lambda: (window() or 0) >= 30)
 
     def access_gaps() -> list[str]:
-        own, inherited = _grants(payload), _grants(payload, INHERITED_IAM_POLICY)
-        gaps = []
-        if _public(own):
-            gaps.append("IAM grants the key to allUsers or allAuthenticatedUsers")
-        if _public(inherited):
-            gaps.append("IAM on the key ring grants its keys to allUsers or allAuthenticatedUsers")
-        return gaps + duty_gaps(own + inherited)
+        return key_access_gaps(_grants(payload), _grants(payload, INHERITED_IAM_POLICY))
 
     facts.derive("access_gaps", access_gaps)
     return facts.values
