@@ -210,13 +210,7 @@ def _checked(document: Mapping[str, Any], origin: str) -> Inventory:
     resources = []
     positions: dict[str, int] = {}
     for position, data in enumerate(listed["resources"]):
-        name = f"resources[{position}]"
-        if isinstance(data, Mapping) and isinstance(data.get("id"), str):
-            name += f" ({data['id']})"
-        try:
-            _SavedResource.model_validate(data)
-        except ValidationError as exc:
-            raise InventoryError(f"{origin}: {name}: {_problems(exc)}") from None
+        name = _entry(origin, "resources", position, data, "id", _SavedResource)
         for field, known in _CHOICES.items():
             if data[field] not in known:
                 raise InventoryError(
@@ -230,15 +224,22 @@ def _checked(document: Mapping[str, Any], origin: str) -> Inventory:
         resources.append(Resource.from_dict(data))
     sources = []
     for position, data in enumerate(listed["sources"]):
-        name = f"sources[{position}]"
-        if isinstance(data, Mapping) and isinstance(data.get("location"), str):
-            name += f" ({data['location']})"
-        try:
-            _SavedSource.model_validate(data)
-        except ValidationError as exc:
-            raise InventoryError(f"{origin}: {name}: {_problems(exc)}") from None
+        _entry(origin, "sources", position, data, "location", _SavedSource)
         sources.append(SourceReport.from_dict(data))
     return Inventory(stage=stage, resources=tuple(resources), sources=tuple(sources))
+
+
+def _entry(origin: str, member: str, position: int, data: Any, label: str, model: type[BaseModel]) -> str:
+    """An entry of a saved inventory's list, checked against its model; the name errors give it
+    (`resources[3] (aws_s3_bucket.logs)`)."""
+    name = f"{member}[{position}]"
+    if isinstance(data, Mapping) and isinstance(data.get(label), str):
+        name += f" ({data[label]})"
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        raise InventoryError(f"{origin}: {name}: {_problems(exc)}") from None
+    return name
 
 
 def _problems(error: ValidationError) -> str:
