@@ -12,11 +12,11 @@ from regops.discovery.terraform_plan import discover_plan
 from regops.model import UNKNOWN
 from regops.normalize import aws, gcp, gcp_asset
 from tests.plans import Change, refer, write_plan
+from tests.test_chained_joins import TO_RING, key_ring_changes
 
 ADMIN = "roles/cloudkms.admin"
 DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 KEY = "google_kms_crypto_key.card"
-RING = "google_kms_key_ring.ring"
 
 
 def key_access(**related: list[dict[str, Any]]) -> Any:
@@ -76,32 +76,20 @@ def test_a_role_known_only_after_apply_leaves_the_duties_unknown() -> None:
 
 
 def test_an_admin_on_the_ring_who_decrypts_with_the_key_is_a_gap(tmp_path: Path) -> None:
-    to_ring = {"key_ring_id": refer(f"{RING}.id", RING)}
-    to_key = {"crypto_key_id": refer(f"{KEY}.id", KEY)}
-    changes = [
+    changes = key_ring_changes(
         Change(
             "google_kms_key_ring_iam_member.admin",
             "google_kms_key_ring_iam_member",
             {"role": ADMIN, "member": "user:ops@example.com"},
-            expressions=to_ring,
+            expressions=TO_RING,
         ),
         Change(
             "google_kms_crypto_key_iam_member.use",
             "google_kms_crypto_key_iam_member",
             {"role": DECRYPTER, "member": "user:ops@example.com"},
-            expressions=to_key,
+            expressions={"crypto_key_id": refer(f"{KEY}.id", KEY)},
         ),
-        Change(
-            KEY,
-            "google_kms_crypto_key",
-            {"name": "card", "rotation_period": "7776000s", "labels": {}},
-            unknown={"key_ring": True, "id": True},
-            expressions={"key_ring": refer(f"{RING}.id", RING)},
-        ),
-        Change(
-            RING, "google_kms_key_ring", {"name": "ring", "location": "europe-west3"}, unknown={"id": True}
-        ),
-    ]
+    )
     found = {r.id: r for r in discover_plan(write_plan(tmp_path / "plan.json", *changes), "system").resources}
     assert found[KEY].facts["access_gaps"] == [
         f"user:ops@example.com both administers the key ({ADMIN}) and encrypts or decrypts with it"
