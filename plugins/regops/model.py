@@ -34,6 +34,8 @@ KINDS: Final = (
     "disk",
     "function",
     "identity",
+    # A grant of rights apart from whoever holds it: an IAM policy, a custom role definition.
+    "access_policy",
     "account",
     "host",
     "tls_endpoint",
@@ -63,13 +65,15 @@ STATEFUL_KINDS: Final = (
 )
 
 # Kinds that are assets of the stage: tagged, classified and placed in a region. Hosts and TLS
-# endpoints are looked at from outside; accounts, identities and security services are settings.
+# endpoints are looked at from outside; accounts, identities, access policies and security
+# services are settings.
 ASSET_KINDS: Final = tuple(
     kind
     for kind in KINDS
     if kind
     not in {
         "identity",
+        "access_policy",
         "account",
         "host",
         "tls_endpoint",

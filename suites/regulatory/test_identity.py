@@ -109,7 +109,7 @@ def test_console_users_have_mfa_and_a_password_policy(resource: Resource, parame
     id="IAM-004",
     layer="system",
     severity="critical",
-    kinds=("identity",),
+    kinds=("identity", "access_policy"),
     facts=("admin",),
     frameworks={
         "pci-dss": ["7.2.1", "7.2.2", "7.3.1"],
@@ -126,7 +126,8 @@ def test_console_users_have_mfa_and_a_password_policy(resource: Resource, parame
 def test_no_wildcard_administrative_policies(resource: Resource) -> None:
     """No policies granting every action on every resource
 
-    Rights are granted to the need of the job, never as "*" on "*".
+    Rights are granted to the need of the job, never as "*" on "*": no such policy or custom
+    subscription-wide role is defined, and no user holds one.
     """
     assert resource.fact("admin") is False, f"{resource.id}: a policy allows every action on every resource"
 

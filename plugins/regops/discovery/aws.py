@@ -3,8 +3,9 @@
 The stage's resources are found by tag through the Resource Groups Tagging API in every
 configured region, then described service by service. Account- and region-level settings
 (password policy, root MFA, account S3 public access block, EBS default encryption, the
-Config recorder, CloudTrail trails, IAM users, and the alerts: EventBridge rules, metric alarms
-and metric filters) are read directly, as the tagging API does not return them.
+Config recorder, CloudTrail trails, IAM users and the account's managed policies, and the
+alerts: EventBridge rules, metric alarms and metric filters) are read directly, as the tagging
+API does not return them.
 
 Fail closed: any call that fails (denied, throttled past its retries, timed out, unreachable)
 is recorded as an error of the source, which makes the source incomplete. A resource whose
@@ -583,7 +584,8 @@ class _RegionDiscovery:
 
 
 def _account_resources(home: _Region, account: str, stage: str) -> tuple[list[_Found], Any]:
-    """Account-wide settings, CloudTrail trails and the stage's IAM users, read in the home region."""
+    """Account-wide settings, CloudTrail trails and the stage's IAM users and policies, read in the
+    home region."""
     found: list[_Found] = []
     policy = home.optional("iam", "get_account_password_policy", {"NoSuchEntity"})
     found.append(
@@ -635,7 +637,27 @@ def _account_resources(home: _Region, account: str, stage: str) -> tuple[list[_F
         if tags is not UNKNOWN and user_tags.get(home.source.tag_key) != stage:
             continue
         found.append(_Found(user["Arn"], "aws_iam_user", None, user_tags, _user_payload(home, name, user)))
+    found += _stage_policies(home, stage)
     return found, account_block
+
+
+def _stage_policies(home: _Region, stage: str) -> list[_Found]:
+    """The account's own managed policies tagged for the stage, with their default version."""
+    try:
+        policies = home.paginate("iam", "list_policies", "Policies", Scope="Local")
+    except _Failed:
+        return []
+    found = []
+    for policy in policies:
+        arn = policy["Arn"]
+        tags = home.read("iam", "list_policy_tags", PolicyArn=arn)
+        policy_tags = {} if tags is UNKNOWN else _tags(tags.get("Tags"))
+        if tags is not UNKNOWN and policy_tags.get(home.source.tag_key) != stage:
+            continue
+        documents = _managed_documents(home, [{"PolicyArn": arn}])
+        payload = {"description": policy, "document": UNKNOWN if documents is UNKNOWN else documents[0]}
+        found.append(_Found(arn, "aws_iam_policy", None, policy_tags, payload))
+    return found
 
 
 def _summary(home: _Region) -> Any:

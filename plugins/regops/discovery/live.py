@@ -109,7 +109,7 @@ def aws_resource(
         kind=kind,
         # IAM and account-wide settings belong to no region; anything else without one is a
         # resource that could not be located, and its region stays unknown.
-        region=region or ("global" if kind in ("identity", "account") else None),
+        region=region or ("global" if kind in ("identity", "access_policy", "account") else None),
         stage=stage,
         origin="live",
         tags=tags_fit_for_evidence(tags, REDACTED_TEXT),

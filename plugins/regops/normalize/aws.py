@@ -195,6 +195,63 @@ def key_policy_duty_gaps(document: Any) -> list[str]:
     ]
 
 
+def grants_everything(document: Any) -> bool:
+    """An identity policy that allows every action on every resource ("*" on "*", CIS AWS 1.16)."""
+    for statement in _statements(document):
+        actions = {str(a) for a in _as_list(statement.get("Action", []))}
+        resources = {str(r) for r in _as_list(statement.get("Resource", []))}
+        if statement.get("Effect") == "Allow" and actions & {"*", "*:*"} and "*" in resources:
+            return True
+    return False
+
+
+# What an identity policy must not allow on every KMS key at once: decrypting with them (AWS
+# Security Hub KMS.1 and KMS.2) or administering them (the catalogue's "no kms:* on *").
+KEY_WIDE_ACTIONS = (*KEY_ADMIN_ACTIONS, "kms:Decrypt", "kms:ReEncryptFrom")
+# The resource part of a key ARN no policy names: a pattern that matches it matches every key.
+_ANY_KEY = "key/0d5c4a1e-9b7f-4e0a-8c3d-000000000000"
+
+
+def _names_every_key(pattern: str) -> bool:
+    parts = pattern.split(":", 5)
+    if len(parts) < 6:  # "*", or a wildcard before the ARN's resource part ("arn:aws:*")
+        return fnmatch.fnmatchcase(f"arn:aws:kms:eu-west-1:123456789012:{_ANY_KEY}", pattern)
+    # Whatever the region and account say, a pattern for every key of them is a key-wide grant.
+    return fnmatch.fnmatchcase("kms", parts[2]) and fnmatch.fnmatchcase(_ANY_KEY, parts[5])
+
+
+def _reaches_every_key(statement: Mapping[str, Any]) -> bool:
+    if "NotResource" in statement:
+        # Every resource but those listed: all keys unless the exceptions take in every key.
+        return not any(_names_every_key(str(p)) for p in _as_list(statement["NotResource"]))
+    return any(_names_every_key(str(p)) for p in _as_list(statement.get("Resource", [])))
+
+
+def key_wide_grants(document: Any) -> list[str]:
+    """A gap naming what an identity policy allows on every KMS key (Resource "*", or a key ARN
+    pattern for all of them). Keys are meant to be granted one by one to their custodians; a
+    condition does not lift the gap, as it may hold."""
+    reaching = [
+        statement
+        for statement in _statements(document)
+        if statement.get("Effect") == "Allow" and _reaches_every_key(statement)
+    ]
+    granted = [action for action in KEY_WIDE_ACTIONS if any(_allows(s, action) for s in reaching)]
+    return [f"allows {', '.join(granted)} on every KMS key"] if granted else []
+
+
+def _policy_grants(document: Any) -> dict[str, Any]:
+    facts = Facts()
+    facts.derive("admin", lambda: grants_everything(known(document)))
+    facts.derive("access_gaps", lambda: key_wide_grants(known(document)))
+    return facts.values
+
+
+def iam_policy(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    """A managed policy, or a role's, user's or group's inline one: the rights it grants."""
+    return _policy_grants(values.get("policy"))
+
+
 def policy_denies_plain_http(document: Any) -> bool:
     """A bucket policy that denies everyone every S3 action over plain HTTP: Deny, Principal "*",
     and `Bool` `aws:SecureTransport` "false" as the statement's only condition (CIS AWS 2.1.1)."""
@@ -988,6 +1045,10 @@ PLANNED: dict[str, PlannedType] = {
     "aws_ebs_volume": PlannedType("disk", ebs_volume),
     "aws_instance": PlannedType("compute", instance),
     "aws_lambda_function": PlannedType("function", lambda_function),
+    "aws_iam_policy": PlannedType("access_policy", iam_policy),
+    "aws_iam_role_policy": PlannedType("access_policy", iam_policy),
+    "aws_iam_user_policy": PlannedType("access_policy", iam_policy),
+    "aws_iam_group_policy": PlannedType("access_policy", iam_policy),
     "aws_vpc": PlannedType("network", vpc),
     "aws_default_security_group": PlannedType("network", default_security_group),
     "aws_eks_cluster": PlannedType("cluster", eks_cluster),
@@ -1459,20 +1520,6 @@ def environment_without_values(environment: Mapping[str, Any] | None) -> dict[st
     }
 
 
-def _grants_everything(document: Any) -> bool:
-    statements = document.get("Statement", []) if isinstance(document, Mapping) else []
-    if isinstance(statements, Mapping):
-        statements = [statements]
-    for statement in statements:
-        actions = statement.get("Action", [])
-        resources = statement.get("Resource", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        resources = [resources] if isinstance(resources, str) else resources
-        if statement.get("Effect") == "Allow" and "*" in actions and "*" in resources:
-            return True
-    return False
-
-
 def live_iam_user(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     facts.derive("console_access", lambda: known(payload.get("login_profile")) is not None)
@@ -1488,9 +1535,13 @@ def live_iam_user(payload: Mapping[str, Any]) -> dict[str, Any]:
         return max(ages) if ages else None
 
     facts.derive("access_key_max_age_days", key_age)
-    facts.derive("admin", lambda: any(_grants_everything(d) for d in known(payload.get("policy_documents"))))
+    facts.derive("admin", lambda: any(grants_everything(d) for d in known(payload.get("policy_documents"))))
     facts.derive("direct_policies", lambda: bool(known(payload.get("attached_policies"))))
     return facts.values
+
+
+def live_iam_policy(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return _policy_grants(payload.get("document"))
 
 
 def live_account(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -1584,6 +1635,7 @@ LIVE: dict[str, tuple[str, LiveNormaliser]] = {
     "aws_instance": ("compute", live_instance),
     "aws_lambda_function": ("function", live_lambda),
     "aws_iam_user": ("identity", live_iam_user),
+    "aws_iam_policy": ("access_policy", live_iam_policy),
     "aws_iam_account": ("account", live_account),
     "aws_s3_account_public_access_block": ("account", live_account_block),
     "aws_ebs_encryption_by_default": ("account", live_ebs_default),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -298,6 +300,54 @@ def key_vault(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
             gaps.append("reachable from any network")
         return gaps
 
+    facts.derive("access_gaps", access_gaps)
+    return facts.values
+
+
+# A role that both destroys Key Vault keys and decrypts with them defeats the separation of key
+# custody from key use (KMS-003), whoever it is later assigned to.
+KEY_DELETE = "Microsoft.KeyVault/vaults/keys/delete"
+KEY_DECRYPT = "Microsoft.KeyVault/vaults/keys/decrypt/action"
+# Scopes above any resource group: a custom role with every action there is a subscription
+# administrator role (CIS Azure 2.23).
+_WIDE_SCOPE = re.compile(
+    r"^/$|^/subscriptions/[^/]+/?$|^/providers/microsoft\.management/managementgroups/[^/]+/?$"
+)
+
+
+def _data_action_allowed(permission: Mapping[str, Any], operation: str) -> bool:
+    """Whether one `permissions` block of a role allows a data operation (case-insensitive globs)."""
+
+    def matches(key: str) -> bool:
+        return any(
+            fnmatch.fnmatchcase(operation.lower(), str(known(pattern)).lower())
+            for pattern in dig(permission, key, default=[])
+        )
+
+    return matches("data_actions") and not matches("not_data_actions")
+
+
+def role_definition(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    """A custom role definition: what whoever it is assigned to may do."""
+    facts = Facts()
+
+    def admin() -> bool:
+        actions = [known(a) for p in blocks(values, "permissions") for a in dig(p, "actions", default=[])]
+        if "*" not in actions:
+            return False
+        scopes = values.get("assignable_scopes")
+        if (scopes is UNKNOWN and configured(related, "assignable_scopes") is False) or scopes in (None, []):
+            # Left unset, the role is assignable where it is defined (the provider fills it in).
+            scopes = [dig(values, "scope")]
+        return any(_WIDE_SCOPE.match(str(known(scope)).lower()) for scope in known(scopes))
+
+    def access_gaps() -> list[str]:
+        permissions = blocks(values, "permissions")
+        if all(any(_data_action_allowed(p, op) for p in permissions) for op in (KEY_DELETE, KEY_DECRYPT)):
+            return [f"the role both deletes Key Vault keys ({KEY_DELETE}) and decrypts with them"]
+        return []
+
+    facts.derive("admin", admin)
     facts.derive("access_gaps", access_gaps)
     return facts.values
 
@@ -631,6 +681,7 @@ PLANNED: dict[str, PlannedType] = {
     "azurerm_recovery_services_vault": PlannedType("backup_vault", recovery_services_vault),
     "azurerm_key_vault_secret": PlannedType("secret", key_vault_secret),
     "azurerm_key_vault_certificate": PlannedType("certificate", key_vault_certificate),
+    "azurerm_role_definition": PlannedType("access_policy", role_definition),
     "azurerm_security_center_subscription_pricing": security_service(_defender_plan),
     "azurerm_sentinel_log_analytics_workspace_onboarding": security_service(lambda values, related: ["siem"]),
     "azurerm_monitor_activity_log_alert": security_service(_activity_log_alert),
