@@ -487,6 +487,8 @@ def test_a_gcloud_asset_export_gives_the_stages_resources(tmp_path: Path) -> Non
     assert found["payments-acc-public-assets"].facts["public"] is True  # allUsers, from its policy line
     assert found["payments-cmk"].facts["rotation_period_days"] == 90
     assert found["482113579024"].facts["data_access_logged"] is True  # snake_case audit configs
+    grants = found["482113579024#iamPolicy"]  # the project's IAM policy, judged as a grant of rights
+    assert (grants.kind, grants.facts["admin"], grants.facts["access_gaps"]) == ("access_policy", True, [])
 
 
 def test_an_export_without_iam_policies_leaves_their_facts_unknown(tmp_path: Path) -> None:
@@ -496,6 +498,7 @@ def test_an_export_without_iam_policies_leaves_their_facts_unknown(tmp_path: Pat
     found = by_name(discovery)
     assert "public" not in found["payments-acc-public-assets"].facts
     assert found["payments-acc-public-assets"].facts["encrypted_at_rest"] is True
+    assert "admin" not in found["482113579024#iamPolicy"].facts
     assert "no IAM policies in the export: facts that read them stay unknown" in discovery.report.notes
 
 

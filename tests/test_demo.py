@@ -66,6 +66,8 @@ EXPECTED_PROBLEMS = {
         ("KMS-001", f"{GCP_KEYS}/legacy-export", "failed"),
         # and the project's _Default log bucket, left in the global location: not confined to the EU
         ("AST-002", f"{GCP_LOGS}/_Default", "failed"),
+        # and the project's IAM policy: Owner, every right in the project, for a group of people
+        ("IAM-004", "//cloudresourcemanager.googleapis.com/projects/482113579024#iamPolicy", "failed"),
     },
     "production": {
         ("ENC-003", "azurerm_postgresql_flexible_server.reconciliation", "failed"),

@@ -76,6 +76,9 @@ def test_the_demo_project_through_the_sdk(run_gcp: Run) -> None:
     assert found["legacy-export"].facts["rotation_enabled"] is False
     assert found["pg-payments-acc"].facts["backup_days"] == 14  # a Struct number comes back a float
     assert found["482113579024"].facts["data_access_logged"] is True  # the project's audit configs
+    # ... and its grants: Owner, every right in the project, to a group of people
+    grants = found["482113579024#iamPolicy"]
+    assert (grants.kind, grants.region, grants.facts["admin"]) == ("access_policy", "global", True)
     assert found["allow-ssh-from-iap"].facts["internet_ingress_ports"] == []
     assert found["securitycenter.googleapis.com"].facts["provides"] == ["api:securitycenter.googleapis.com"]
     assert found["to-siem"].facts["provides"] == []  # a project sink does not aggregate children
@@ -133,6 +136,7 @@ def test_without_iam_policies_the_facts_that_read_them_are_unknown(run_gcp: Run)
     found = by_name(discovery)
     assert "public" not in found["payments-acc-public-assets"].facts
     assert "data_access_logged" not in found["482113579024"].facts
+    assert "admin" not in found["482113579024#iamPolicy"].facts
     assert "access_gaps" not in found["payments-cmk"].facts
     assert found["payments-cmk"].facts["rotation_enabled"] is True  # the rest stands
 

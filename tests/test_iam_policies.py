@@ -1,4 +1,5 @@
-"""Grants of rights as resources (AWS IAM policies, Azure custom roles): IAM-004 (every action on
+"""Grants of rights as resources (AWS IAM policies, Azure custom roles, GCP grants on projects,
+folders and organisations): IAM-004 (every action on
 every resource) and KMS-003 (rights on every KMS key at once, key deletion with decryption)."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from regops.discovery.aws import discover_aws
 from regops.discovery.terraform_plan import discover_plan
 from regops.model import UNKNOWN
-from regops.normalize import azure
+from regops.normalize import azure, gcp
 from regops.normalize.aws import PLANNED, live_iam_policy
 from regops.normalize.common import CONFIGURATION, Unknown
 from tests.aws_server import Clients, aws, moto_endpoint  # noqa: F401
@@ -333,6 +334,11 @@ def test_iam_004_and_kms_003_judge_the_plan_s_policies_end_to_end(pytester: pyte
             },
         ),
         Change("azurerm_role_definition.breakglass", "azurerm_role_definition", custom_admin),
+        Change(
+            "google_project_iam_member.owner",
+            "google_project_iam_member",
+            {"project": "payments-4821", "role": "roles/owner", "member": "user:ops@example.com"},
+        ),
     )
     pytester.makepyprojecttoml("[tool.regops]\n")
     run_project_suites(
@@ -349,10 +355,77 @@ def test_iam_004_and_kms_003_judge_the_plan_s_policies_end_to_end(pytester: pyte
         "aws_iam_role_policy.app": "passed",
         "aws_iam_role_policy.reports": "passed",
         "azurerm_role_definition.breakglass": "failed",
+        "google_project_iam_member.owner": "failed",
     }
     assert outcomes["KMS-003"] == {
         "aws_iam_policy.ops": "failed",
         "aws_iam_role_policy.app": "failed",
         "aws_iam_role_policy.reports": "passed",
         "azurerm_role_definition.breakglass": "failed",
+        "google_project_iam_member.owner": "passed",
     }
+
+
+def hierarchy(native_type: str, values: dict[str, Any]) -> dict[str, Any]:
+    return gcp.PLANNED[native_type].facts({"project": "payments-4821", **values}, {})
+
+
+@pytest.mark.parametrize(
+    ("role", "member", "admin"),
+    [
+        ("roles/owner", "user:ops@example.com", True),
+        ("roles/editor", "group:developers@example.com", True),
+        ("roles/iam.serviceAccountUser", "user:ops@example.com", True),
+        ("roles/iam.serviceAccountTokenCreator", "user:ops@example.com", True),
+        ("roles/cloudsql.admin", "serviceAccount:app@payments-4821.iam.gserviceaccount.com", True),
+        ("roles/cloudsql.admin", "group:dba@example.com", False),
+        ("roles/viewer", "serviceAccount:app@payments-4821.iam.gserviceaccount.com", False),
+    ],
+)
+def test_a_project_grant_that_holds_everything_is_an_administrator(
+    role: str, member: str, admin: bool
+) -> None:
+    assert hierarchy("google_project_iam_member", {"role": role, "member": member})["admin"] is admin
+    binding = hierarchy(
+        "google_folder_iam_binding", {"role": role, "members": ["user:a@example.com", member]}
+    )
+    assert binding["admin"] is admin
+
+
+def test_a_cloud_kms_role_on_a_project_reaches_every_key_in_it() -> None:
+    policy = json.dumps(
+        {
+            "bindings": [
+                {"role": "roles/cloudkms.cryptoKeyDecrypter", "members": ["serviceAccount:app@p.iam"]},
+                {"role": "roles/viewer", "members": ["group:audit@example.com"]},
+            ]
+        }
+    )
+    assert hierarchy("google_project_iam_policy", {"policy_data": policy}) == {
+        "admin": False,
+        "access_gaps": [
+            "grants roles/cloudkms.cryptoKeyDecrypter on every Cloud KMS key of the project"
+            " to serviceAccount:app@p.iam"
+        ],
+    }
+    admin = hierarchy(
+        "google_organization_iam_member", {"role": "roles/cloudkms.admin", "member": "user:a@x.com"}
+    )
+    assert admin["access_gaps"] == [
+        "grants roles/cloudkms.admin on every Cloud KMS key of the organization to user:a@x.com"
+    ]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"role": UNKNOWN, "member": "user:ops@example.com"},
+        {"role": "roles/owner", "members": UNKNOWN},
+        {"policy_data": UNKNOWN},
+        {"policy_data": "[]"},
+    ],
+    ids=["role-after-apply", "members-after-apply", "policy-after-apply", "not-a-policy"],
+)
+def test_a_grant_the_plan_cannot_show_grants_unknown_rights(values: dict[str, Any]) -> None:
+    native = "google_project_iam_policy" if "policy_data" in values else "google_project_iam_binding"
+    assert hierarchy(native, values) == {}

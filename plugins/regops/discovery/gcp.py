@@ -29,7 +29,7 @@ from google.auth import credentials as auth_credentials
 from google.auth.exceptions import GoogleAuthError, RefreshError
 from google.cloud import asset_v1
 
-from regops.discovery.live import asset_payload, asset_resource, in_stage
+from regops.discovery.live import asset_payload, asset_resources, in_stage
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
 from regops.normalize.gcp_asset import IAM_POLICY_TYPES, LIVE
 
@@ -158,9 +158,9 @@ def discover_gcp(
         if asset.get("asset_type") in IAM_POLICY_TYPES:
             # A resource without a policy of its own has no bindings; an unread one is unknown.
             policy = UNKNOWN if policies is None else policies.get(str(asset["name"]), {})
-        resource = asset_resource(asset_payload(asset, policy, policies), stage, location)
-        if resource is not None and in_stage(resource, source.label_key, stage):
-            resources.append(resource)
+        for resource in asset_resources(asset_payload(asset, policy, policies), stage, location):
+            if in_stage(resource, source.label_key, stage):
+                resources.append(resource)
     if progress is not None:
         progress(
             f"gcp {source.scope}: {len(resources)} resources" + (f", {len(errors)} errors" if errors else "")

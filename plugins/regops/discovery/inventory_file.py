@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from regops.discovery import INVENTORY_SCHEMA, Inventory, InventoryError
-from regops.discovery.live import arm_resource, asset_payload, asset_resource, aws_resource, in_stage
+from regops.discovery.live import arm_resource, asset_payload, asset_resources, aws_resource, in_stage
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
 from regops.normalize import aws_config
 from regops.normalize.estate import ESTATE_KIND
@@ -155,9 +155,8 @@ def _asset_export(path: Path, text: str, stage: str, sha256: str) -> Discovery:
             missing: Any = UNKNOWN if asset_type in ALWAYS_HAVE_POLICIES else {}
             policy = policies.get(str(record["name"]), missing) if policies else UNKNOWN
         with _readable(path, f"the asset {record['name']}"):
-            resource = asset_resource(asset_payload(record, policy, policies or None), stage, str(path))
-        if resource is not None and in_stage(resource, STAGE_TAG, stage):
-            resources.append(resource)
+            found = asset_resources(asset_payload(record, policy, policies or None), stage, str(path))
+        resources += [resource for resource in found if in_stage(resource, STAGE_TAG, stage)]
     return _cloud_export(path, "gcp-asset-export", sha256, resources, stage, [], notes)
 
 

@@ -175,22 +175,30 @@ def asset_payload(
     return payload
 
 
-def asset_resource(payload: Mapping[str, Any], stage: str, source: str) -> Resource | None:
+def asset_resources(payload: Mapping[str, Any], stage: str, source: str) -> list[Resource]:
+    """A Cloud Asset record's resources (none for a type regops does not normalise): the asset,
+    and for a project its IAM policy as a grant of rights as well (gcp_asset.GRANTS)."""
     native_type = str(payload.get("asset_type"))
-    live_type = gcp_asset.LIVE.get(native_type)
-    if live_type is None:
-        return None
-    return live_resource(
-        resource_id=str(payload["name"]),
-        provider="gcp",
-        native_type=native_type,
-        live_type=live_type,
-        region=gcp_asset.region_of(payload),
-        tags=gcp_asset.labels_of(payload),
-        payload=payload,
-        stage=stage,
-        source=source,
-    )
+    found = []
+    for resource_id, live_type in (
+        (str(payload["name"]), gcp_asset.LIVE.get(native_type)),
+        (str(payload["name"]) + gcp_asset.GRANTS_ID_SUFFIX, gcp_asset.GRANTS.get(native_type)),
+    ):
+        if live_type is not None:
+            found.append(
+                live_resource(
+                    resource_id=resource_id,
+                    provider="gcp",
+                    native_type=native_type,
+                    live_type=live_type,
+                    region=gcp_asset.region_of(payload),
+                    tags=gcp_asset.labels_of(payload),
+                    payload=payload,
+                    stage=stage,
+                    source=source,
+                )
+            )
+    return found
 
 
 def in_stage(resource: Resource, tag_key: str, stage: str) -> bool:

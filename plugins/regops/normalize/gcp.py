@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from regops.normalize.alerting import (
@@ -19,6 +19,7 @@ from regops.normalize.common import (
     Capability,
     Facts,
     Join,
+    Normaliser,
     PlannedType,
     Related,
     Unknown,
@@ -98,6 +99,61 @@ def key_access_gaps(own: Sequence[tuple[Any, str]], inherited: Sequence[tuple[An
         f"{member} both administers the key ({KMS_ADMIN_ROLE}) and encrypts or decrypts with it"
         for member in sorted(both)
     ]
+
+
+# What a grant on a project, folder or organisation gives over everything in it (IAM-004): the
+# basic roles hold every right there; a service account with an administrator role (CIS GCP
+# 1.5); acting as any of its service accounts holds all of theirs (CIS GCP 1.6).
+BASIC_ROLES = frozenset({"roles/owner", "roles/editor"})
+IMPERSONATION_ROLES = frozenset({"roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator"})
+# Their Terraform types, each with the level it grants on.
+HIERARCHY_IAM = {
+    f"google_{level}_iam_{grant}": level
+    for level in ("project", "folder", "organization")
+    for grant in ("member", "binding", "policy")
+}
+
+
+def _hierarchy_grants(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(role, member) of one project, folder or organisation IAM member, binding or policy."""
+    if "policy_data" in values:
+        bindings = _policy_bindings(values)
+    elif "members" in values:
+        bindings = [values]
+    else:
+        return [(str(known(values.get("role"))), str(known(values.get("member"))))]
+    return [(str(dig(b, "role")), str(known(m))) for b in bindings for m in dig(b, "members", default=[])]
+
+
+def administers_everything(role: str, member: str) -> bool:
+    return (
+        role in BASIC_ROLES
+        or role in IMPERSONATION_ROLES
+        or (member.startswith("serviceAccount:") and role.lower().endswith("admin"))
+    )
+
+
+def hierarchy_facts(grants: Callable[[], list[tuple[str, str]]], level: str) -> dict[str, Any]:
+    """What (role, member) grants on a project, folder or organisation give over everything in
+    it, every Cloud KMS key included; planned and live alike."""
+    facts = Facts()
+    facts.derive("admin", lambda: any(administers_everything(*grant) for grant in grants()))
+    facts.derive(
+        "access_gaps",
+        lambda: [
+            f"grants {role} on every Cloud KMS key of the {level} to {member}"
+            for role, member in grants()
+            if role == KMS_ADMIN_ROLE or role in KMS_USER_ROLES
+        ],
+    )
+    return facts.values
+
+
+def hierarchy_iam(level: str) -> Normaliser:
+    def normalise(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+        return hierarchy_facts(lambda: _hierarchy_grants(values), level)
+
+    return normalise
 
 
 # Predefined ACLs (bucket and default object ACLs) that grant allUsers or allAuthenticatedUsers.
@@ -484,6 +540,7 @@ PLANNED: dict[str, PlannedType] = {
     "google_compute_firewall": PlannedType("network_rule", firewall),
     "google_kms_crypto_key": PlannedType("key", crypto_key),
     "google_project_iam_audit_config": PlannedType("audit_trail", audit_config),
+    **{native: PlannedType("access_policy", hierarchy_iam(level)) for native, level in HIERARCHY_IAM.items()},
     "google_logging_project_bucket_config": PlannedType("log_store", logging_bucket),
     "google_compute_instance": PlannedType("compute", compute_instance),
     "google_compute_disk": PlannedType("disk", compute_disk),
@@ -540,7 +597,7 @@ JOINS: dict[str, Join] = {
     "google_kms_crypto_key": Join("key_ring", "google_kms_key_ring", absorb=False),
 }
 
-GLOBAL_TYPES = frozenset(
+GLOBAL_TYPES = frozenset(HIERARCHY_IAM) | frozenset(
     {
         "google_project_iam_audit_config",
         "google_compute_firewall",
@@ -559,7 +616,7 @@ GLOBAL_TYPES = frozenset(
 
 
 # Types the provider cannot tag or label: the tagging control does not apply to them.
-UNTAGGABLE = frozenset(
+UNTAGGABLE = frozenset(HIERARCHY_IAM) | frozenset(
     {
         "google_compute_firewall",
         "google_project_iam_audit_config",

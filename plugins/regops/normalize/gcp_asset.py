@@ -32,7 +32,7 @@ from regops.normalize.common import (
     parse_port_span,
     port_ranges,
 )
-from regops.normalize.gcp import key_access_gaps, public_grants
+from regops.normalize.gcp import hierarchy_facts, key_access_gaps, public_grants
 
 IAM_POLICY = "iam_policy"
 # A Cloud KMS key's: the IAM policy of its key ring, which grants on every key in it.
@@ -203,6 +203,18 @@ def project_audit_config(payload: Mapping[str, Any]) -> dict[str, Any]:
     return facts.values
 
 
+def project_grants(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The project's IAM policy as a grant of rights over everything in the project."""
+    return hierarchy_facts(
+        lambda: [
+            (str(dig(binding, "role")), str(known(member)))
+            for binding in dig(payload, IAM_POLICY, "bindings", default=[])
+            for member in dig(binding, "members", default=[])
+        ],
+        "project",
+    )
+
+
 def logging_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     facts.derive("retention_days", lambda: int(dig(payload, "data", "retentionDays", default=30)))
@@ -369,6 +381,14 @@ LIVE: dict[str, LiveType] = {
     "logging.googleapis.com/LogMetric": live_security_service(_log_metric),
     "logging.googleapis.com/LogSink": live_security_service(_sink),
 }
+
+# Assets that stand for a second resource as well, whose id is the asset's with this suffix: a
+# project's IAM policy is a grant of rights over everything in it, judged apart from the
+# project's audit settings (IAM-004, KMS-003).
+GRANTS = {
+    "cloudresourcemanager.googleapis.com/Project": LiveType("access_policy", project_grants, taggable=False)
+}
+GRANTS_ID_SUFFIX = "#iamPolicy"
 
 # Assets with an IAM policy the controls read.
 IAM_POLICY_TYPES = (
