@@ -429,3 +429,28 @@ def test_a_cloud_kms_role_on_a_project_reaches_every_key_in_it() -> None:
 def test_a_grant_the_plan_cannot_show_grants_unknown_rights(values: dict[str, Any]) -> None:
     native = "google_project_iam_policy" if "policy_data" in values else "google_project_iam_binding"
     assert hierarchy(native, values) == {}
+
+
+def test_a_live_role_is_an_administrator_by_any_policy_it_holds(aws: Clients) -> None:  # noqa: F811
+    iam = aws("iam")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    for name in ("batch", "api", "someone-elses"):
+        tags = STAGE_TAGS if name != "someone-elses" else [{"Key": "stage", "Value": "production"}]
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust, Tags=tags)
+    iam.put_role_policy(RoleName="batch", PolicyName="all", PolicyDocument=document(allow("*")))
+    narrow = iam.create_policy(PolicyName="reports", PolicyDocument=document(allow("s3:GetObject")))
+    iam.attach_role_policy(RoleName="api", PolicyArn=narrow["Policy"]["Arn"])
+    roles = {
+        r.id: r for r in discover_aws(source(aws), "acceptance").resources if r.native_type == "aws_iam_role"
+    }
+    assert {arn: (r.kind, r.facts["admin"]) for arn, r in roles.items()} == {
+        "arn:aws:iam::123456789012:role/batch": ("identity", True),
+        "arn:aws:iam::123456789012:role/api": ("identity", False),
+    }
+
+    denied = _http_error(403, "AccessDenied", "ListRolePolicies")
+    discovery = discover_aws(
+        source(aws), "acceptance", session_factory=_session_with("before-send.iam.ListRolePolicies", denied)
+    )
+    assert not discovery.report.complete
+    assert "admin" not in by_id(discovery.resources)["arn:aws:iam::123456789012:role/batch"].facts

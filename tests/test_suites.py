@@ -104,13 +104,25 @@ def test_live_identities_and_account_settings(pytester: pytest.Pytester, aws: Cl
     iam.create_user(UserName="alice", Tags=stage)
     iam.create_login_profile(UserName="alice", Password="Not-a-real-Passw0rd!")
     iam.update_account_password_policy(MinimumPasswordLength=8)
+    trust = json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}}]})
+    iam.create_role(RoleName="payments-api", AssumeRolePolicyDocument=trust, Tags=stage)
+    iam.attach_role_policy(RoleName="payments-api", PolicyArn=admin)
+    iam.create_role(RoleName="reports", AssumeRolePolicyDocument=trust, Tags=stage)
+    decrypt_all = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}],
+    }
+    iam.put_role_policy(RoleName="reports", PolicyName="read", PolicyDocument=json.dumps(decrypt_all))
+    iam.create_policy(PolicyName="decrypt-all", PolicyDocument=json.dumps(decrypt_all), Tags=stage)
     document = run(
         pytester,
         '[tool.regops.stages.acceptance.aws]\nregions = ["eu-central-1"]\n',
         "acceptance",
         f"--aws-endpoint={aws.endpoint}",
     )
-    found = outcomes(document, "IAM-001", "IAM-002", "IAM-003", "IAM-004", "IAM-005", "IAM-006", "ENC-002")
+    found = outcomes(
+        document, "IAM-001", "IAM-002", "IAM-003", "IAM-004", "IAM-005", "IAM-006", "ENC-002", "KMS-003"
+    )
     account = "arn:aws:iam::123456789012:account-password-policy"
     deployer = "arn:aws:iam::123456789012:user/deployer"
     alice = "arn:aws:iam::123456789012:user/alice"
@@ -123,6 +135,13 @@ def test_live_identities_and_account_settings(pytester: pytest.Pytester, aws: Cl
     assert found[("IAM-004", alice)] == "passed"
     assert found[("IAM-005", deployer)] == "passed"  # a key made today
     assert found[("IAM-006", deployer)] == "failed"
+    # roles: judged on what they may do, with every policy they hold
+    api, reports = "arn:aws:iam::123456789012:role/payments-api", "arn:aws:iam::123456789012:role/reports"
+    assert (found[("IAM-004", api)], found[("IAM-004", reports)]) == ("failed", "passed")
+    for control in ("IAM-003", "IAM-005", "IAM-006"):
+        assert found[(control, api)] == "not_applicable"
+    # a managed policy of the stage, judged apart from who holds it
+    assert found[("KMS-003", "arn:aws:iam::123456789012:policy/decrypt-all")] == "failed"
     assert found[("ENC-002", "arn:aws:ec2:eu-central-1:123456789012:ebs-encryption-by-default")] == "failed"
     assert found[("ENC-002", "arn:aws:s3:::account/123456789012/public-access-block")] == "not_applicable"
 

@@ -182,6 +182,7 @@ def test_permissions_through_groups_only(resource: Resource) -> None:
 
     Rights attached to people one by one escape every review of roles.
     """
-    assert resource.fact("direct_policies") is False, (
-        f"{resource.id}: policies are attached to the user directly"
-    )
+    direct = resource.fact("direct_policies")
+    if direct is None:
+        not_applicable("a role: policies are how roles grant")
+    assert direct is False, f"{resource.id}: policies are attached to the user directly"

@@ -3,7 +3,7 @@
 The stage's resources are found by tag through the Resource Groups Tagging API in every
 configured region, then described service by service. Account- and region-level settings
 (password policy, root MFA, account S3 public access block, EBS default encryption, the
-Config recorder, CloudTrail trails, IAM users and the account's managed policies, and the
+Config recorder, CloudTrail trails, IAM users and roles and the account's managed policies, and the
 alerts: EventBridge rules, metric alarms and metric filters) are read directly, as the tagging
 API does not return them.
 
@@ -584,8 +584,8 @@ class _RegionDiscovery:
 
 
 def _account_resources(home: _Region, account: str, stage: str) -> tuple[list[_Found], Any]:
-    """Account-wide settings, CloudTrail trails and the stage's IAM users and policies, read in the
-    home region."""
+    """Account-wide settings, CloudTrail trails and the stage's IAM users, roles and policies, read
+    in the home region."""
     found: list[_Found] = []
     policy = home.optional("iam", "get_account_password_policy", {"NoSuchEntity"})
     found.append(
@@ -637,8 +637,39 @@ def _account_resources(home: _Region, account: str, stage: str) -> tuple[list[_F
         if tags is not UNKNOWN and user_tags.get(home.source.tag_key) != stage:
             continue
         found.append(_Found(user["Arn"], "aws_iam_user", None, user_tags, _user_payload(home, name, user)))
+    found += _stage_roles(home, stage)
     found += _stage_policies(home, stage)
     return found, account_block
+
+
+def _stage_roles(home: _Region, stage: str) -> list[_Found]:
+    """The roles tagged for the stage, with the documents of every policy they hold."""
+    try:
+        roles = home.paginate("iam", "list_roles", "Roles")
+    except _Failed:
+        return []
+    found = []
+    for role in roles:
+        name = role["RoleName"]
+        tags = home.read("iam", "list_role_tags", RoleName=name)
+        role_tags = {} if tags is UNKNOWN else _tags(tags.get("Tags"))
+        if tags is not UNKNOWN and role_tags.get(home.source.tag_key) != stage:
+            continue
+        attached = _iam_listing(home, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
+        inline = _iam_listing(home, "list_role_policies", "PolicyNames", RoleName=name)
+        documents = [
+            _managed_documents(home, attached),
+            _inline_documents(home, inline, "get_role_policy", RoleName=name),
+        ]
+        payload = {
+            "description": role,
+            "attached_policies": attached,
+            "policy_documents": UNKNOWN
+            if any(part is UNKNOWN for part in documents)
+            else [document for part in documents for document in part],
+        }
+        found.append(_Found(role["Arn"], "aws_iam_role", None, role_tags, payload))
+    return found
 
 
 def _stage_policies(home: _Region, stage: str) -> list[_Found]:
@@ -667,10 +698,7 @@ def _summary(home: _Region) -> Any:
 
 def _user_payload(home: _Region, name: str, user: Mapping[str, Any]) -> dict[str, Any]:
     def listing(operation: str, key: str, **kwargs: str) -> Any:
-        try:
-            return home.paginate("iam", operation, key, **(kwargs or {"UserName": name}))
-        except _Failed:
-            return UNKNOWN
+        return _iam_listing(home, operation, key, **(kwargs or {"UserName": name}))
 
     attached = listing("list_attached_user_policies", "AttachedPolicies")
     documents = [
@@ -706,6 +734,14 @@ def _user_payload(home: _Region, name: str, user: Mapping[str, Any]) -> dict[str
         else [document for found in documents for document in found],
         "now": datetime.now(UTC),
     }
+
+
+def _iam_listing(home: _Region, operation: str, key: str, **kwargs: str) -> Any:
+    """A paginated IAM listing; UNKNOWN when it failed (the error is recorded)."""
+    try:
+        return home.paginate("iam", operation, key, **kwargs)
+    except _Failed:
+        return UNKNOWN
 
 
 def _managed_documents(home: _Region, attached: Any) -> Any:

@@ -1540,6 +1540,17 @@ def live_iam_user(payload: Mapping[str, Any]) -> dict[str, Any]:
     return facts.values
 
 
+def live_iam_role(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A role: assumed, never signed in to with a password or an access key of its own."""
+    facts = Facts()
+    facts.derive("console_access", lambda: False)
+    facts.derive("access_key_max_age_days", lambda: None)
+    facts.derive("admin", lambda: any(grants_everything(d) for d in known(payload.get("policy_documents"))))
+    # Policies are how a role grants at all: attaching them to it is no shortcut past groups.
+    facts.derive("direct_policies", lambda: None)
+    return facts.values
+
+
 def live_iam_policy(payload: Mapping[str, Any]) -> dict[str, Any]:
     return _policy_grants(payload.get("document"))
 
@@ -1635,6 +1646,7 @@ LIVE: dict[str, tuple[str, LiveNormaliser]] = {
     "aws_instance": ("compute", live_instance),
     "aws_lambda_function": ("function", live_lambda),
     "aws_iam_user": ("identity", live_iam_user),
+    "aws_iam_role": ("identity", live_iam_role),
     "aws_iam_policy": ("access_policy", live_iam_policy),
     "aws_iam_account": ("account", live_account),
     "aws_s3_account_public_access_block": ("account", live_account_block),
