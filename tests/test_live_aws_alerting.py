@@ -188,17 +188,32 @@ def test_an_alarmed_metric_filter_gives_its_category_through_the_estate(aws: Cli
     assert found[cpu] == []
     assert found[silent] == []
     # A trail's log holds every region's events: the filter's category counts in all of them.
-    assert found[metric_filter] == ["root_account_use everywhere when alarm:CIS/RootUsage"]
+    assert found[metric_filter] == [
+        "root_account_use everywhere when alarm:CIS/RootUsage and trail_log:/trail"
+    ]
     assert "root_account_use in eu-central-1" in estate(lonely).facts["security_alerting_gaps"]
     alarm(aws, "root", "CIS", "RootUsage")
-    paired = discover(aws)
+    unfed = discover(aws)
     root = f"arn:aws:cloudwatch:eu-central-1:{ACCOUNT}:alarm:root"
-    assert provides(paired)[root] == ["alarm:CIS/RootUsage"]
+    assert provides(unfed)[root] == ["alarm:CIS/RootUsage"]
+    # Until a trail delivers every region's events to its log group, the filter waits for nothing.
+    assert "root_account_use in eu-central-1" in estate(unfed).facts["security_alerting_gaps"]
+    trail = aws("cloudtrail").create_trail(
+        Name="platform",
+        S3BucketName="ledger-acceptance",
+        IsMultiRegionTrail=True,
+        CloudWatchLogsLogGroupArn=f"arn:aws:logs:eu-central-1:{ACCOUNT}:log-group:/trail:*",
+        CloudWatchLogsRoleArn=f"arn:aws:iam::{ACCOUNT}:role/trail-to-logs",
+    )["TrailARN"]
+    aws("cloudtrail").start_logging(Name="platform")
+    paired = discover(aws)
+    (recording,) = (r for r in paired.resources if r.id == trail)
+    assert recording.facts["provides"] == ["log_aggregation", "trail_log:/trail"]
     result = estate(paired)
     assert "root_account_use in eu-central-1" not in result.facts["security_alerting_gaps"]
     assert result.facts["security_alerting"] is False  # the other categories are still missing
     provided = result.attributes["provided_by"]["security_alerting"]
-    assert provided["root_account_use@eu-central-1"] == [metric_filter, root]
+    assert provided["root_account_use@eu-central-1"] == [metric_filter, root, trail]
     # As planned: the same filter and alarm give the same tokens.
     planned_filter = PLANNED["aws_cloudwatch_log_metric_filter"].facts(
         {

@@ -66,6 +66,19 @@ def metric_filter(name: str, pattern: Any, metric: str = "RootUsage") -> Change:
     )
 
 
+TRAIL_LOG_GROUP = Change(
+    "aws_cloudwatch_log_group.trail", "aws_cloudwatch_log_group", {"name": "/trail"}, {"arn": True}
+)
+
+
+def trail(
+    log_group_arn: Any = "arn:aws:logs:eu-central-1:123456789012:log-group:/trail:*", **settings: Any
+) -> Change:
+    """A trail recording every region's management events into a CloudWatch Logs group."""
+    after = {"name": "platform", "is_multi_region_trail": True, "cloud_watch_logs_group_arn": log_group_arn}
+    return Change("aws_cloudtrail.platform", "aws_cloudtrail", {**after, **settings})
+
+
 def alarm(name: str, metric: str = "RootUsage", **settings: Any) -> Change:
     return Change(
         f"aws_cloudwatch_metric_alarm.{name}",
@@ -147,29 +160,72 @@ def test_a_cpu_alarm_is_no_security_alerting(tmp_path: Path) -> None:
 
 
 def test_a_metric_filter_counts_only_with_an_alarm_that_notifies_someone(tmp_path: Path) -> None:
-    lonely = estate(*planned(tmp_path, metric_filter("root", ROOT_FILTER)), provider="aws")
-    assert "root_account_use" in lonely.facts["security_alerting_gaps"]
+    lonely = estate(*planned(tmp_path, metric_filter("root", ROOT_FILTER), trail()), provider="aws")
+    assert "root_account_use in eu-central-1" in lonely.facts["security_alerting_gaps"]
     silent = estate(
-        *planned(tmp_path, metric_filter("root", ROOT_FILTER), alarm("root", alarm_actions=[])),
+        *planned(tmp_path, metric_filter("root", ROOT_FILTER), alarm("root", alarm_actions=[]), trail()),
         provider="aws",
     )
-    assert "root_account_use" in silent.facts["security_alerting_gaps"]
+    assert "root_account_use in eu-central-1" in silent.facts["security_alerting_gaps"]
     # an alarm on another metric, or one that needs three bad periods, waits for nothing it watches
     elsewhere = estate(
-        *planned(tmp_path, metric_filter("root", ROOT_FILTER), alarm("other", "Other")), provider="aws"
-    )
-    assert "root_account_use" in elsewhere.facts["security_alerting_gaps"]
-    slow = estate(
-        *planned(tmp_path, metric_filter("root", ROOT_FILTER), alarm("root", evaluation_periods=3)),
+        *planned(tmp_path, metric_filter("root", ROOT_FILTER), alarm("other", "Other"), trail()),
         provider="aws",
     )
-    assert "root_account_use" in slow.facts["security_alerting_gaps"]
-    paired = estate(*planned(tmp_path, metric_filter("root", ROOT_FILTER), alarm("root")), provider="aws")
-    assert "root_account_use" not in paired.facts["security_alerting_gaps"]
-    assert paired.attributes["provided_by"]["security_alerting"]["root_account_use"] == [
+    assert "root_account_use in eu-central-1" in elsewhere.facts["security_alerting_gaps"]
+    slow = estate(
+        *planned(tmp_path, metric_filter("root", ROOT_FILTER), alarm("root", evaluation_periods=3), trail()),
+        provider="aws",
+    )
+    assert "root_account_use in eu-central-1" in slow.facts["security_alerting_gaps"]
+    paired = estate(
+        *planned(tmp_path, metric_filter("root", ROOT_FILTER), alarm("root"), trail()), provider="aws"
+    )
+    assert "root_account_use in eu-central-1" not in paired.facts["security_alerting_gaps"]
+    assert paired.attributes["provided_by"]["security_alerting"]["root_account_use@eu-central-1"] == [
         "aws_cloudwatch_log_metric_filter.root",
         "aws_cloudwatch_metric_alarm.root",
+        "aws_cloudtrail.platform",
     ]
+
+
+@pytest.mark.parametrize(
+    "feeding",
+    [
+        [],
+        [trail("arn:aws:logs:eu-central-1:123456789012:log-group:/application:*")],
+        [trail(is_multi_region_trail=False)],
+        [trail(enable_logging=False)],
+        [trail(event_selector=[{"include_management_events": False, "read_write_type": "All"}])],
+    ],
+    ids=["no-trail", "another-log-group", "one-region", "not-logging", "no-management-events"],
+)
+def test_a_metric_filter_counts_only_on_the_log_of_a_trail_recording_every_region(
+    tmp_path: Path, feeding: list[Change]
+) -> None:
+    # The events a CIS metric filter looks for arrive only in the log group a multi-region trail
+    # delivers every region's management events to; on any other group it waits for nothing.
+    found = estate(
+        *planned(tmp_path, TRAIL_LOG_GROUP, metric_filter("root", ROOT_FILTER), alarm("root"), *feeding),
+        provider="aws",
+    )
+    assert "root_account_use in eu-central-1" in found.facts["security_alerting_gaps"]
+
+
+def test_a_log_group_made_with_its_trail_is_known_by_name(tmp_path: Path) -> None:
+    new_trail = trail(None)
+    new_trail.unknown = {"cloud_watch_logs_group_arn": True}
+    new_trail.expressions = {
+        "cloud_watch_logs_group_arn": refer(
+            "aws_cloudwatch_log_group.trail.arn", "aws_cloudwatch_log_group.trail"
+        )
+    }
+    root = metric_filter("root", ROOT_FILTER)
+    root.expressions = {
+        "log_group_name": refer("aws_cloudwatch_log_group.trail.name", "aws_cloudwatch_log_group.trail")
+    }
+    found = estate(*planned(tmp_path, TRAIL_LOG_GROUP, new_trail, root, alarm("root")), provider="aws")
+    assert "root_account_use in eu-central-1" not in found.facts["security_alerting_gaps"]
 
 
 def test_patterns_are_evaluated_not_searched(tmp_path: Path) -> None:

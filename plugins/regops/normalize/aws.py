@@ -590,6 +590,37 @@ def _management_events(values: Mapping[str, Any]) -> bool:
     )
 
 
+# What a trail provides for the log group it delivers to, which a metric filter on that group
+# needs (`_filter_categories`).
+TRAIL_LOG = "trail_log:"
+
+
+def _log_group_of(arn: Any) -> str | None:
+    """The log group's name in `arn:aws:logs:<region>:<account>:log-group:<name>:*`."""
+    if arn is None:
+        return None
+    _, found, rest = str(arn).partition(":log-group:")
+    if not found:
+        raise Unknown
+    return rest.removesuffix(":*")
+
+
+def _named_log_group(related: Related, otherwise: Callable[[], Any]) -> Any:
+    """The name of the log group a trail or metric filter names: the joined group's (made in the
+    same plan, its name is known before its ARN is), or else what the block itself says."""
+    group = _first(related, "aws_cloudwatch_log_group")
+    return dig(group, "name") if group is not None else otherwise()
+
+
+def _trail_tokens(log_group: str | None, records_everything: bool) -> list[str]:
+    """A trail delivering to CloudWatch Logs feeds the log pipeline alerts and the SIEM read;
+    when it records every region's management events, its log group is where the CIS AWS
+    section 4 metric filters find them."""
+    if log_group is None:
+        return []
+    return ["log_aggregation", *([f"{TRAIL_LOG}{log_group}"] if records_everything else [])]
+
+
 def cloudtrail(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     facts.derive(
@@ -601,8 +632,13 @@ def cloudtrail(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
         "integrity_validation", lambda: dig(values, "enable_log_file_validation", default=False) is True
     )
     facts.derive("encryption_cmk", lambda: bool(dig(values, "kms_key_id")))
-    # A trail delivering to CloudWatch Logs feeds the log pipeline alerts and the SIEM read.
-    facts.derive("provides", lambda: ["log_aggregation"] if dig(values, "cloud_watch_logs_group_arn") else [])
+    facts.derive(
+        "provides",
+        lambda: _trail_tokens(
+            _named_log_group(related, lambda: _log_group_of(dig(values, "cloud_watch_logs_group_arn"))),
+            facts.values.get("enabled") is True and facts.values.get("covers_all_regions") is True,
+        ),
+    )
     facts.derive(
         "dynamodb_data_events",
         lambda: (
@@ -947,9 +983,11 @@ def _alarm_link(values: Mapping[str, Any], names: Mapping[str, str]) -> list[str
     return [f"alarm:{namespace}/{metric}"] if _fires_on_one_event(values, names) else []
 
 
-def _filter_categories(values: Mapping[str, Any], names: Mapping[str, str]) -> list[str]:
+def _filter_categories(values: Mapping[str, Any], names: Mapping[str, str], log_group: Any) -> list[str]:
     """The CIS AWS section 4 categories a CloudTrail metric filter matches, each counted only
-    when an alarm that notifies someone watches the metric it publishes."""
+    when an alarm that notifies someone watches the metric it publishes and a multi-region
+    trail delivers to its log group (`_trail_tokens`): on any other log group the events the
+    pattern looks for never arrive."""
     pattern = dig(values, names["pattern"])
     categories = aws_metric_filter_categories(pattern, AWS_ALERT_EVENTS)
     if not categories:
@@ -960,8 +998,9 @@ def _filter_categories(values: Mapping[str, Any], names: Mapping[str, str]) -> l
         # a metric published with dimensions is not the one an alarm without them watches
         if dig(t, names["name"]) and dig(t, names["namespace"]) and not dig(t, names["dimensions"])
     ]
-    # The log group is a trail's, which records every region (not checked: the trail's link).
-    return [conditional(everywhere(category), link) for link in links for category in categories]
+    fed = f"{TRAIL_LOG}{known(log_group)}"
+    # The trail records every region, so what its log shows is watched everywhere.
+    return [conditional(everywhere(category), link, fed) for link in links for category in categories]
 
 
 def event_pattern_categories(pattern: Any) -> list[str]:
@@ -980,7 +1019,8 @@ def _metric_alarm(values: Mapping[str, Any], related: Related) -> list[str]:
 
 
 def _metric_filter(values: Mapping[str, Any], related: Related) -> list[str]:
-    return _filter_categories(values, _PLANNED_FILTER)
+    log_group = _named_log_group(related, lambda: dig(values, "log_group_name"))
+    return _filter_categories(values, _PLANNED_FILTER, log_group)
 
 
 def _event_rule_enabled(values: Mapping[str, Any], related: Related) -> bool:
@@ -1106,6 +1146,9 @@ JOINS: dict[str, Join] = {
     "aws_backup_vault_lock_configuration": Join("backup_vault_name", "aws_backup_vault"),
     "aws_secretsmanager_secret_rotation": Join("secret_id", "aws_secretsmanager_secret"),
     "aws_cloudwatch_event_target": Join("rule", "aws_cloudwatch_event_rule"),
+    # A trail and a metric filter see the log group they name (`_named_log_group`).
+    "aws_cloudtrail": Join("cloud_watch_logs_group_arn", "aws_cloudwatch_log_group", absorb=False),
+    "aws_cloudwatch_log_metric_filter": Join("log_group_name", "aws_cloudwatch_log_group", absorb=False),
 }
 
 
@@ -1374,7 +1417,10 @@ def live_cloudtrail(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts.derive("encryption_cmk", lambda: bool(dig(payload, "description", "KmsKeyId")))
     facts.derive(
         "provides",
-        lambda: ["log_aggregation"] if dig(payload, "description", "CloudWatchLogsLogGroupArn") else [],
+        lambda: _trail_tokens(
+            _log_group_of(dig(payload, "description", "CloudWatchLogsLogGroupArn")),
+            facts.values.get("enabled") is True and facts.values.get("covers_all_regions") is True,
+        ),
     )
     facts.derive(
         "dynamodb_data_events",
@@ -1624,7 +1670,8 @@ def _live_metric_alarm(payload: Mapping[str, Any]) -> list[str]:
 
 
 def _live_metric_filter(payload: Mapping[str, Any]) -> list[str]:
-    return _filter_categories(_read(payload, "description"), _LIVE_FILTER)
+    description = _read(payload, "description")
+    return _filter_categories(description, _LIVE_FILTER, dig(description, "logGroupName"))
 
 
 def _live_service(provides: Callable[[Mapping[str, Any]], list[str]]) -> tuple[str, LiveNormaliser]:

@@ -368,11 +368,15 @@ class Capability:
 WHEN = " when "
 
 
-def conditional(token: str, link: str) -> str:
-    """A `provides` token that counts only where a resource of the same provider and region
-    provides `link`: a metric filter's category counts when an alarm that notifies someone
-    watches its metric (normalize/estate.py resolves it)."""
-    return f"{token}{WHEN}{link}"
+AND = " and "
+
+
+def conditional(token: str, *links: str) -> str:
+    """A `provides` token that counts only where resources of the same provider and region
+    provide every one of `links`: a metric filter's category counts when an alarm that
+    notifies someone watches its metric and a trail delivers to its log group
+    (normalize/estate.py resolves it)."""
+    return f"{token}{WHEN}{AND.join(links)}"
 
 
 EVERYWHERE = " everywhere"

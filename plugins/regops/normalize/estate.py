@@ -7,8 +7,9 @@ tokens they establish. Each cloud's normaliser declares, in `ESTATE`, the tokens
 needs; this module folds the inventory into one `estate` resource per provider whose facts say,
 per capability, whether every token is present (in every region the provider is used in, for
 regional capabilities) and, if not, which are missing. A token may be conditional
-(`<token> when <link>`, common.conditional): it counts where a resource of the same region
-provides the link, as a metric filter's category counts once an alarm watches its metric. And a
+(`<token> when <link> and <link>...`, common.conditional): it counts where resources of the
+same region (or account-wide ones) provide every link, as a metric filter's category counts once
+an alarm watches its metric and a trail delivers to its log group. And a
 token may be account-wide (`<token> everywhere`, common.everywhere): it counts in every region
 of a regional capability, where other tokens count only in their holder's region.
 
@@ -24,7 +25,7 @@ from types import ModuleType
 from typing import Any
 
 from regops.model import Resource
-from regops.normalize.common import EVERYWHERE, WHEN, Capability
+from regops.normalize.common import AND, EVERYWHERE, WHEN, Capability
 
 ESTATE_KIND = "estate"
 # Where an account-wide token (common.everywhere) is held: in every region at once.
@@ -66,6 +67,11 @@ def _provide(
     found.extend(i for i in holders if i not in found)
 
 
+def _holders(provided: dict[tuple[str, str | None], list[str]], token: str, region: str | None) -> list[str]:
+    """Who provides a token in a region: its holders there and the account-wide ones."""
+    return [*provided.get((token, region), []), *provided.get((token, ANY_REGION), [])]
+
+
 def _regions(members: Iterable[Resource]) -> list[str]:
     # Where the stage keeps its workload: a detector or an alert rule in a region of its own (IAM
     # events arrive in us-east-1) puts nothing there that needs watching.
@@ -81,7 +87,7 @@ def _estate(
     live = any(r.origin == "live" for r in members)
     provided: dict[tuple[str, str | None], list[str]] = {}
     undetermined: list[str] = []
-    conditions: list[tuple[str, str, str | None, str]] = []
+    conditions: list[tuple[str, list[str], str | None, str]] = []
     for resource in members:
         if "provides" not in resource.facts:
             if resource.kind == "security_service":
@@ -94,16 +100,17 @@ def _estate(
             continue
         for token in tokens:
             if WHEN in token:
-                token, link = token.split(WHEN, 1)
-                conditions.append((token, link, resource.region, resource.id))
+                token, links = token.split(WHEN, 1)
+                conditions.append((token, links.split(AND), resource.region, resource.id))
             else:
                 _provide(provided, token, resource.region, [resource.id])
-    # A conditional token counts where a resource of the same region provides its link; the
-    # holders are both (the metric filter and the alarms that watch it).
-    for token, link, region, holder in conditions:
-        linked = provided.get((link, region), [])
-        if linked:
-            _provide(provided, token, region, [holder, *linked])
+    # A conditional token counts where resources of the same region, or account-wide ones,
+    # provide all its links; the holders are all of them (the metric filter, the alarms that
+    # watch it, the trail that feeds its log group).
+    for token, links, region, holder in conditions:
+        linked = [_holders(provided, link, region) for link in links]
+        if all(linked):
+            _provide(provided, token, region, [holder, *(i for holders in linked for i in holders)])
     facts: dict[str, Any] = {}
     evidence: dict[str, dict[str, list[str]]] = {}
     for name, capability in capabilities.items():
@@ -112,7 +119,7 @@ def _estate(
         for token in capability.tokens:
             if capability.regional and regions:
                 for region in regions:
-                    holders = [*provided.get((token, region), []), *provided.get((token, ANY_REGION), [])]
+                    holders = _holders(provided, token, region)
                     evidence[name][f"{token}@{region}"] = holders
                     if not holders:
                         gaps.append(f"{token} in {region}")
