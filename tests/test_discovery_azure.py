@@ -224,6 +224,7 @@ def test_a_subscription_with_nothing_of_the_stage_fails_the_gate_beside_one_with
             answer(f"/subscriptions/{other}/providers/Microsoft.Security/pricings", defender),
             answer(f"/subscriptions/{other}/providers/Microsoft.Security/securityContacts", empty),
             answer(f"/subscriptions/{other}/providers/Microsoft.Insights/diagnosticSettings", empty),
+            answer(f"/subscriptions/{other}/providers/Microsoft.Authorization/roleDefinitions", empty),
         ],
         subscriptions=(SUBSCRIPTION, other),
     )
@@ -348,3 +349,55 @@ def test_a_sql_server_whose_databases_cannot_be_read_is_of_unknown_encryption(ru
     discovery, _ = run_azure(alone("Microsoft.Sql/servers", "sql-payments", {}, SQL_AUDITING, unread))
     assert "encrypted_at_rest" not in by_name(discovery)["sql-payments"].facts
     assert discovery.report.complete is False
+
+
+ROLES = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions"
+
+
+def role(
+    name: str, kind: str, actions: list[str], data_actions: list[str], scopes: list[str]
+) -> dict[str, Any]:
+    return {
+        "id": f"{ROLES}/{name}",
+        "name": name,
+        "type": "Microsoft.Authorization/roleDefinitions",
+        "properties": {
+            "roleName": name,
+            "type": kind,
+            "assignableScopes": scopes,
+            "permissions": [
+                {"actions": actions, "notActions": [], "dataActions": data_actions, "notDataActions": []}
+            ],
+        },
+    }
+
+
+def test_custom_roles_are_judged_as_grants_of_rights(run_azure: Run) -> None:
+    discovery, api = run_azure()
+    deployer = next(
+        r for r in discovery.resources if r.native_type == "Microsoft.Authorization/roleDefinitions"
+    )
+    assert (deployer.kind, deployer.region) == ("access_policy", "global")
+    assert (deployer.facts["admin"], deployer.facts["access_gaps"]) == (False, [])
+    # Only the subscription's own roles are asked for.
+    assert ("GET", ROLES, {"api-version": "2022-04-01", "$filter": "type eq 'CustomRole'"}) in api.requests
+
+    subscription = f"/subscriptions/{SUBSCRIPTION}"
+    listing = {
+        "value": [
+            role("breakglass", "CustomRole", ["*"], ["Microsoft.KeyVault/vaults/keys/*"], [subscription]),
+            # a built-in role answered against the filter: Microsoft's, not the stage's
+            role("owner", "BuiltInRole", ["*"], [], ["/"]),
+        ]
+    }
+    discovery, _ = run_azure([answer(ROLES, {"status": 200, "body": listing})])
+    found = by_name(discovery)
+    assert "owner" not in found
+    duties = (
+        "the role both deletes Key Vault keys (Microsoft.KeyVault/vaults/keys/delete) and decrypts with them"
+    )
+    assert found["breakglass"].facts == {"admin": True, "access_gaps": [duties], "taggable": False}
+
+    discovery, _ = run_azure([answer(ROLES, error(403, "AuthorizationFailed"))])
+    assert discovery.report.complete is False
+    assert any("roleDefinitions" in e and "403" in e for e in discovery.report.errors)

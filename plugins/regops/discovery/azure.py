@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
@@ -58,9 +59,11 @@ API_VERSIONS: dict[str, str] = {
     "microsoft.insights/activitylogalerts": "2020-10-01",
 }
 SUBSCRIPTION_COLLECTIONS = (
-    ("Microsoft.Security/pricings", "2024-01-01"),
-    ("Microsoft.Security/securityContacts", "2020-01-01-preview"),
-    ("Microsoft.Insights/diagnosticSettings", "2021-05-01-preview"),
+    ("Microsoft.Security/pricings", "2024-01-01", None),
+    ("Microsoft.Security/securityContacts", "2020-01-01-preview", None),
+    ("Microsoft.Insights/diagnosticSettings", "2021-05-01-preview", None),
+    # The subscription's own roles: a built-in one (Owner has every action) is not the stage's.
+    ("Microsoft.Authorization/roleDefinitions", "2022-04-01", "type eq 'CustomRole'"),
 )
 ALERTS_FILTER = "resourceType eq 'Microsoft.Insights/activityLogAlerts'"
 
@@ -166,10 +169,12 @@ class _Subscription:
         except _Failed:
             return UNKNOWN
 
-    def collection(self, path: str, api_version: str) -> list[dict[str, Any]]:
-        """Every item of an ARM collection, following nextLink; raises _Failed."""
+    def collection(self, path: str, api_version: str, filter_text: str | None = None) -> list[dict[str, Any]]:
+        """Every item of an ARM collection (an OData `$filter` narrowing it), following nextLink;
+        raises _Failed."""
         items: list[dict[str, Any]] = []
-        url: str | None = f"{path}?api-version={api_version}"
+        query = {"api-version": api_version, **({"$filter": filter_text} if filter_text else {})}
+        url: str | None = f"{path}?{urlencode(query, quote_via=quote)}"
         while url:
             try:
                 response = self.client.send_request(HttpRequest("GET", url))
@@ -266,6 +271,14 @@ def _flow_logs(sub: _Subscription) -> Any:
         return UNKNOWN
 
 
+def _own(collection: str, item: Mapping[str, Any]) -> bool:
+    """Whether a subscription collection's item is the subscription's own setting: of the role
+    definitions, the custom ones (the listing's filter asks for them; this holds either way)."""
+    if collection == "Microsoft.Authorization/roleDefinitions":
+        return str((item.get("properties") or {}).get("type")) == "CustomRole"
+    return True
+
+
 def _discover_subscription(
     source: AzureSource, stage: str, sub: _Subscription, location: str, pool: ThreadPoolExecutor
 ) -> list[Resource]:
@@ -305,12 +318,13 @@ def _discover_subscription(
     for payload in list(payloads):
         if payload.get("properties") is not UNKNOWN:
             payloads.extend(_children(sub, payload))
-    for collection, version in SUBSCRIPTION_COLLECTIONS:
+    for collection, version, filter_text in SUBSCRIPTION_COLLECTIONS:
         path = f"/subscriptions/{sub.subscription}/providers/{collection}"
         try:
-            payloads.extend({"type": collection, **item} for item in sub.collection(path, version))
+            items = sub.collection(path, version, filter_text)
         except _Failed:
             continue
+        payloads.extend({"type": collection, **item} for item in items if _own(collection, item))
     resources = []
     for payload in payloads:
         resource = arm_resource(payload, stage, location)

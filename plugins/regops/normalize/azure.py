@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -315,41 +315,59 @@ _WIDE_SCOPE = re.compile(
 )
 
 
-def _data_action_allowed(permission: Mapping[str, Any], operation: str) -> bool:
-    """Whether one `permissions` block of a role allows a data operation (case-insensitive globs)."""
+# How a role's permissions are spelled: Terraform's snake_case, ARM's camelCase.
+PLANNED_ROLE_NAMES = {"actions": "actions", "data": "data_actions", "not_data": "not_data_actions"}
+ARM_ROLE_NAMES = {"actions": "actions", "data": "dataActions", "not_data": "notDataActions"}
+
+
+def _data_action_allowed(permission: Mapping[str, Any], operation: str, names: Mapping[str, str]) -> bool:
+    """Whether one permissions block of a role allows a data operation (case-insensitive globs)."""
 
     def matches(key: str) -> bool:
         return any(
             fnmatch.fnmatchcase(operation.lower(), str(known(pattern)).lower())
-            for pattern in dig(permission, key, default=[])
+            for pattern in dig(permission, names[key], default=[])
         )
 
-    return matches("data_actions") and not matches("not_data_actions")
+    return matches("data") and not matches("not_data")
 
 
-def role_definition(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
-    """A custom role definition: what whoever it is assigned to may do."""
+def custom_role_facts(
+    permissions: Callable[[], list[Mapping[str, Any]]],
+    assignable_scopes: Callable[[], Any],
+    names: Mapping[str, str],
+) -> dict[str, Any]:
+    """What a custom role lets whoever it is assigned to do, planned and live alike."""
     facts = Facts()
 
     def admin() -> bool:
-        actions = [known(a) for p in blocks(values, "permissions") for a in dig(p, "actions", default=[])]
-        if "*" not in actions:
-            return False
-        scopes = values.get("assignable_scopes")
-        if (scopes is UNKNOWN and configured(related, "assignable_scopes") is False) or scopes in (None, []):
-            # Left unset, the role is assignable where it is defined (the provider fills it in).
-            scopes = [dig(values, "scope")]
-        return any(_WIDE_SCOPE.match(str(known(scope)).lower()) for scope in known(scopes))
+        actions = [known(a) for p in permissions() for a in dig(p, names["actions"], default=[])]
+        return "*" in actions and any(
+            _WIDE_SCOPE.match(str(known(scope)).lower()) for scope in known(assignable_scopes())
+        )
 
     def access_gaps() -> list[str]:
-        permissions = blocks(values, "permissions")
-        if all(any(_data_action_allowed(p, op) for p in permissions) for op in (KEY_DELETE, KEY_DECRYPT)):
+        granted = permissions()
+        if all(any(_data_action_allowed(p, op, names) for p in granted) for op in (KEY_DELETE, KEY_DECRYPT)):
             return [f"the role both deletes Key Vault keys ({KEY_DELETE}) and decrypts with them"]
         return []
 
     facts.derive("admin", admin)
     facts.derive("access_gaps", access_gaps)
     return facts.values
+
+
+def role_definition(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    """A custom role definition: what whoever it is assigned to may do."""
+
+    def assignable_scopes() -> Any:
+        scopes = values.get("assignable_scopes")
+        if (scopes is UNKNOWN and configured(related, "assignable_scopes") is False) or scopes in (None, []):
+            # Left unset, the role is assignable where it is defined (the provider fills it in).
+            return [dig(values, "scope")]
+        return scopes
+
+    return custom_role_facts(lambda: blocks(values, "permissions"), assignable_scopes, PLANNED_ROLE_NAMES)
 
 
 def key_vault_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]:

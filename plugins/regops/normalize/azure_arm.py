@@ -17,9 +17,11 @@ from regops.normalize.alerting import (
     azure_alert_categories,
 )
 from regops.normalize.azure import (
+    ARM_ROLE_NAMES,
     NSG_EXEMPT_SUBNETS,
     RETENTION_UNIT_DAYS,
     NsgRule,
+    custom_role_facts,
     exports_audit_trail,
     nsg_internet_ports,
 )
@@ -27,6 +29,7 @@ from regops.normalize.common import (
     Facts,
     LiveType,
     Unknown,
+    blocks,
     days_from_duration,
     dig,
     known,
@@ -487,6 +490,15 @@ def _sentinel(payload: Mapping[str, Any]) -> list[str]:
     return ["siem"]
 
 
+def role_definition(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A custom role definition of the subscription (discovery lists no built-in one)."""
+    return custom_role_facts(
+        lambda: blocks(_properties(payload), "permissions"),
+        lambda: dig(_properties(payload), "assignableScopes", default=[]),
+        ARM_ROLE_NAMES,
+    )
+
+
 LIVE: dict[str, LiveType] = {
     "Microsoft.Storage/storageAccounts": LiveType("object_store", storage_account),
     "Microsoft.Sql/servers": LiveType("database", sql_server),
@@ -506,6 +518,7 @@ LIVE: dict[str, LiveType] = {
     "Microsoft.Security/securityContacts": live_security_service(_security_contact),
     "Microsoft.Insights/activityLogAlerts": live_security_service(_activity_log_alert),
     "Microsoft.SecurityInsights/onboardingStates": live_security_service(_sentinel),
+    "Microsoft.Authorization/roleDefinitions": LiveType("access_policy", role_definition, taggable=False),
 }
 
 # Resource Graph spells types in lower case.
