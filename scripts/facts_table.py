@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import itertools
 import sys
 import textwrap
 from collections import defaultdict
@@ -37,7 +38,8 @@ COLUMNS = (
 
 
 def derived_facts(function: Callable[..., Any], seen: set[str] | None = None) -> set[str]:
-    """The fact names a normaliser derives, following the functions of its module it calls."""
+    """The fact names a normaliser derives, following the normalisers' functions it calls (its
+    module's, or another's such as the planned side's shared with the live one)."""
     seen = set() if seen is None else seen
     module = inspect.getmodule(function)
     tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
@@ -49,10 +51,13 @@ def derived_facts(function: Callable[..., Any], seen: set[str] | None = None) ->
             name = node.args[0]
             if isinstance(name, ast.Constant) and isinstance(name.value, str):
                 facts.add(name.value)
-        if isinstance(node.func, ast.Name) and module is not None and node.func.id not in seen:
+        if isinstance(node.func, ast.Name) and module is not None:
             called = getattr(module, node.func.id, None)
-            if inspect.isfunction(called) and inspect.getmodule(called) is module:
-                seen.add(node.func.id)
+            if not inspect.isfunction(called) or not called.__module__.startswith("regops.normalize"):
+                continue
+            name = f"{called.__module__}.{called.__qualname__}"
+            if name not in seen:
+                seen.add(name)
                 facts |= derived_facts(called, seen)
     return facts
 
@@ -73,7 +78,7 @@ def established() -> dict[str, dict[str, set[tuple[str, str]]]]:
         ("azure", "planned"): _types(azure, "PLANNED"),
         ("azure", "live"): _types(azure_arm, "LIVE"),
         ("gcp", "planned"): _types(gcp, "PLANNED"),
-        ("gcp", "live"): _types(gcp_asset, "LIVE"),
+        ("gcp", "live"): itertools.chain(_types(gcp_asset, "LIVE"), _types(gcp_asset, "GRANTS")),
     }
     found: dict[str, dict[str, set[tuple[str, str]]]] = defaultdict(lambda: defaultdict(set))
     for column, types in sources.items():
