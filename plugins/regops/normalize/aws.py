@@ -111,13 +111,22 @@ PINNING_OPERATORS = frozenset(
 
 
 def _statements(document: Any) -> list[Mapping[str, Any]]:
+    """A policy document's statements; none for an absent policy, and unknown for text or a
+    shape that is no policy (what it would grant cannot be told)."""
     if isinstance(document, str):
         try:
             document = json.loads(document) if document else {}
         except json.JSONDecodeError:
             raise Unknown from None
-    statements = document.get("Statement", []) if isinstance(document, Mapping) else []
-    return [statements] if isinstance(statements, Mapping) else list(statements)
+    if document is None:
+        return []
+    if not isinstance(document, Mapping):
+        raise Unknown
+    statements = document.get("Statement", [])
+    found = [statements] if isinstance(statements, Mapping) else statements
+    if not isinstance(found, list) or not all(isinstance(statement, Mapping) for statement in found):
+        raise Unknown
+    return found
 
 
 def _as_list(value: Any) -> list[Any]:

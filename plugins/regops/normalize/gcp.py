@@ -114,15 +114,18 @@ HIERARCHY_IAM = {
 }
 
 
+def binding_grants(bindings: Sequence[Any]) -> list[tuple[str, str]]:
+    """(role, member) of IAM policy bindings, each naming its role and members."""
+    return [(str(dig(b, "role")), str(known(m))) for b in bindings for m in dig(b, "members", default=[])]
+
+
 def _hierarchy_grants(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(role, member) of one project, folder or organisation IAM member, binding or policy."""
     if "policy_data" in values:
-        bindings = _policy_bindings(values)
-    elif "members" in values:
-        bindings = [values]
-    else:
-        return [(str(known(values.get("role"))), str(known(values.get("member"))))]
-    return [(str(dig(b, "role")), str(known(m))) for b in bindings for m in dig(b, "members", default=[])]
+        return binding_grants(_policy_bindings(values))
+    if "members" in values:
+        return binding_grants([values])
+    return [(str(known(values.get("role"))), str(known(values.get("member"))))]
 
 
 def administers_everything(role: str, member: str) -> bool:

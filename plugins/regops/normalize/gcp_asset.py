@@ -32,7 +32,7 @@ from regops.normalize.common import (
     parse_port_span,
     port_ranges,
 )
-from regops.normalize.gcp import hierarchy_facts, key_access_gaps, public_grants
+from regops.normalize.gcp import binding_grants, hierarchy_facts, key_access_gaps, public_grants
 
 IAM_POLICY = "iam_policy"
 # A Cloud KMS key's: the IAM policy of its key ring, which grants on every key in it.
@@ -206,12 +206,7 @@ def project_audit_config(payload: Mapping[str, Any]) -> dict[str, Any]:
 def project_grants(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The project's IAM policy as a grant of rights over everything in the project."""
     return hierarchy_facts(
-        lambda: [
-            (str(dig(binding, "role")), str(known(member)))
-            for binding in dig(payload, IAM_POLICY, "bindings", default=[])
-            for member in dig(binding, "members", default=[])
-        ],
-        "project",
+        lambda: binding_grants(dig(payload, IAM_POLICY, "bindings", default=[])), "project"
     )
 
 
