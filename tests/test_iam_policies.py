@@ -439,9 +439,9 @@ def test_a_live_role_is_an_administrator_by_any_policy_it_holds(aws: Clients) ->
     roles = {
         r.id: r for r in discover_aws(source(aws), "acceptance").resources if r.native_type == "aws_iam_role"
     }
-    assert {arn: (r.kind, r.facts["admin"]) for arn, r in roles.items()} == {
-        "arn:aws:iam::123456789012:role/batch": ("identity", True),
-        "arn:aws:iam::123456789012:role/api": ("identity", False),
+    assert {arn: (r.kind, r.facts["admin"], r.facts["access_gaps"]) for arn, r in roles.items()} == {
+        "arn:aws:iam::123456789012:role/batch": ("identity", True, [KEY_WIDE]),
+        "arn:aws:iam::123456789012:role/api": ("identity", False, []),
     }
 
     denied = _http_error(403, "AccessDenied", "ListRolePolicies")
@@ -449,4 +449,5 @@ def test_a_live_role_is_an_administrator_by_any_policy_it_holds(aws: Clients) ->
         source(aws), "acceptance", session_factory=_session_with("before-send.iam.ListRolePolicies", denied)
     )
     assert not discovery.report.complete
-    assert "admin" not in by_id(discovery.resources)["arn:aws:iam::123456789012:role/batch"].facts
+    unread = by_id(discovery.resources)["arn:aws:iam::123456789012:role/batch"].facts
+    assert {"admin", "access_gaps"}.isdisjoint(unread)

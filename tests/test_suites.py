@@ -142,6 +142,9 @@ def test_live_identities_and_account_settings(pytester: pytest.Pytester, aws: Cl
         assert found[(control, api)] == "not_applicable"
     # a managed policy of the stage, judged apart from who holds it
     assert found[("KMS-003", "arn:aws:iam::123456789012:policy/decrypt-all")] == "failed"
+    # and who may decrypt with every key through what they hold, inline or attached
+    assert (found[("KMS-003", reports)], found[("KMS-003", api)]) == ("failed", "failed")
+    assert (found[("KMS-003", deployer)], found[("KMS-003", alice)]) == ("failed", "passed")
     assert found[("ENC-002", "arn:aws:ec2:eu-central-1:123456789012:ebs-encryption-by-default")] == "failed"
     assert found[("ENC-002", "arn:aws:s3:::account/123456789012/public-access-block")] == "not_applicable"
 

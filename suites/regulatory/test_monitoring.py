@@ -11,7 +11,7 @@ from regops import Parameters, Resource, not_applicable, require_capability
     id="KMS-003",
     layer="regulatory",
     severity="high",
-    kinds=("key", "secret_store", "access_policy"),
+    kinds=("key", "secret_store", "access_policy", "identity"),
     facts=("access_gaps",),
     frameworks={
         "pci-dss": ["3.6.1", "3.6.1.2", "3.6.1.3"],
@@ -30,8 +30,8 @@ def test_key_access_restricted(resource: Resource) -> None:
     policy or IAM binding for everyone, Key Vaults under Azure RBAC and off the open network,
     and nobody both administers a key and decrypts with it (an AWS key policy granting
     kms:PutKeyPolicy or kms:ScheduleKeyDeletion with kms:Decrypt; the Cloud KMS admin role with
-    one that encrypts or decrypts; an Azure custom role with both). No IAM policy grants
-    decryption or key administration on every key at once.
+    one that encrypts or decrypts; an Azure custom role with both). No IAM policy, and no user
+    or role through the policies it holds, may decrypt with or administer every key at once.
     """
     gaps = resource.fact("access_gaps")
     assert not gaps, f"{resource.id}: {'; '.join(gaps)}"

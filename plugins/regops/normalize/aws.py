@@ -256,6 +256,18 @@ def _policy_grants(document: Any) -> dict[str, Any]:
     return facts.values
 
 
+def _held_grants(documents: Any) -> dict[str, Any]:
+    """What the policies a user or role holds (its own, attached, its groups') grant together."""
+    facts = Facts()
+    facts.derive("admin", lambda: any(grants_everything(d) for d in known(documents)))
+    # One document of all their statements: what they allow together, named once.
+    facts.derive(
+        "access_gaps",
+        lambda: key_wide_grants({"Statement": [s for d in known(documents) for s in _statements(d)]}),
+    )
+    return facts.values
+
+
 def iam_policy(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     """A managed policy, or a role's, user's or group's inline one: the rights it grants."""
     return _policy_grants(values.get("policy"))
@@ -1590,7 +1602,7 @@ def live_iam_user(payload: Mapping[str, Any]) -> dict[str, Any]:
         return max(ages) if ages else None
 
     facts.derive("access_key_max_age_days", key_age)
-    facts.derive("admin", lambda: any(grants_everything(d) for d in known(payload.get("policy_documents"))))
+    facts.values.update(_held_grants(payload.get("policy_documents")))
     facts.derive("direct_policies", lambda: bool(known(payload.get("attached_policies"))))
     return facts.values
 
@@ -1600,7 +1612,7 @@ def live_iam_role(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     facts.derive("console_access", lambda: False)
     facts.derive("access_key_max_age_days", lambda: None)
-    facts.derive("admin", lambda: any(grants_everything(d) for d in known(payload.get("policy_documents"))))
+    facts.values.update(_held_grants(payload.get("policy_documents")))
     # Policies are how a role grants at all: attaching them to it is no shortcut past groups.
     facts.derive("direct_policies", lambda: None)
     return facts.values
