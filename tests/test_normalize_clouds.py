@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from regops.discovery.terraform_plan import discover_plan
 from regops.model import UNKNOWN, Resource
@@ -632,17 +630,19 @@ def _replace(node: Any, path: tuple[Any, ...], value: Any) -> Any:
     return [_replace(v, rest, value) if i == head else v for i, v in enumerate(node)]
 
 
-@given(data=st.data())
-def test_an_unknown_anywhere_never_raises_and_never_becomes_a_fact(data: st.DataObject) -> None:
-    cloud, native_type, values = data.draw(st.sampled_from(DEMO_VALUES), label="resource")
-    path = data.draw(st.sampled_from(_paths(values)), label="path")
-    masked = _replace(values, path, UNKNOWN)
-    facts = CLOUDS[cloud].PLANNED[native_type].facts(masked, {})
-    assert UNKNOWN not in facts.values()
-    baseline = CLOUDS[cloud].PLANNED[native_type].facts(values, {})
-    # masking an input can only take facts away, never invent or change one
-    assert set(facts) <= set(baseline)
-    assert all(facts[name] == baseline[name] for name in facts)
+def test_an_unknown_anywhere_never_raises_and_never_becomes_a_fact() -> None:
+    # Every value of every demo resource in turn (a few thousand, well under a second): a
+    # sample of them once let a trail whose reach was unknown still provide its log.
+    changed = []
+    for cloud, native_type, values in DEMO_VALUES:
+        normalise = CLOUDS[cloud].PLANNED[native_type].facts
+        baseline = normalise(values, {})
+        for path in _paths(values):
+            facts = normalise(_replace(values, path, UNKNOWN), {})
+            # masking an input can only take facts away, never invent or change one
+            if any(name not in baseline or facts[name] != baseline[name] for name in facts):
+                changed.append((native_type, path))
+    assert changed == []
 
 
 @pytest.mark.parametrize("cloud", sorted(CLOUDS))

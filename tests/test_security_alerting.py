@@ -641,3 +641,14 @@ def test_mon_003_passes_an_estate_that_alerts_on_every_category(pytester: pytest
     global_events = event_rule("global", EVERY_AWS_CATEGORY, provider_key="aws.virginia")
     result = mon_003(pytester, cpu_alarm(), *event_rule("all", EVERY_AWS_CATEGORY), *global_events)
     assert result["outcome"] == "passed", result["message"]
+
+
+@pytest.mark.parametrize("unknown", ["is_multi_region_trail", "enable_logging"])
+def test_a_trail_whose_reach_is_unknown_provides_nothing_established(unknown: str) -> None:
+    values = {
+        "name": "platform",
+        "is_multi_region_trail": True,
+        "cloud_watch_logs_group_arn": "arn:aws:logs:eu-central-1:123456789012:log-group:/trail:*",
+        unknown: UNKNOWN,
+    }
+    assert "provides" not in aws.PLANNED["aws_cloudtrail"].facts(values, {})

@@ -633,12 +633,15 @@ def _named_log_group(related: Related, otherwise: Callable[[], Any]) -> Any:
     return dig(group, "name") if group is not None else otherwise()
 
 
-def _trail_tokens(log_group: str | None, records_everything: bool) -> list[str]:
+def _trail_tokens(log_group: str | None, trail: Mapping[str, Any]) -> list[str]:
     """A trail delivering to CloudWatch Logs feeds the log pipeline alerts and the SIEM read;
-    when it records every region's management events, its log group is where the CIS AWS
-    section 4 metric filters find them."""
+    when it records every region's management events (its `enabled` and `covers_all_regions`
+    facts), its log group is where the CIS AWS section 4 metric filters find them."""
     if log_group is None:
         return []
+    if "enabled" not in trail or "covers_all_regions" not in trail:
+        raise Unknown
+    records_everything = trail["enabled"] is True and trail["covers_all_regions"] is True
     return ["log_aggregation", *([f"{TRAIL_LOG}{log_group}"] if records_everything else [])]
 
 
@@ -657,7 +660,7 @@ def cloudtrail(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
         "provides",
         lambda: _trail_tokens(
             _named_log_group(related, lambda: _log_group_of(dig(values, "cloud_watch_logs_group_arn"))),
-            facts.values.get("enabled") is True and facts.values.get("covers_all_regions") is True,
+            facts.values,
         ),
     )
     facts.derive(
@@ -1440,7 +1443,7 @@ def live_cloudtrail(payload: Mapping[str, Any]) -> dict[str, Any]:
         "provides",
         lambda: _trail_tokens(
             _log_group_of(dig(payload, "description", "CloudWatchLogsLogGroupArn")),
-            facts.values.get("enabled") is True and facts.values.get("covers_all_regions") is True,
+            facts.values,
         ),
     )
     facts.derive(
