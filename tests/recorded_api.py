@@ -70,6 +70,8 @@ class RecordedApi:
         self._served = [0] * len(self.interactions)
         self._lock = threading.Lock()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        # Each request's query string as sent: a parameter may repeat (Cloud Asset's assetTypes).
+        self.query_strings: list[str] = []
         self.unmatched: list[str] = []
         self._directory = tempfile.TemporaryDirectory(prefix="recorded-api-")
         self.ca_file: str | None = None
@@ -135,6 +137,7 @@ class RecordedApi:
                 if length:
                     self.rfile.read(length)
                 parts = urlsplit(self.path)
+                api.query_strings.append(unquote(parts.query))
                 query = dict(parse_qsl(parts.query, keep_blank_values=True))
                 response = api._answer(self.command, unquote(parts.path), query)
                 if response is not None and response.get("hang"):

@@ -205,3 +205,54 @@ def test_a_missing_token_is_one_clear_error(run_gcp: Run, monkeypatch: pytest.Mo
     discovery, api = run_gcp()
     assert discovery.report.errors == (f"the environment variable {TOKEN_ENV} holds no access token",)
     assert api.requests == []
+
+
+FOLDER = "//cloudresourcemanager.googleapis.com/folders/771204563310"
+
+
+def policies_with(*assets: dict[str, Any]) -> dict[str, Any]:
+    """The recording's page of IAM policies, with `assets` added."""
+    recorded = next(i for i in load_recording(DEMO / "gcp_api.json") if i["query"] == POLICIES)
+    page = copy.deepcopy(recorded)
+    page["responses"][0]["body"]["assets"].extend(assets)
+    return page
+
+
+def test_a_folder_s_grants_are_judged_over_everything_in_it(run_gcp: Run) -> None:
+    """Listed at a folder or organisation scope, their IAM policies are grants of rights too."""
+    folder = {
+        "name": FOLDER,
+        "assetType": "cloudresourcemanager.googleapis.com/Folder",
+        "resource": {"data": {"name": "folders/771204563310", "displayName": "payments"}},
+    }
+    grants = {
+        "name": FOLDER,
+        "assetType": "cloudresourcemanager.googleapis.com/Folder",
+        "iamPolicy": {
+            "bindings": [
+                {
+                    "role": "roles/editor",
+                    "members": ["serviceAccount:ci@payments-tools.iam.gserviceaccount.com"],
+                },
+                {
+                    "role": "roles/cloudkms.cryptoKeyDecrypter",
+                    "members": ["group:reporting@payments.example"],
+                },
+            ]
+        },
+    }
+    discovery, api = run_gcp([second_page_with(lambda assets: assets.append(folder)), policies_with(grants)])
+    assert discovery.report.complete, discovery.report.errors
+    found = {r.id: r for r in discovery.resources}
+    assert FOLDER not in found  # the folder itself holds no setting a control reads
+    folder_grants = found[f"{FOLDER}#iamPolicy"]
+    assert (folder_grants.kind, folder_grants.facts["admin"]) == ("access_policy", True)
+    assert folder_grants.facts["access_gaps"] == [
+        "grants roles/cloudkms.cryptoKeyDecrypter on every Cloud KMS key of the folder"
+        " to group:reporting@payments.example"
+    ]
+    # Folders and organisations are asked for, with their policies.
+    listings = [query for query in api.query_strings if "contentType=" in query]
+    assert len(listings) == 3
+    for level in ("Folder", "Organization"):
+        assert all(f"assetTypes=cloudresourcemanager.googleapis.com/{level}" in query for query in listings)

@@ -1,6 +1,6 @@
 """Grants of rights as resources (AWS IAM policies, Azure custom roles, GCP grants on projects,
-folders and organisations): IAM-004 (every action on
-every resource) and KMS-003 (rights on every KMS key at once, key deletion with decryption)."""
+folders and organisations) and the AWS roles that hold them: IAM-004 (every action on every
+resource) and KMS-003 (rights on every KMS key at once, key deletion with decryption)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ from google.cloud import asset_v1
 
 from regops.discovery.live import asset_payload, asset_resources, in_stage
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
-from regops.normalize.gcp_asset import IAM_POLICY_TYPES, LIVE
+from regops.normalize.gcp_asset import GRANTS, IAM_POLICY_TYPES, LIVE
 
 Progress = Callable[[str], None]
 _TRANSIENT = (
@@ -142,7 +142,7 @@ def discover_gcp(
     errors: list[str] = []
     try:
         client = _client(source, credentials or _credentials(source))
-        assets = _list(client, source, asset_v1.ContentType.RESOURCE, sorted(LIVE))
+        assets = _list(client, source, asset_v1.ContentType.RESOURCE, sorted({*LIVE, *GRANTS}))
     except (_Failed, GoogleAuthError) as exc:
         return _incomplete(location, [str(exc)])
     policies: dict[str, Any] | None

@@ -9,7 +9,7 @@ side (normalize/gcp.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from regops.normalize.alerting import (
@@ -203,11 +203,17 @@ def project_audit_config(payload: Mapping[str, Any]) -> dict[str, Any]:
     return facts.values
 
 
-def project_grants(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The project's IAM policy as a grant of rights over everything in the project."""
-    return hierarchy_facts(
-        lambda: binding_grants(dig(payload, IAM_POLICY, "bindings", default=[])), "project"
-    )
+def hierarchy_grants(level: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """A project's, folder's or organisation's IAM policy as a grant of rights over everything
+    in it."""
+
+    def normalise(payload: Mapping[str, Any]) -> dict[str, Any]:
+        def grants() -> list[tuple[str, str]]:
+            return binding_grants(dig(payload, IAM_POLICY, "bindings", default=[]))
+
+        return hierarchy_facts(grants, level)
+
+    return normalise
 
 
 def logging_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -377,11 +383,15 @@ LIVE: dict[str, LiveType] = {
     "logging.googleapis.com/LogSink": live_security_service(_sink),
 }
 
-# Assets that stand for a second resource as well, whose id is the asset's with this suffix: a
-# project's IAM policy is a grant of rights over everything in it, judged apart from the
-# project's audit settings (IAM-004, KMS-003).
+# What a project's, folder's or organisation's asset stands for besides itself, as a resource
+# whose id is the asset's with this suffix: its IAM policy, a grant of rights over everything in
+# it, judged apart from the project's audit settings (IAM-004, KMS-003). A folder or an
+# organisation is listed for this alone, when the discovery scope holds one.
 GRANTS = {
-    "cloudresourcemanager.googleapis.com/Project": LiveType("access_policy", project_grants, taggable=False)
+    f"cloudresourcemanager.googleapis.com/{level.title()}": LiveType(
+        "access_policy", hierarchy_grants(level), taggable=False
+    )
+    for level in ("project", "folder", "organization")
 }
 GRANTS_ID_SUFFIX = "#iamPolicy"
 
@@ -390,7 +400,7 @@ IAM_POLICY_TYPES = (
     "storage.googleapis.com/Bucket",
     "cloudkms.googleapis.com/CryptoKey",
     "cloudkms.googleapis.com/KeyRing",
-    "cloudresourcemanager.googleapis.com/Project",
+    *GRANTS,
 )
 CRYPTO_KEY = "cloudkms.googleapis.com/CryptoKey"
 
