@@ -626,35 +626,48 @@ def _account_resources(home: _Region, account: str, stage: str) -> tuple[list[_F
         tags = _tags(entries[0].get("TagsList")) if entries else {}
         payload = {"description": trail, "status": status, "event_selectors": selectors}
         found.append(_Found(arn, "aws_cloudtrail", trail.get("HomeRegion"), tags, payload))
-    try:
-        users = home.paginate("iam", "list_users", "Users")
-    except _Failed:
-        users = []
-    for user in users:
-        name = user["UserName"]
-        tags = home.read("iam", "list_user_tags", UserName=name)
-        user_tags = {} if tags is UNKNOWN else _tags(tags.get("Tags"))
-        if tags is not UNKNOWN and user_tags.get(home.source.tag_key) != stage:
-            continue
-        found.append(_Found(user["Arn"], "aws_iam_user", None, user_tags, _user_payload(home, name, user)))
+    for user, tags in _tagged_for_stage(
+        home, stage, "list_users", "Users", ("list_user_tags", "UserName", "UserName")
+    ):
+        payload = _user_payload(home, user["UserName"], user)
+        found.append(_Found(user["Arn"], "aws_iam_user", None, tags, payload))
     found += _stage_roles(home, stage)
     found += _stage_policies(home, stage)
     return found, account_block
 
 
-def _stage_roles(home: _Region, stage: str) -> list[_Found]:
-    """The roles tagged for the stage, with the documents of every policy they hold."""
+def _tagged_for_stage(
+    home: _Region,
+    stage: str,
+    operation: str,
+    key: str,
+    tags_by: tuple[str, str, str],
+    **kwargs: str,
+) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """The IAM users, roles or policies of a listing that are tagged for the stage, with their
+    tags, read by `tags_by`: the operation, its parameter and the listing's field that fills it.
+    One whose tags cannot be read stays: it is not known to be another stage's."""
     try:
-        roles = home.paginate("iam", "list_roles", "Roles")
+        entities = home.paginate("iam", operation, key, **kwargs)
     except _Failed:
         return []
+    tag_operation, parameter, field = tags_by
+    kept = []
+    for entity in entities:
+        read = home.read("iam", tag_operation, **{parameter: entity[field]})
+        tags = {} if read is UNKNOWN else _tags(read.get("Tags"))
+        if read is UNKNOWN or tags.get(home.source.tag_key) == stage:
+            kept.append((entity, tags))
+    return kept
+
+
+def _stage_roles(home: _Region, stage: str) -> list[_Found]:
+    """The roles tagged for the stage, with the documents of every policy they hold."""
     found = []
-    for role in roles:
+    for role, tags in _tagged_for_stage(
+        home, stage, "list_roles", "Roles", ("list_role_tags", "RoleName", "RoleName")
+    ):
         name = role["RoleName"]
-        tags = home.read("iam", "list_role_tags", RoleName=name)
-        role_tags = {} if tags is UNKNOWN else _tags(tags.get("Tags"))
-        if tags is not UNKNOWN and role_tags.get(home.source.tag_key) != stage:
-            continue
         attached = _iam_listing(home, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
         inline = _iam_listing(home, "list_role_policies", "PolicyNames", RoleName=name)
         documents = [
@@ -664,30 +677,21 @@ def _stage_roles(home: _Region, stage: str) -> list[_Found]:
         payload = {
             "description": role,
             "attached_policies": attached,
-            "policy_documents": UNKNOWN
-            if any(part is UNKNOWN for part in documents)
-            else [document for part in documents for document in part],
+            "policy_documents": _all_documents(documents),
         }
-        found.append(_Found(role["Arn"], "aws_iam_role", None, role_tags, payload))
+        found.append(_Found(role["Arn"], "aws_iam_role", None, tags, payload))
     return found
 
 
 def _stage_policies(home: _Region, stage: str) -> list[_Found]:
     """The account's own managed policies tagged for the stage, with their default version."""
-    try:
-        policies = home.paginate("iam", "list_policies", "Policies", Scope="Local")
-    except _Failed:
-        return []
     found = []
-    for policy in policies:
-        arn = policy["Arn"]
-        tags = home.read("iam", "list_policy_tags", PolicyArn=arn)
-        policy_tags = {} if tags is UNKNOWN else _tags(tags.get("Tags"))
-        if tags is not UNKNOWN and policy_tags.get(home.source.tag_key) != stage:
-            continue
-        documents = _managed_documents(home, [{"PolicyArn": arn}])
+    tags_by = ("list_policy_tags", "PolicyArn", "Arn")
+    listed = _tagged_for_stage(home, stage, "list_policies", "Policies", tags_by, Scope="Local")
+    for policy, tags in listed:
+        documents = _managed_documents(home, [{"PolicyArn": policy["Arn"]}])
         payload = {"description": policy, "document": UNKNOWN if documents is UNKNOWN else documents[0]}
-        found.append(_Found(arn, "aws_iam_policy", None, policy_tags, payload))
+        found.append(_Found(policy["Arn"], "aws_iam_policy", None, tags, payload))
     return found
 
 
@@ -729,11 +733,17 @@ def _user_payload(home: _Region, name: str, user: Mapping[str, Any]) -> dict[str
         "login_profile": home.optional("iam", "get_login_profile", {"NoSuchEntity"}, UserName=name),
         "attached_policies": attached,
         "groups": groups,
-        "policy_documents": UNKNOWN
-        if groups is UNKNOWN or any(found is UNKNOWN for found in documents)
-        else [document for found in documents for document in found],
+        "policy_documents": UNKNOWN if groups is UNKNOWN else _all_documents(documents),
         "now": datetime.now(UTC),
     }
+
+
+def _all_documents(parts: list[Any]) -> Any:
+    """The policy documents of every part (managed, inline, a group's), or UNKNOWN when any part
+    could not be read: rights held through an unread policy are unknown, not absent."""
+    if any(part is UNKNOWN for part in parts):
+        return UNKNOWN
+    return [document for part in parts for document in part]
 
 
 def _iam_listing(home: _Region, operation: str, key: str, **kwargs: str) -> Any:
