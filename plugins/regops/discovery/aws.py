@@ -532,16 +532,13 @@ class _RegionDiscovery:
         the Config recorder they are the region's. A listing that fails stands as one resource
         whose configuration is unknown, so the estate cannot pass or fail on what was not seen."""
         region, account = self.r.region, self.account
-        try:
-            rules = self.r.paginate("events", "list_rules", "Rules")
-        except _Failed:
-            rules = None
-            self._add(
-                f"arn:aws:events:{region}:{account}:rule/*",
-                "aws_cloudwatch_event_rule",
-                {},
-                {"description": UNKNOWN},
-            )
+        rules = self._alert_listing(
+            "events",
+            "list_rules",
+            "Rules",
+            f"arn:aws:events:{region}:{account}:rule/*",
+            "aws_cloudwatch_event_rule",
+        )
 
         def with_targets(rule: dict[str, Any]) -> _Found:
             payload: dict[str, Any] = {"description": rule}
@@ -554,33 +551,36 @@ class _RegionDiscovery:
                     payload["targets"] = UNKNOWN
             return _Found(rule["Arn"], "aws_cloudwatch_event_rule", region, {}, payload)
 
-        self.found.extend(self.shared.pool.map(with_targets, rules or []))
-        try:
-            alarms = self.r.paginate("cloudwatch", "describe_alarms", "MetricAlarms")
-        except _Failed:
-            alarms = []
-            self._add(
-                f"arn:aws:cloudwatch:{region}:{account}:alarm:*",
-                "aws_cloudwatch_metric_alarm",
-                {},
-                {"description": UNKNOWN},
-            )
+        self.found.extend(self.shared.pool.map(with_targets, rules))
+        alarms = self._alert_listing(
+            "cloudwatch",
+            "describe_alarms",
+            "MetricAlarms",
+            f"arn:aws:cloudwatch:{region}:{account}:alarm:*",
+            "aws_cloudwatch_metric_alarm",
+        )
         for alarm in alarms:
             self._add(alarm["AlarmArn"], "aws_cloudwatch_metric_alarm", {}, {"description": alarm})
-        try:
-            filters = self.r.paginate("logs", "describe_metric_filters", "metricFilters")
-        except _Failed:
-            filters = []
-            self._add(
-                f"arn:aws:logs:{region}:{account}:log-group:*:metric-filter/*",
-                "aws_cloudwatch_log_metric_filter",
-                {},
-                {"description": UNKNOWN},
-            )
+        filters = self._alert_listing(
+            "logs",
+            "describe_metric_filters",
+            "metricFilters",
+            f"arn:aws:logs:{region}:{account}:log-group:*:metric-filter/*",
+            "aws_cloudwatch_log_metric_filter",
+        )
         for found in filters:
             group, name = found.get("logGroupName"), found.get("filterName")
             arn = f"arn:aws:logs:{region}:{account}:log-group:{group}:metric-filter/{name}"
             self._add(arn, "aws_cloudwatch_log_metric_filter", {}, {"description": found})
+
+    def _alert_listing(self, service: str, operation: str, key: str, unread: str, native: str) -> list[Any]:
+        """One listing of the region's alerts; when it fails, none, and one resource of unknown
+        configuration (`unread`) stands for all of them."""
+        try:
+            return self.r.paginate(service, operation, key)
+        except _Failed:
+            self._add(unread, native, {}, {"description": UNKNOWN})
+            return []
 
 
 def _account_resources(home: _Region, account: str, stage: str) -> tuple[list[_Found], Any]:
