@@ -222,6 +222,36 @@ def _categories(
     return [name for name, samples in events.items() if all(matches(sample) for sample in samples)]
 
 
+def _pattern_categories(
+    text: Any,
+    read: Callable[[str], Callable[[Mapping[str, Any]], bool]],
+    events: Mapping[str, Sequence[Mapping[str, Any]]],
+    unreadable: tuple[type[Exception], ...] = (_Unsupported,),
+) -> list[str]:
+    """The categories whose every sample a pattern's text matches, `read` making the text a
+    matcher; none for what is no text, or a pattern regops does not read (`unreadable`)."""
+    if not isinstance(text, str):
+        return []
+    try:
+        return _categories(read(text), events)
+    except unreadable:
+        return []
+
+
+def _tokens(grammar: re.Pattern[str], text: str) -> list[tuple[str, str]]:
+    """(kind, text) of each token of a filter, the kind being the name of the grammar's group that
+    matched; a filter with anything the grammar does not know is not read."""
+    tokens, position, text = [], 0, text.strip()
+    while position < len(text):
+        match = grammar.match(text, position)
+        if not match or match.end() == position:
+            raise _Unsupported
+        position = match.end()
+        kind = match.lastgroup or ""
+        tokens.append((kind, match.group(kind)))
+    return tokens
+
+
 def _wildcard(pattern: str, text: str, ignore_case: bool = False) -> bool:
     regex = ".*".join(re.escape(part) for part in pattern.split("*"))
     return re.fullmatch(regex, text, re.I if ignore_case else 0) is not None
@@ -292,14 +322,13 @@ def aws_event_pattern_categories(
     pattern: Any, events: Mapping[str, Sequence[Mapping[str, Any]]]
 ) -> list[str]:
     """The categories an EventBridge rule's `event_pattern` (JSON text) matches every event of."""
-    text = known(pattern)
-    if not isinstance(text, str):
-        return []
-    try:
+
+    def read(text: str) -> Callable[[Mapping[str, Any]], bool]:
         document = json.loads(text)
-        return _categories(lambda record: _eb_match(document, _eventbridge_event(record)), events)
-    except (ValueError, _Unsupported, RecursionError):
-        return []
+        return lambda record: _eb_match(document, _eventbridge_event(record))
+
+    # A pattern is interpreted as it is matched: what it does not support shows only then.
+    return _pattern_categories(known(pattern), read, events, (ValueError, _Unsupported, RecursionError))
 
 
 # CloudWatch Logs JSON metric filters.
@@ -314,18 +343,6 @@ _CW_TOKEN = re.compile(
     re.X,
 )
 _MISSING: Any = object()
-
-
-def _cw_tokens(text: str) -> list[tuple[str, str]]:
-    tokens, position, text = [], 0, text.strip()
-    while position < len(text):
-        match = _CW_TOKEN.match(text, position)
-        if not match or match.end() == position:
-            raise _Unsupported
-        position = match.end()
-        kind = match.lastgroup or ""
-        tokens.append((kind, match.group(kind)))
-    return tokens
 
 
 def _cw_select(record: Any, selector: str) -> Any:
@@ -381,7 +398,7 @@ class _MetricFilter(_Parser):
     """`{ <expression> }` of CloudWatch Logs JSON filter syntax, as a predicate on a record."""
 
     def __init__(self, text: str) -> None:
-        super().__init__(_cw_tokens(text))
+        super().__init__(_tokens(_CW_TOKEN, text))
         if self._take() != ("punct", "{"):
             raise _Unsupported  # a term or space-delimited filter: not read
         self.expression = self._or()
@@ -455,14 +472,7 @@ def aws_metric_filter_categories(
     pattern: Any, events: Mapping[str, Sequence[Mapping[str, Any]]]
 ) -> list[str]:
     """The categories a CloudWatch Logs metric filter `pattern` matches every CloudTrail record of."""
-    text = known(pattern)
-    if not isinstance(text, str):
-        return []
-    try:
-        matcher = _MetricFilter(text)
-    except _Unsupported:
-        return []
-    return _categories(matcher.expression, events)
+    return _pattern_categories(known(pattern), lambda text: _MetricFilter(text).expression, events)
 
 
 # Azure: activity-log operations -------------------------------------------------------------
@@ -651,16 +661,10 @@ _LQ_OPERATORS = frozenset({"=", "!=", ":", "=~", "!~", "<", ">", "<=", ">="})
 
 
 def _lq_tokens(text: str) -> list[tuple[str, str]]:
-    tokens, position, text = [], 0, text.strip()
-    while position < len(text):
-        match = _LQ_TOKEN.match(text, position)
-        if not match or match.end() == position:
-            raise _Unsupported
-        position = match.end()
-        kind = match.lastgroup or ""
-        value = match.group(kind)
-        tokens.append((kind, value.replace('\\"', '"') if kind == "quoted" else value))
-    return tokens
+    return [
+        (kind, value.replace('\\"', '"') if kind == "quoted" else value)
+        for kind, value in _tokens(_LQ_TOKEN, text)
+    ]
 
 
 def _lq_values(entry: Any, path: Sequence[str]) -> list[Any]:
@@ -778,15 +782,7 @@ def gcp_log_filter_categories(text: Any, events: Mapping[str, Sequence[Mapping[s
     """The categories a Cloud Logging filter (a log-based metric's, a log-match condition's)
     matches every audit-log entry of. An empty filter matches every entry."""
     text = known(text)
-    if text is None:
-        text = ""
-    if not isinstance(text, str):
-        return []
-    try:
-        query = _LogQuery(text)
-    except _Unsupported:
-        return []
-    return _categories(query.expression, events)
+    return _pattern_categories("" if text is None else text, lambda text: _LogQuery(text).expression, events)
 
 
 _USER_METRIC = re.compile(r'metric\.type\s*=\s*"logging\.googleapis\.com/user/([^"]+)"')
