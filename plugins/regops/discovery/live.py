@@ -177,7 +177,7 @@ def asset_payload(
 
 def asset_resources(payload: Mapping[str, Any], stage: str, source: str) -> list[Resource]:
     """A Cloud Asset record's resources (none for a type regops does not normalise): the asset,
-    and for a project its IAM policy as a grant of rights as well (gcp_asset.GRANTS)."""
+    and for a project, folder or organisation its IAM policy as a grant of rights (gcp_asset.GRANTS)."""
     native_type = str(payload.get("asset_type"))
     found = []
     for resource_id, live_type in (

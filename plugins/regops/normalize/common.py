@@ -244,12 +244,12 @@ Related = Mapping[str, Sequence[Mapping[str, Any]]]
 """Values of the Terraform blocks joined to a resource, by their native type."""
 
 CONFIGURATION = "$configuration"
-# The region the plan puts the block in, for a fact that depends on it (an EventBridge rule
-# sees only its own region's events).
-REGION = "$region"
 """The `Related` entry holding the block's own configuration expressions, when the plan has
 them: an attribute known only after apply that the configuration does not set is the
 provider's default, not a value someone chose."""
+REGION = "$region"
+"""The `Related` entry holding the region the plan puts the block in, for a fact that depends
+on it (an EventBridge rule sees only its own region's events)."""
 
 
 def planned_region(related: Related) -> str | None:
