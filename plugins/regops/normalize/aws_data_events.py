@@ -44,56 +44,64 @@ def _values(value: Any) -> list[str]:
     return [str(known(v)) for v in known(value) or []]
 
 
-def planned_selectors(values: Mapping[str, Any]) -> Selectors:
-    """An `aws_cloudtrail` block's selectors."""
+# Where each part of the selectors is, in Terraform's block names and in the API's answer.
+_PLANNED_NAMES = {
+    "advanced": "advanced_event_selector",
+    "fields": "field_selector",
+    "field": "field",
+    "basic": "event_selector",
+    "read_write": "read_write_type",
+    "resources": "data_resource",
+    "type": "type",
+    "values": "values",
+}
+_LIVE_NAMES = {
+    "advanced": "AdvancedEventSelectors",
+    "fields": "FieldSelectors",
+    "field": "Field",
+    "basic": "EventSelectors",
+    "read_write": "ReadWriteType",
+    "resources": "DataResources",
+    "type": "Type",
+    "values": "Values",
+}
+
+
+def _selectors(document: Any, names: Mapping[str, str], operators: Mapping[str, str]) -> Selectors:
+    """The selectors of a trail's block or answer, its parts found by `names` and its conditions'
+    operators by `operators` (as spelled there, to the one shape)."""
     advanced = [
         {
-            str(dig(field, "field")): {
-                operator: _values(dig(field, operator, default=[]))
-                for operator in _LIVE_OPERATORS.values()
-                if dig(field, operator, default=[])
+            str(dig(field, names["field"])): {
+                operator: _values(dig(field, key, default=[]))
+                for key, operator in operators.items()
+                if dig(field, key, default=[])
             }
-            for field in blocks(selector, "field_selector")
+            for field in blocks(selector, names["fields"])
         }
-        for selector in blocks(values, "advanced_event_selector")
+        for selector in blocks(document, names["advanced"])
     ]
     basic = [
         (
-            str(dig(selector, "read_write_type", default="All")),
+            str(dig(selector, names["read_write"], default="All")),
             [
-                (str(dig(resource, "type")), _values(dig(resource, "values", default=[])))
-                for resource in blocks(selector, "data_resource")
+                (str(dig(resource, names["type"])), _values(dig(resource, names["values"], default=[])))
+                for resource in blocks(selector, names["resources"])
             ],
         )
-        for selector in blocks(values, "event_selector")
+        for selector in blocks(document, names["basic"])
     ]
     return advanced, basic
+
+
+def planned_selectors(values: Mapping[str, Any]) -> Selectors:
+    """An `aws_cloudtrail` block's selectors."""
+    return _selectors(values, _PLANNED_NAMES, {name: name for name in _LIVE_OPERATORS.values()})
 
 
 def live_selectors(answer: Any) -> Selectors:
     """A GetEventSelectors answer's selectors."""
-    advanced = [
-        {
-            str(dig(field, "Field")): {
-                operator: _values(dig(field, key, default=[]))
-                for key, operator in _LIVE_OPERATORS.items()
-                if dig(field, key, default=[])
-            }
-            for field in dig(selector, "FieldSelectors", default=[])
-        }
-        for selector in dig(answer, "AdvancedEventSelectors", default=[])
-    ]
-    basic = [
-        (
-            str(dig(selector, "ReadWriteType", default="All")),
-            [
-                (str(dig(resource, "Type")), _values(dig(resource, "Values", default=[])))
-                for resource in dig(selector, "DataResources", default=[])
-            ],
-        )
-        for selector in dig(answer, "EventSelectors", default=[])
-    ]
-    return advanced, basic
+    return _selectors(answer, _LIVE_NAMES, _LIVE_OPERATORS)
 
 
 def _advanced_scopes(fields: AdvancedSelector) -> tuple[list[str], set[str]]:
