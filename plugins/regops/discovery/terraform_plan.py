@@ -363,46 +363,48 @@ def _discover(plan: Mapping[str, Any], digest: str, path: Path, stage: str) -> D
     return Discovery(tuple(resources), report)
 
 
-def _joins_for(native_type: str) -> Join | None:
+def _joins_for(native_type: str) -> tuple[Join, ...]:
     cloud = _cloud(provider_of(native_type))
-    return cloud.JOINS.get(native_type) if cloud else None
+    joins = cloud.JOINS.get(native_type, ()) if cloud else ()
+    return (joins,) if isinstance(joins, Join) else tuple(joins)
 
 
 def _join(blocks: Mapping[str, _Block], notes: list[str]) -> set[str]:
-    """Hand each joining block's values to its partner; the addresses folded away.
+    """Hand each joining block's values to its partners; the addresses folded away.
 
     Every target is found before any block is handed over, so the plan's order does not matter
     and chains are followed whole: a listener rule is entered among its listener's related
     blocks, the listener (carrying them, as a `Joined`) among its load balancer's, and both
     become components of the load balancer, the resource at the end of the chain. A chain whose
     next link is not in the plan ends at the block that misses it, which stays a resource (the
-    default security group of a VPC the plan does not hold, with its rules).
+    default security group of a VPC the plan does not hold, with its rules). A block may both
+    see one block and be folded into another: a policy attachment sees the policy it attaches
+    and is folded into the role that holds it, carrying the policy there.
     """
     by_local: dict[tuple[str, str], list[_Block]] = {}
     for block in blocks.values():
         by_local.setdefault((block.module, block.local_name), []).append(block)
-    targets: dict[str, tuple[Join, _Block | None]] = {}
+    folds: dict[str, tuple[Join, _Block | None]] = {}
     for block in blocks.values():
-        join = _joins_for(block.native_type)
-        if join is not None:
-            targets[block.address] = (join, _find_target(block, join, by_local, blocks))
+        for join in _joins_for(block.native_type):
+            target = _find_target(block, join, by_local, blocks)
+            if join.absorb:
+                folds[block.address] = (join, target)
+            elif target is not None:
+                # The entry shares the target's `related`, so what is folded into the target
+                # later still reaches whoever sees it.
+                block.related.setdefault(target.native_type, []).append(Joined(target.view, target.related))
+                block.linked = block.linked or target
     absorbed: set[str] = set()
-    for address, (join, target) in targets.items():
+    for address, (join, target) in folds.items():
         block = blocks[address]
         if target is None:
-            if join.absorb:
-                notes.append(
-                    f"{address}: the {' or '.join(join.target_types)} it configures is not in this plan;"
-                    " kept as a resource of its own"
-                )
+            notes.append(
+                f"{address}: the {' or '.join(join.target_types)} it configures is not in this plan;"
+                " kept as a resource of its own"
+            )
             continue
-        # The entry shares the joined block's `related`, so what is folded into that block later
-        # in this loop still reaches whoever sees it.
-        if not join.absorb:
-            block.related.setdefault(target.native_type, []).append(Joined(target.view, target.related))
-            block.linked = target
-            continue
-        owner = _owner(block, targets)
+        owner = _owner(block, folds)
         if owner is None:
             notes.append(f"{address}: its joins lead back to it; kept as a resource of its own")
             continue
@@ -412,14 +414,14 @@ def _join(blocks: Mapping[str, _Block], notes: list[str]) -> set[str]:
     return absorbed
 
 
-def _owner(block: _Block, targets: Mapping[str, tuple[Join, _Block | None]]) -> _Block | None:
+def _owner(block: _Block, folds: Mapping[str, tuple[Join, _Block | None]]) -> _Block | None:
     """The block an absorbing block ends up in: its target's, followed while each link is folded
     into a target the plan holds; None for a chain that returns to a block it passed."""
     passed = {block.address}
     current = block
     while True:
-        join, target = targets.get(current.address, (None, None))
-        if join is None or not join.absorb or target is None:
+        join, target = folds.get(current.address, (None, None))
+        if join is None or target is None:
             return current
         if target.address in passed:
             return None
