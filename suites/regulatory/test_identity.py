@@ -184,5 +184,5 @@ def test_permissions_through_groups_only(resource: Resource) -> None:
     """
     direct = resource.fact("direct_policies")
     if direct is None:
-        not_applicable("a role: policies are how roles grant")
+        not_applicable("a role or group: policies are how it grants")
     assert direct is False, f"{resource.id}: policies are attached to the user directly"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from regops.model import UNKNOWN
@@ -236,41 +238,209 @@ def _reaches_every_key(statement: Mapping[str, Any]) -> bool:
     return any(_names_every_key(str(p)) for p in _as_list(statement.get("Resource", [])))
 
 
+def _granted_on_every_key(statements: list[Mapping[str, Any]]) -> list[str]:
+    reaching = [s for s in statements if s.get("Effect") == "Allow" and _reaches_every_key(s)]
+    return [action for action in KEY_WIDE_ACTIONS if any(_allows(s, action) for s in reaching)]
+
+
+def _key_wide_gap(granted: list[str]) -> list[str]:
+    return [f"allows {', '.join(granted)} on every KMS key"] if granted else []
+
+
 def key_wide_grants(document: Any) -> list[str]:
     """A gap naming what an identity policy allows on every KMS key (Resource "*", or a key ARN
     pattern for all of them). Keys are meant to be granted one by one to their custodians; a
     condition does not lift the gap, as it may hold."""
-    reaching = [
-        statement
-        for statement in _statements(document)
-        if statement.get("Effect") == "Allow" and _reaches_every_key(statement)
-    ]
-    granted = [action for action in KEY_WIDE_ACTIONS if any(_allows(s, action) for s in reaching)]
-    return [f"allows {', '.join(granted)} on every KMS key"] if granted else []
-
-
-def _policy_grants(document: Any) -> dict[str, Any]:
-    facts = Facts()
-    facts.derive("admin", lambda: grants_everything(known(document)))
-    facts.derive("access_gaps", lambda: key_wide_grants(known(document)))
-    return facts.values
+    return _key_wide_gap(_granted_on_every_key(_statements(document)))
 
 
 def _held_grants(documents: Any) -> dict[str, Any]:
-    """What the policies a user or role holds (its own, attached, its groups') grant together."""
+    """What the policies a user, role or group holds grant together; one policy alone likewise.
+
+    A policy that cannot be read (known after apply, not JSON, not a policy) leaves a fact
+    unknown unless the readable ones settle it: one policy granting "*" on "*" makes its holder
+    an administrator, and one granting every key-wide action names the whole gap, whatever the
+    others say.
+    """
     facts = Facts()
-    facts.derive("admin", lambda: any(grants_everything(d) for d in known(documents)))
-    # One document of all their statements: what they allow together, named once.
-    facts.derive(
-        "access_gaps",
-        lambda: key_wide_grants({"Statement": [s for d in known(documents) for s in _statements(d)]}),
-    )
+
+    def readable() -> tuple[list[Mapping[str, Any]], bool]:
+        statements: list[Mapping[str, Any]] = []
+        unreadable = False
+        for document in known(documents):
+            try:
+                statements.extend(_statements(document))
+            except Unknown:
+                unreadable = True
+        return statements, unreadable
+
+    def admin() -> bool:
+        statements, unreadable = readable()
+        if grants_everything({"Statement": statements}):
+            return True
+        if unreadable:
+            raise Unknown
+        return False
+
+    def access_gaps() -> list[str]:
+        # What they allow together, named once; while one cannot be read, only a gap naming
+        # every action is the whole gap.
+        statements, unreadable = readable()
+        granted = _granted_on_every_key(statements)
+        if unreadable and len(granted) < len(KEY_WIDE_ACTIONS):
+            raise Unknown
+        return _key_wide_gap(granted)
+
+    facts.derive("admin", admin)
+    facts.derive("access_gaps", access_gaps)
     return facts.values
 
 
 def iam_policy(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
-    """A managed policy, or a role's, user's or group's inline one: the rights it grants."""
-    return _policy_grants(values.get("policy"))
+    """A managed policy, or a role's, user's or group's inline one that the plan does not fold
+    into its holder: the rights it grants."""
+    return _held_grants([values.get("policy")])
+
+
+# What AWS's own managed policies grant of what IAM-004 and KMS-003 ask, read from the default
+# versions in AWS's managed policy reference (December 2026): whether "*" on "*", and the KMS
+# actions allowed on every key. A plan holds only their ARNs; a policy not listed is unknown
+# there (live discovery reads every policy's document). Keyed by the path after "policy/".
+AWS_MANAGED_GRANTS: dict[str, tuple[bool, tuple[str, ...]]] = {
+    "AdministratorAccess": (True, KEY_WIDE_ACTIONS),
+    # Every action but IAM's, Organizations' and Account's (NotAction), on every resource.
+    "PowerUserAccess": (False, KEY_WIDE_ACTIONS),
+    # Creates keys and reads them; none of the four key-wide actions.
+    "AWSKeyManagementServicePowerUser": (False, ()),
+    "IAMFullAccess": (False, ()),
+    "AmazonS3ReadOnlyAccess": (False, ()),
+    "AmazonEC2ContainerRegistryReadOnly": (False, ()),
+    "AmazonEKSWorkerNodePolicy": (False, ()),
+    "AmazonEKS_CNI_Policy": (False, ()),
+    "service-role/AWSLambdaBasicExecutionRole": (False, ()),
+    "service-role/AWSLambdaVPCAccessExecutionRole": (False, ()),
+    "service-role/AmazonRDSEnhancedMonitoringRole": (False, ()),
+}
+_AWS_MANAGED_ARN = re.compile(r"arn:aws[a-z-]*:iam::aws:policy/(.+)")
+
+
+def aws_managed_policy(arn: Any) -> Mapping[str, Any]:
+    """A statement standing for what an AWS managed policy grants of `AWS_MANAGED_GRANTS`;
+    unknown for any other ARN (a customer's policy made outside the plan)."""
+    matched = _AWS_MANAGED_ARN.fullmatch(str(known(arn)))
+    if matched is None or matched.group(1) not in AWS_MANAGED_GRANTS:
+        raise Unknown
+    everything, key_actions = AWS_MANAGED_GRANTS[matched.group(1)]
+    statements: list[dict[str, Any]] = (
+        [{"Effect": "Allow", "Action": "*", "Resource": "*"}] if everything else []
+    )
+    if key_actions:
+        statements.append({"Effect": "Allow", "Action": list(key_actions), "Resource": "*"})
+    return {"Statement": statements}
+
+
+def _attached_document(attachment: Mapping[str, Any], related: Related) -> Any:
+    """The document of the policy an attachment attaches: the plan's own policy, or AWS's."""
+    policy = _first(related, "aws_iam_policy")
+    if policy is not None:
+        return policy.get("policy")
+    try:
+        return aws_managed_policy(attachment.get("policy_arn"))
+    except Unknown:
+        return UNKNOWN
+
+
+def policy_attachment(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    """An attachment kept apart from its holder: the exclusive `aws_iam_policy_attachment`, or
+    one whose role, user or group the plan does not hold. It grants what its policy grants."""
+    return _held_grants([_attached_document(values, related)])
+
+
+# The blocks that give a planned role, user or group its policies: inline ones and attachments,
+# each folded into its holder (JOINS).
+HELD_POLICY_BLOCKS = {
+    "aws_iam_role": ("aws_iam_role_policy", "aws_iam_role_policy_attachment"),
+    "aws_iam_user": ("aws_iam_user_policy", "aws_iam_user_policy_attachment"),
+    "aws_iam_group": ("aws_iam_group_policy", "aws_iam_group_policy_attachment"),
+}
+
+
+def _own_policies(values: Mapping[str, Any], related: Related, attribute: str) -> list[Any]:
+    setting = values.get(attribute)
+    if setting is UNKNOWN and configured(related, attribute) is False:
+        return []  # computed by the provider: the plan itself gives the holder none this way
+    if not isinstance(setting, list):
+        return [] if setting is None else [UNKNOWN]
+    if attribute == "inline_policy":
+        return [block.get("policy") if isinstance(block, Mapping) else UNKNOWN for block in setting]
+    documents: list[Any] = []
+    for arn in setting:
+        try:
+            documents.append(aws_managed_policy(arn))
+        except Unknown:
+            documents.append(UNKNOWN)
+    return documents
+
+
+def _held_documents(native_type: str, values: Mapping[str, Any], related: Related) -> list[Any]:
+    """Every policy document the plan gives a role, user or group; UNKNOWN for one it cannot show."""
+    inline, attachment = HELD_POLICY_BLOCKS[native_type]
+    documents = [entry.get("policy") for entry in related.get(inline, ())]
+    documents += [
+        _attached_document(entry, getattr(entry, "related", {})) for entry in related.get(attachment, ())
+    ]
+    if native_type == "aws_iam_role":
+        documents += _own_policies(values, related, "inline_policy")
+        documents += _own_policies(values, related, "managed_policy_arns")
+    return documents
+
+
+def _no_credentials(facts: Facts) -> None:
+    """A role or group: assumed or joined, never signed in to with a password or key of its own;
+    and policies are how it grants at all, so attaching them to it is no shortcut past groups."""
+    facts.derive("console_access", lambda: False)
+    facts.derive("access_key_max_age_days", lambda: None)
+    facts.derive("direct_policies", lambda: None)
+
+
+def iam_role(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    _no_credentials(facts)
+    facts.values.update(_held_grants(_held_documents("aws_iam_role", values, related)))
+    return facts.values
+
+
+def iam_group(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    facts = Facts()
+    _no_credentials(facts)
+    facts.values.update(_held_grants(_held_documents("aws_iam_group", values, related)))
+    return facts.values
+
+
+def _planned_key_age(keys: Sequence[Mapping[str, Any]]) -> int | None:
+    ages = []
+    for key in keys:
+        if dig(key, "status", default="Active") != "Active":
+            continue
+        created = key.get("create_date")
+        # A key the plan creates is new at apply.
+        ages.append(
+            0 if created is UNKNOWN else (datetime.now(UTC) - datetime.fromisoformat(str(created))).days
+        )
+    return max(ages) if ages else None
+
+
+def iam_user(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    """A user as the plan makes it: a console password and access keys only where the plan
+    creates them (one set by hand exists live, where live discovery judges it). Whether MFA
+    guards a console password is never in a plan: a person enrols the device."""
+    facts = Facts()
+    facts.derive("console_access", lambda: bool(related.get("aws_iam_user_login_profile")))
+    facts.derive("access_key_max_age_days", lambda: _planned_key_age(related.get("aws_iam_access_key", ())))
+    facts.values.update(_held_grants(_held_documents("aws_iam_user", values, related)))
+    inline, attachment = HELD_POLICY_BLOCKS["aws_iam_user"]
+    facts.derive("direct_policies", lambda: bool(related.get(inline) or related.get(attachment)))
+    return facts.values
 
 
 def policy_denies_plain_http(document: Any) -> bool:
@@ -1113,6 +1283,13 @@ PLANNED: dict[str, PlannedType] = {
     "aws_iam_role_policy": PlannedType("access_policy", iam_policy),
     "aws_iam_user_policy": PlannedType("access_policy", iam_policy),
     "aws_iam_group_policy": PlannedType("access_policy", iam_policy),
+    "aws_iam_role": PlannedType("identity", iam_role),
+    "aws_iam_user": PlannedType("identity", iam_user),
+    "aws_iam_group": PlannedType("identity", iam_group),
+    "aws_iam_policy_attachment": PlannedType("access_policy", policy_attachment),
+    "aws_iam_role_policy_attachment": PlannedType("access_policy", policy_attachment),
+    "aws_iam_user_policy_attachment": PlannedType("access_policy", policy_attachment),
+    "aws_iam_group_policy_attachment": PlannedType("access_policy", policy_attachment),
     "aws_vpc": PlannedType("network", vpc),
     "aws_default_security_group": PlannedType("network", default_security_group),
     "aws_eks_cluster": PlannedType("cluster", eks_cluster),
@@ -1146,7 +1323,7 @@ ESTATE: dict[str, Capability] = {
     "patch_management": Capability(("patch_baseline", "patch_run"), regional=True),
 }
 
-JOINS: dict[str, Join] = {
+JOINS: dict[str, Join | tuple[Join, ...]] = {
     "aws_s3_bucket_server_side_encryption_configuration": Join("bucket", "aws_s3_bucket"),
     "aws_s3_bucket_public_access_block": Join("bucket", "aws_s3_bucket"),
     "aws_s3_bucket_versioning": Join("bucket", "aws_s3_bucket"),
@@ -1173,6 +1350,26 @@ JOINS: dict[str, Join] = {
     # A trail and a metric filter see the log group they name (`_named_log_group`).
     "aws_cloudtrail": Join("cloud_watch_logs_group_arn", "aws_cloudwatch_log_group", absorb=False),
     "aws_cloudwatch_log_metric_filter": Join("log_group_name", "aws_cloudwatch_log_group", absorb=False),
+    # What the plan gives a role, user or group is judged with its holder (HELD_POLICY_BLOCKS),
+    # an attachment carrying the plan's own policy there.
+    "aws_iam_role_policy": Join("role", "aws_iam_role"),
+    "aws_iam_user_policy": Join("user", "aws_iam_user"),
+    "aws_iam_group_policy": Join("group", "aws_iam_group"),
+    "aws_iam_role_policy_attachment": (
+        Join("role", "aws_iam_role"),
+        Join("policy_arn", "aws_iam_policy", absorb=False),
+    ),
+    "aws_iam_user_policy_attachment": (
+        Join("user", "aws_iam_user"),
+        Join("policy_arn", "aws_iam_policy", absorb=False),
+    ),
+    "aws_iam_group_policy_attachment": (
+        Join("group", "aws_iam_group"),
+        Join("policy_arn", "aws_iam_policy", absorb=False),
+    ),
+    "aws_iam_policy_attachment": Join("policy_arn", "aws_iam_policy", absorb=False),
+    "aws_iam_user_login_profile": Join("user", "aws_iam_user"),
+    "aws_iam_access_key": Join("user", "aws_iam_user"),
 }
 
 
@@ -1611,18 +1808,14 @@ def live_iam_user(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def live_iam_role(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A role: assumed, never signed in to with a password or an access key of its own."""
     facts = Facts()
-    facts.derive("console_access", lambda: False)
-    facts.derive("access_key_max_age_days", lambda: None)
+    _no_credentials(facts)
     facts.values.update(_held_grants(payload.get("policy_documents")))
-    # Policies are how a role grants at all: attaching them to it is no shortcut past groups.
-    facts.derive("direct_policies", lambda: None)
     return facts.values
 
 
 def live_iam_policy(payload: Mapping[str, Any]) -> dict[str, Any]:
-    return _policy_grants(payload.get("document"))
+    return _held_grants([payload.get("document")])
 
 
 def live_account(payload: Mapping[str, Any]) -> dict[str, Any]:
