@@ -4,6 +4,7 @@ from a holder the plan does not hold."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from regops.normalize.aws import (
 )
 from regops.normalize.common import Unknown
 from tests.helpers import load_evidence, only_bundle, results_by_control, run_project_suites
-from tests.plans import Change, refer, write_plan
+from tests.plans import Change, plan, refer, write_plan
 from tests.test_iam_policies import KEY_WIDE, allow, document
 
 ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -344,3 +345,63 @@ def test_masking_any_input_of_a_holder_only_takes_facts_away() -> None:
         for path in _paths(held):
             facts = normalise(_replace(held, path, UNKNOWN), {})
             assert all(facts[name] == baseline[name] for name in facts), path
+
+
+def data_policy(address: str, arn: str, *statements: dict[str, Any]) -> dict[str, Any]:
+    """A `data "aws_iam_policy"` the plan read, as `prior_state` holds it."""
+    name = address.rsplit(".", 1)[-1]
+    values = {"arn": arn, "name": arn.rsplit("/", 1)[-1], "policy": document(*statements)}
+    return {"address": address, "mode": "data", "type": "aws_iam_policy", "name": name, "values": values}
+
+
+def test_a_policy_read_by_a_data_source_is_judged_by_its_document(tmp_path: Path) -> None:
+    """The idiomatic way to attach a policy made elsewhere: `policy_arn = data.aws_iam_policy.x.arn`.
+    The plan holds the document it read; a literal ARN matching it is seen the same way."""
+    by_reference = attachment("shared", "role.app", OUTSIDE)
+    by_reference.expressions["policy_arn"] = refer(
+        "data.aws_iam_policy.shared.arn", "data.aws_iam_policy.shared"
+    )
+    document_plan = plan(
+        role("app"),
+        by_reference,
+        role("batch"),
+        attachment("literal", "role.batch", "arn:aws:iam::123456789012:policy/decrypt"),
+        role("deferred"),
+        attachment("deferred", "role.deferred", "arn:aws:iam::123456789012:policy/later"),
+    )
+    document_plan["prior_state"] = {
+        "values": {
+            "root_module": {
+                "resources": [
+                    data_policy("data.aws_iam_policy.shared", OUTSIDE, allow("*")),
+                    data_policy(
+                        "data.aws_iam_policy.decrypt",
+                        "arn:aws:iam::123456789012:policy/decrypt",
+                        allow("kms:Decrypt"),
+                    ),
+                ]
+            }
+        }
+    }
+    # A data source read only at apply: its document is unknown.
+    document_plan["resource_changes"].append(
+        {
+            "address": "data.aws_iam_policy.later",
+            "mode": "data",
+            "type": "aws_iam_policy",
+            "name": "later",
+            "change": {
+                "actions": ["read"],
+                "after": {"arn": "arn:aws:iam::123456789012:policy/later"},
+                "after_unknown": {"policy": True},
+            },
+        }
+    )
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(document_plan), encoding="utf-8")
+    found = {r.id: r for r in discover_plan(path, "acceptance").resources}
+    # Data sources are read, never resources of the stage.
+    assert set(found) == {"aws_iam_role.app", "aws_iam_role.batch", "aws_iam_role.deferred"}
+    assert rights(found["aws_iam_role.app"]) == {"admin": True, "access_gaps": [KEY_WIDE]}
+    assert rights(found["aws_iam_role.batch"]) == {"admin": False, "access_gaps": [DECRYPT_ALL]}
+    assert rights(found["aws_iam_role.deferred"]) == {}

@@ -229,6 +229,15 @@ def test_plan_without_resource_changes_walks_planned_values(tmp_path: Path) -> N
         ('{"format_version": "1.2"}', "no `resource_changes`, `planned_values` or `values`"),
         ('{"format_version": "1.2", "resource_changes": {}}', "`resource_changes` is not a list"),
         (
+            '{"format_version": "1.2", "resource_changes": [], "prior_state": []}',
+            "`prior_state` is not an object",
+        ),
+        (
+            '{"format_version": "1.2", "resource_changes": [], '
+            '"prior_state": {"values": {"root_module": "x"}}}',
+            "unexpected plan structure",
+        ),
+        (
             '{"format_version": "1.2", "resource_changes": [{"type": "x"}]}',
             "resource_changes[0] has no address",
         ),

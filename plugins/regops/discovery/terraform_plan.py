@@ -146,10 +146,13 @@ class _Block:
     # The block a non-absorbing join points at (a key's vault): where its region comes from.
     linked: _Block | None = None
     action: str = "create"
+    # A data source the plan read: something a block may see (the policy an attachment names),
+    # never a resource of the stage and never folded into.
+    data: bool = False
 
     @property
     def local_name(self) -> str:
-        return f"{self.native_type}.{self.name}"
+        return f"{'data.' if self.data else ''}{self.native_type}.{self.name}"
 
 
 def _module_path(module_address: str) -> tuple[str, ...]:
@@ -227,8 +230,9 @@ def _load(path: Path) -> tuple[Mapping[str, Any], str]:
         raise PlanError(path, "not a Terraform plan: no `resource_changes`, `planned_values` or `values`")
     if not isinstance(plan.get("resource_changes", []), list):
         raise PlanError(path, "`resource_changes` is not a list")
-    if not isinstance(plan.get("configuration", {}), Mapping):
-        raise PlanError(path, "`configuration` is not an object")
+    for section in ("configuration", "prior_state"):
+        if not isinstance(plan.get(section, {}), Mapping):
+            raise PlanError(path, f"`{section}` is not an object")
     return plan, digest
 
 
@@ -265,6 +269,25 @@ def _changes(plan: Mapping[str, Any], path: Path) -> Iterator[tuple[Mapping[str,
             if isinstance(resource, Mapping) and resource.get("mode", "managed") == "managed":
                 yield resource, resource.get("values"), None, resource.get("sensitive_values")
         stack.extend(reversed(module.get("child_modules") or []))
+
+
+def _data_sources(plan: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], Any, Any, Any]]:
+    """(data source, values, unknown, sensitive) for each data source the plan read: while
+    planning (`prior_state`), or deferred to apply (a `read` in `resource_changes`, which wins)."""
+    deferred = {}
+    for entry in plan.get("resource_changes") or ():
+        if isinstance(entry, Mapping) and entry.get("mode") == "data" and "address" in entry:
+            change = entry.get("change") or {}
+            deferred[entry["address"]] = (entry, change.get("after"), change.get("after_unknown"), None)
+    stack = [((plan.get("prior_state") or {}).get("values") or {}).get("root_module") or {}]
+    while stack:
+        module = stack.pop()
+        for resource in module.get("resources") or ():
+            read = isinstance(resource, Mapping) and resource.get("mode") == "data"
+            if read and "address" in resource and resource["address"] not in deferred:
+                yield resource, resource.get("values"), None, resource.get("sensitive_values")
+        stack.extend(reversed(module.get("child_modules") or []))
+    yield from deferred.values()
 
 
 def _action(entry: Mapping[str, Any]) -> str:
@@ -334,10 +357,26 @@ def _discover(plan: Mapping[str, Any], digest: str, path: Path, stage: str) -> D
             configured=bool(config),
             action=_action(entry),
         )
+    for entry, values, unknown, sensitive in _data_sources(plan):
+        view, _ = overlay(values, unknown, sensitive)
+        address = str(entry["address"])
+        blocks[address] = _Block(
+            address=address,
+            native_type=str(entry.get("type")),
+            name=str(entry.get("name")),
+            index=entry.get("index"),
+            module=address.rsplit(".data.", 1)[0] if address.startswith("module.") else "",
+            view=view if isinstance(view, Mapping) else {},
+            display={},
+            expressions={},
+            provider_key=None,
+            configured=False,
+            data=True,
+        )
     absorbed = _join(blocks, notes)
     resources = []
     for block in blocks.values():
-        if block.address in absorbed:
+        if block.address in absorbed or block.data:
             continue
         resource = _resource(block, stage, configuration, path, errors, notes)
         resources.append(resource)
@@ -386,7 +425,7 @@ def _join(blocks: Mapping[str, _Block], notes: list[str]) -> set[str]:
         by_local.setdefault((block.module, block.local_name), []).append(block)
     folds: dict[str, tuple[Join, _Block | None]] = {}
     for block in blocks.values():
-        for join in _joins_for(block.native_type):
+        for join in () if block.data else _joins_for(block.native_type):
             target = _find_target(block, join, by_local, blocks)
             if join.absorb:
                 folds[block.address] = (join, target)
@@ -437,9 +476,14 @@ def _find_target(
 ) -> _Block | None:
     for reference in _references(block.expressions, join.attribute):
         parts = reference.split(".")
+        # A data source may be seen (`data.aws_iam_policy.x.arn`), never folded into.
+        data = parts[0] == "data" and not join.absorb
+        if data:
+            parts = parts[1:]
         if len(parts) < 2 or parts[0] not in join.target_types:
             continue
-        candidates = by_local.get((block.module, f"{parts[0]}.{_INDEX.sub('', parts[1])}"), [])
+        local = f"{'data.' if data else ''}{parts[0]}.{_INDEX.sub('', parts[1])}"
+        candidates = by_local.get((block.module, local), [])
         if len(candidates) == 1:
             return candidates[0]
         for candidate in candidates:
@@ -453,6 +497,7 @@ def _find_target(
         other
         for other in blocks.values()
         if other.native_type in join.target_types
+        and not (other.data and join.absorb)
         and any(other.view.get(key) == wanted for key in ("id", "arn", "bucket", "name"))
     ]
     return matches[0] if len(matches) == 1 else None
