@@ -378,7 +378,7 @@ def test_custom_roles_are_judged_as_grants_of_rights(run_azure: Run) -> None:
         r for r in discovery.resources if r.native_type == "Microsoft.Authorization/roleDefinitions"
     )
     assert (deployer.kind, deployer.region) == ("access_policy", "global")
-    assert (deployer.facts["admin"], deployer.facts["access_gaps"]) == (False, [])
+    assert [deployer.facts[f] for f in ("admin", "access_gaps", "escalation")] == [False, [], []]
     # Only the subscription's own roles are asked for.
     assert ("GET", ROLES, {"api-version": "2022-04-01", "$filter": "type eq 'CustomRole'"}) in api.requests
 
@@ -396,7 +396,15 @@ def test_custom_roles_are_judged_as_grants_of_rights(run_azure: Run) -> None:
     duties = (
         "the role both deletes Key Vault keys (Microsoft.KeyVault/vaults/keys/delete) and decrypts with them"
     )
-    assert found["breakglass"].facts == {"admin": True, "access_gaps": [duties], "taggable": False}
+    assert found["breakglass"].facts == {
+        "admin": True,
+        "access_gaps": [duties],
+        "escalation": [
+            "allows Microsoft.Authorization/roleAssignments/write above resource groups",
+            "allows Microsoft.Authorization/roleDefinitions/write above resource groups",
+        ],
+        "taggable": False,
+    }
 
     discovery, _ = run_azure([answer(ROLES, error(403, "AuthorizationFailed"))])
     assert discovery.report.complete is False

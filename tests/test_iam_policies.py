@@ -38,6 +38,11 @@ def planned(policy: Any) -> dict[str, Any]:
     return PLANNED["aws_iam_policy"].facts({"policy": policy}, {})
 
 
+def rights(facts: Any) -> dict[str, Any]:
+    """The facts IAM-004 and KMS-003 judge but escalation (tests/test_iam_escalation.py)."""
+    return {k: v for k, v in facts.items() if k in ("admin", "access_gaps")}
+
+
 @pytest.mark.parametrize(
     ("statements", "admin", "gaps"),
     [
@@ -104,9 +109,9 @@ def planned(policy: Any) -> dict[str, Any]:
 def test_what_a_policy_grants_on_everything_and_on_every_key(
     statements: tuple[dict[str, Any], ...], admin: bool, gaps: list[str]
 ) -> None:
-    assert planned(document(*statements)) == {"admin": admin, "access_gaps": gaps}
+    assert rights(planned(document(*statements))) == {"admin": admin, "access_gaps": gaps}
     live = live_iam_policy({"document": json.loads(document(*statements))})
-    assert live == {"admin": admin, "access_gaps": gaps}
+    assert rights(live) == {"admin": admin, "access_gaps": gaps}
 
 
 @pytest.mark.parametrize("policy", [UNKNOWN, "{not json"], ids=["known-after-apply", "malformed"])
@@ -129,9 +134,10 @@ def test_any_document_is_judged_or_left_unknown(found: Any, other: Any) -> None:
     """Whatever a policy's text holds, its facts are established or unknown, never a crash."""
     for policy in (json.dumps({"Statement": found}), json.dumps(other)):
         facts = planned(policy)
-        assert set(facts) <= {"admin", "access_gaps"}
+        assert set(facts) <= {"admin", "access_gaps", "escalation"}
         assert isinstance(facts.get("admin", False), bool)
         assert isinstance(facts.get("access_gaps", []), list)
+        assert isinstance(facts.get("escalation", []), list)
 
 
 def test_planned_policies_of_every_owner_are_access_policies(tmp_path: Path) -> None:
@@ -191,7 +197,8 @@ def test_live_managed_policies_of_the_stage_are_judged(aws: Clients) -> None:  #
         ("arn:aws:iam::123456789012:policy/decrypt-all", "global", "aws_iam_policy")
     ]
     # The default version is the one in force, not the first.
-    assert dict(policies[0].facts) == {"admin": True, "access_gaps": [KEY_WIDE]}
+    assert rights(policies[0].facts) == {"admin": True, "access_gaps": [KEY_WIDE]}
+    assert "allows iam:PutRolePolicy" in policies[0].facts["escalation"]
 
     denied = _http_error(403, "AccessDenied", "GetPolicyVersion")
     discovery = discover_aws(
@@ -397,7 +404,7 @@ def test_a_cloud_kms_role_on_a_project_reaches_every_key_in_it() -> None:
             ]
         }
     )
-    assert hierarchy("google_project_iam_policy", {"policy_data": policy}) == {
+    assert rights(hierarchy("google_project_iam_policy", {"policy_data": policy})) == {
         "admin": False,
         "access_gaps": [
             "grants roles/cloudkms.cryptoKeyDecrypter on every Cloud KMS key of the project"

@@ -110,7 +110,7 @@ def test_console_users_have_mfa_and_a_password_policy(resource: Resource, parame
     layer="system",
     severity="critical",
     kinds=("identity", "access_policy"),
-    facts=("admin",),
+    facts=("admin", "escalation"),
     frameworks={
         "pci-dss": ["7.2.1", "7.2.2", "7.3.1"],
         "dora": ["Art. 9(4)(c)"],
@@ -124,12 +124,16 @@ def test_console_users_have_mfa_and_a_password_policy(resource: Resource, parame
     },
 )
 def test_no_wildcard_administrative_policies(resource: Resource) -> None:
-    """No policies granting every action on every resource
+    """No policies granting every action on every resource, nor a way to gain them
 
     Rights are granted to the need of the job, never as "*" on "*": no such policy or custom
-    subscription-wide role is defined, and no user holds one.
+    subscription-wide role is defined, and no user holds one. Nor may a grant let its holder
+    raise its own rights: rewrite or attach policies, grant roles, take over other identities,
+    or hand a privileged role to code it runs.
     """
     assert resource.fact("admin") is False, f"{resource.id}: a policy allows every action on every resource"
+    paths = resource.fact("escalation")
+    assert not paths, f"{resource.id}: may raise its own rights: {'; '.join(paths)}"
 
 
 @pytest.mark.control(

@@ -219,28 +219,93 @@ def grants_everything(document: Any) -> bool:
 # What an identity policy must not allow on every KMS key at once: decrypting with them (AWS
 # Security Hub KMS.1 and KMS.2) or administering them (the catalogue's "no kms:* on *").
 KEY_WIDE_ACTIONS = (*KEY_ADMIN_ACTIONS, "kms:Decrypt", "kms:ReEncryptFrom")
-# The resource part of a key ARN no policy names: a pattern that matches it matches every key.
-_ANY_KEY = "key/0d5c4a1e-9b7f-4e0a-8c3d-000000000000"
+# A key ARN no policy names: a pattern that matches it matches every key.
+_ANY_KEY = "arn:aws:kms:eu-west-1:123456789012:key/0d5c4a1e-9b7f-4e0a-8c3d-000000000000"
 
 
-def _names_every_key(pattern: str) -> bool:
+def _names_every(pattern: str, unnamed: str) -> bool:
+    """Whether a Resource pattern matches `unnamed`, an ARN no policy names: every resource of
+    its kind, whatever region and account the pattern gives."""
     parts = pattern.split(":", 5)
     if len(parts) < 6:  # "*", or a wildcard before the ARN's resource part ("arn:aws:*")
-        return fnmatch.fnmatchcase(f"arn:aws:kms:eu-west-1:123456789012:{_ANY_KEY}", pattern)
-    # Whatever the region and account say, a pattern for every key of them is a key-wide grant.
-    return fnmatch.fnmatchcase("kms", parts[2]) and fnmatch.fnmatchcase(_ANY_KEY, parts[5])
+        return fnmatch.fnmatchcase(unnamed, pattern)
+    service, resource = unnamed.split(":", 5)[2::3]
+    return fnmatch.fnmatchcase(service, parts[2]) and fnmatch.fnmatchcase(resource, parts[5])
 
 
-def _reaches_every_key(statement: Mapping[str, Any]) -> bool:
+def _reaches_every(statement: Mapping[str, Any], unnamed: str) -> bool:
     if "NotResource" in statement:
-        # Every resource but those listed: all keys unless the exceptions take in every key.
-        return not any(_names_every_key(str(p)) for p in _as_list(statement["NotResource"]))
-    return any(_names_every_key(str(p)) for p in _as_list(statement.get("Resource", [])))
+        # Every resource but those listed: all of the kind unless the exceptions take them in.
+        return not any(_names_every(str(p), unnamed) for p in _as_list(statement["NotResource"]))
+    return any(_names_every(str(p), unnamed) for p in _as_list(statement.get("Resource", [])))
+
+
+def _allowed_on_every(statements: list[Mapping[str, Any]], action: str, unnamed: str) -> bool:
+    return any(
+        s.get("Effect") == "Allow" and _allows(s, action) and _reaches_every(s, unnamed) for s in statements
+    )
 
 
 def _granted_on_every_key(statements: list[Mapping[str, Any]]) -> list[str]:
-    reaching = [s for s in statements if s.get("Effect") == "Allow" and _reaches_every_key(s)]
-    return [action for action in KEY_WIDE_ACTIONS if any(_allows(s, action) for s in reaching)]
+    return [action for action in KEY_WIDE_ACTIONS if _allowed_on_every(statements, action, _ANY_KEY)]
+
+
+# The published ways to raise one's own rights in AWS IAM, as the actions each needs on every
+# resource of its kind (an ARN no policy names stands for them): rewriting or attaching a policy,
+# taking another user's credentials or group, or handing a role to code one runs or changes.
+# PassRole limited to named roles, or code changes to named functions, is how such rights are
+# meant to be granted, and is no path.
+_ROLE = "arn:aws:iam::123456789012:role/0d5c4a1e-unnamed"
+_USER = "arn:aws:iam::123456789012:user/0d5c4a1e-unnamed"
+_GROUP = "arn:aws:iam::123456789012:group/0d5c4a1e-unnamed"
+_POLICY = "arn:aws:iam::123456789012:policy/0d5c4a1e-unnamed"
+_FUNCTION = "arn:aws:lambda:eu-west-1:123456789012:function:0d5c4a1e-unnamed"
+_INSTANCE = "arn:aws:ec2:eu-west-1:123456789012:instance/i-0d5c4a1e"
+_STACK = "arn:aws:cloudformation:eu-west-1:123456789012:stack/0d5c4a1e-unnamed/0d5c4a1e"
+_DEV_ENDPOINT = "arn:aws:glue:eu-west-1:123456789012:devEndpoint/0d5c4a1e-unnamed"
+_PIPELINE = "arn:aws:datapipeline:eu-west-1:123456789012:pipeline/df-0d5c4a1e"
+_EVENT_SOURCE_MAPPING = "arn:aws:lambda:eu-west-1:123456789012:event-source-mapping:0d5c4a1e"
+ESCALATION_PATHS: tuple[tuple[tuple[str, str], ...], ...] = (
+    (("iam:CreatePolicyVersion", _POLICY),),
+    (("iam:SetDefaultPolicyVersion", _POLICY),),
+    (("iam:AttachUserPolicy", _USER),),
+    (("iam:AttachGroupPolicy", _GROUP),),
+    (("iam:AttachRolePolicy", _ROLE),),
+    (("iam:PutUserPolicy", _USER),),
+    (("iam:PutGroupPolicy", _GROUP),),
+    (("iam:PutRolePolicy", _ROLE),),
+    (("iam:AddUserToGroup", _GROUP),),
+    (("iam:CreateAccessKey", _USER),),
+    (("iam:CreateLoginProfile", _USER),),
+    (("iam:UpdateLoginProfile", _USER),),
+    (("iam:UpdateAssumeRolePolicy", _ROLE), ("sts:AssumeRole", _ROLE)),
+    (("lambda:UpdateFunctionCode", _FUNCTION),),
+    (("glue:UpdateDevEndpoint", _DEV_ENDPOINT),),
+    (("iam:PassRole", _ROLE), ("ec2:RunInstances", _INSTANCE)),
+    (("iam:PassRole", _ROLE), ("lambda:CreateFunction", _FUNCTION), ("lambda:InvokeFunction", _FUNCTION)),
+    (
+        ("iam:PassRole", _ROLE),
+        ("lambda:CreateFunction", _FUNCTION),
+        ("lambda:CreateEventSourceMapping", _EVENT_SOURCE_MAPPING),
+    ),
+    (("iam:PassRole", _ROLE), ("glue:CreateDevEndpoint", _DEV_ENDPOINT)),
+    (("iam:PassRole", _ROLE), ("cloudformation:CreateStack", _STACK)),
+    (
+        ("iam:PassRole", _ROLE),
+        ("datapipeline:CreatePipeline", _PIPELINE),
+        ("datapipeline:PutPipelineDefinition", _PIPELINE),
+    ),
+)
+
+
+def escalation_paths(document: Any) -> list[str]:
+    """Each way an identity policy lets its holder raise its own rights, named by its actions."""
+    statements = _statements(document)
+    return [
+        "allows " + " with ".join(action for action, _ in path)
+        for path in ESCALATION_PATHS
+        if all(_allowed_on_every(statements, action, unnamed) for action, unnamed in path)
+    ]
 
 
 def _key_wide_gap(granted: list[str]) -> list[str]:
@@ -291,8 +356,17 @@ def _held_grants(documents: Any) -> dict[str, Any]:
             raise Unknown
         return _key_wide_gap(granted)
 
+    def escalation() -> list[str]:
+        # A path may run across policies (PassRole in one, RunInstances in another): any policy
+        # that cannot be read may complete one.
+        statements, unreadable = readable()
+        if unreadable:
+            raise Unknown
+        return escalation_paths({"Statement": statements})
+
     facts.derive("admin", admin)
     facts.derive("access_gaps", access_gaps)
+    facts.derive("escalation", escalation)
     return facts.values
 
 
@@ -302,41 +376,39 @@ def iam_policy(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     return _held_grants([values.get("policy")])
 
 
-# What AWS's own managed policies grant of what IAM-004 and KMS-003 ask, read from the default
-# versions in AWS's managed policy reference (December 2026): whether "*" on "*", and the KMS
-# actions allowed on every key. A plan holds only their ARNs; a policy not listed is unknown
-# there (live discovery reads every policy's document). Keyed by the path after "policy/".
-AWS_MANAGED_GRANTS: dict[str, tuple[bool, tuple[str, ...]]] = {
-    "AdministratorAccess": (True, KEY_WIDE_ACTIONS),
-    # Every action but IAM's, Organizations' and Account's (NotAction), on every resource.
-    "PowerUserAccess": (False, KEY_WIDE_ACTIONS),
-    # Creates keys and reads them; none of the four key-wide actions.
-    "AWSKeyManagementServicePowerUser": (False, ()),
-    "IAMFullAccess": (False, ()),
-    "AmazonS3ReadOnlyAccess": (False, ()),
-    "AmazonEC2ContainerRegistryReadOnly": (False, ()),
-    "AmazonEKSWorkerNodePolicy": (False, ()),
-    "AmazonEKS_CNI_Policy": (False, ()),
-    "service-role/AWSLambdaBasicExecutionRole": (False, ()),
-    "service-role/AWSLambdaVPCAccessExecutionRole": (False, ()),
-    "service-role/AmazonRDSEnhancedMonitoringRole": (False, ()),
+# What AWS's own managed policies grant of what IAM-004 and KMS-003 ask (everything, rights on
+# every KMS key, ways to raise one's rights), read from the default versions in AWS's managed
+# policy reference (December 2026) and kept as the statements that grant it. A plan holds only
+# their ARNs; a policy not listed is unknown there (live discovery reads every document). Keyed
+# by the path after "policy/".
+AWS_MANAGED_GRANTS: dict[str, tuple[dict[str, Any], ...]] = {
+    "AdministratorAccess": ({"Effect": "Allow", "Action": "*", "Resource": "*"},),
+    # Every action but IAM's, Organizations' and Account's, on every resource; the few IAM
+    # actions it adds (service-linked roles, listing roles) raise nobody's rights.
+    "PowerUserAccess": (
+        {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"},
+    ),
+    "IAMFullAccess": ({"Effect": "Allow", "Action": "iam:*", "Resource": "*"},),
+    # Creates, describes, lists and tags keys: none of the key-wide actions.
+    "AWSKeyManagementServicePowerUser": (),
+    "AmazonS3ReadOnlyAccess": (),
+    "AmazonEC2ContainerRegistryReadOnly": (),
+    "AmazonEKSWorkerNodePolicy": (),
+    "AmazonEKS_CNI_Policy": (),
+    "service-role/AWSLambdaBasicExecutionRole": (),
+    "service-role/AWSLambdaVPCAccessExecutionRole": (),
+    "service-role/AmazonRDSEnhancedMonitoringRole": (),
 }
 _AWS_MANAGED_ARN = re.compile(r"arn:aws[a-z-]*:iam::aws:policy/(.+)")
 
 
 def aws_managed_policy(arn: Any) -> Mapping[str, Any]:
-    """A statement standing for what an AWS managed policy grants of `AWS_MANAGED_GRANTS`;
-    unknown for any other ARN (a customer's policy made outside the plan)."""
+    """The statements of `AWS_MANAGED_GRANTS` for an AWS managed policy's ARN; unknown for any
+    other ARN (a customer's policy made outside the plan)."""
     matched = _AWS_MANAGED_ARN.fullmatch(str(known(arn)))
     if matched is None or matched.group(1) not in AWS_MANAGED_GRANTS:
         raise Unknown
-    everything, key_actions = AWS_MANAGED_GRANTS[matched.group(1)]
-    statements: list[dict[str, Any]] = (
-        [{"Effect": "Allow", "Action": "*", "Resource": "*"}] if everything else []
-    )
-    if key_actions:
-        statements.append({"Effect": "Allow", "Action": list(key_actions), "Resource": "*"})
-    return {"Statement": statements}
+    return {"Statement": list(AWS_MANAGED_GRANTS[matched.group(1)])}
 
 
 def _attached_document(attachment: Mapping[str, Any], related: Related) -> Any:

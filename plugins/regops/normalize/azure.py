@@ -315,13 +315,31 @@ _WIDE_SCOPE = re.compile(
 )
 
 
+# Control-plane operations that let a role's holder grant roles, to itself too, or rewrite the
+# role it holds: Azure's way to raise one's own rights (what User Access Administrator may do).
+ROLE_GRANTING = (
+    "Microsoft.Authorization/roleAssignments/write",
+    "Microsoft.Authorization/roleDefinitions/write",
+)
+
 # How a role's permissions are spelled: Terraform's snake_case, ARM's camelCase.
-PLANNED_ROLE_NAMES = {"actions": "actions", "data": "data_actions", "not_data": "not_data_actions"}
-ARM_ROLE_NAMES = {"actions": "actions", "data": "dataActions", "not_data": "notDataActions"}
+PLANNED_ROLE_NAMES = {
+    "actions": "actions",
+    "not_actions": "not_actions",
+    "data_actions": "data_actions",
+    "not_data_actions": "not_data_actions",
+}
+ARM_ROLE_NAMES = {
+    "actions": "actions",
+    "not_actions": "notActions",
+    "data_actions": "dataActions",
+    "not_data_actions": "notDataActions",
+}
 
 
-def _data_action_allowed(permission: Mapping[str, Any], operation: str, names: Mapping[str, str]) -> bool:
-    """Whether one permissions block of a role allows a data operation (case-insensitive globs)."""
+def _allowed(permission: Mapping[str, Any], operation: str, names: Mapping[str, str], plane: str) -> bool:
+    """Whether one permissions block of a role allows an operation of the control plane
+    ("actions") or the data plane ("data_actions"), by case-insensitive globs."""
 
     def matches(key: str) -> bool:
         return any(
@@ -329,7 +347,7 @@ def _data_action_allowed(permission: Mapping[str, Any], operation: str, names: M
             for pattern in dig(permission, names[key], default=[])
         )
 
-    return matches("data") and not matches("not_data")
+    return matches(plane) and not matches(f"not_{plane}")
 
 
 def custom_role_facts(
@@ -340,20 +358,33 @@ def custom_role_facts(
     """What a custom role lets whoever it is assigned to do, planned and live alike."""
     facts = Facts()
 
+    def above_resource_groups() -> bool:
+        return any(_WIDE_SCOPE.match(str(known(scope)).lower()) for scope in known(assignable_scopes()))
+
     def admin() -> bool:
         actions = [known(a) for p in permissions() for a in dig(p, names["actions"], default=[])]
-        return "*" in actions and any(
-            _WIDE_SCOPE.match(str(known(scope)).lower()) for scope in known(assignable_scopes())
-        )
+        return "*" in actions and above_resource_groups()
 
     def access_gaps() -> list[str]:
         granted = permissions()
-        if all(any(_data_action_allowed(p, op, names) for p in granted) for op in (KEY_DELETE, KEY_DECRYPT)):
+        if all(
+            any(_allowed(p, op, names, "data_actions") for p in granted) for op in (KEY_DELETE, KEY_DECRYPT)
+        ):
             return [f"the role both deletes Key Vault keys ({KEY_DELETE}) and decrypts with them"]
         return []
 
+    def escalation() -> list[str]:
+        granted = permissions()
+        allowed = [op for op in ROLE_GRANTING if any(_allowed(p, op, names, "actions") for p in granted)]
+        return (
+            [f"allows {op} above resource groups" for op in allowed]
+            if allowed and above_resource_groups()
+            else []
+        )
+
     facts.derive("admin", admin)
     facts.derive("access_gaps", access_gaps)
+    facts.derive("escalation", escalation)
     return facts.values
 
 

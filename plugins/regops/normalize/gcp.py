@@ -136,6 +136,24 @@ def administers_everything(role: str, member: str) -> bool:
     )
 
 
+# Roles whose holder may change who holds what on everything in the project, folder or
+# organisation, itself included: set its IAM policy, rewrite custom roles, or take over any of
+# its service accounts (their keys, or who may act as them).
+ROLE_GRANTING_ROLES = frozenset(
+    {
+        "roles/resourcemanager.projectIamAdmin",
+        "roles/resourcemanager.folderIamAdmin",
+        "roles/resourcemanager.folderAdmin",
+        "roles/resourcemanager.organizationAdmin",
+        "roles/iam.securityAdmin",
+        "roles/iam.roleAdmin",
+        "roles/iam.organizationRoleAdmin",
+        "roles/iam.serviceAccountAdmin",
+        "roles/iam.serviceAccountKeyAdmin",
+    }
+)
+
+
 def hierarchy_facts(grants: Callable[[], list[tuple[str, str]]], level: str) -> dict[str, Any]:
     """What (role, member) grants on a project, folder or organisation give over everything in
     it, every Cloud KMS key included; planned and live alike."""
@@ -147,6 +165,14 @@ def hierarchy_facts(grants: Callable[[], list[tuple[str, str]]], level: str) -> 
             f"grants {role} on every Cloud KMS key of the {level} to {member}"
             for role, member in grants()
             if role == KMS_ADMIN_ROLE or role in KMS_USER_ROLES
+        ],
+    )
+    facts.derive(
+        "escalation",
+        lambda: [
+            f"grants {role} on the {level} to {member}"
+            for role, member in grants()
+            if role in ROLE_GRANTING_ROLES
         ],
     )
     return facts.values

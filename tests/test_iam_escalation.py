@@ -1,0 +1,201 @@
+"""Ways for a grant's holder to raise its own rights (IAM-004's `escalation`): AWS IAM's published
+privilege-escalation methods, Azure custom roles that grant roles, GCP roles that change who
+holds what."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from regops.model import UNKNOWN
+from regops.normalize.aws import ESCALATION_PATHS, PLANNED, escalation_paths
+from tests.helpers import load_evidence, only_bundle, result_rows, run_project_suites
+from tests.plans import Change, write_plan
+from tests.test_iam_policies import SUBSCRIPTION, allow, document, hierarchy, role
+
+ACCOUNT = "123456789012"
+
+
+@pytest.mark.parametrize(
+    ("statements", "paths"),
+    [
+        ((allow("iam:PutRolePolicy"),), ["allows iam:PutRolePolicy"]),
+        ((allow("iam:PutRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/app"),), []),
+        ((allow("iam:PutRolePolicy", "arn:aws:iam::*:role/*"),), ["allows iam:PutRolePolicy"]),
+        (
+            (allow("iam:Put*"),),
+            ["allows iam:PutUserPolicy", "allows iam:PutGroupPolicy", "allows iam:PutRolePolicy"],
+        ),
+        ((allow("iam:PassRole"),), []),
+        ((allow(["iam:PassRole", "ec2:RunInstances"]),), ["allows iam:PassRole with ec2:RunInstances"]),
+        (
+            (allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/batch"), allow("ec2:RunInstances")),
+            [],
+        ),
+        ((allow(["iam:PassRole", "lambda:CreateFunction"]),), []),
+        (
+            (allow(["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"]),),
+            ["allows iam:PassRole with lambda:CreateFunction with lambda:InvokeFunction"],
+        ),
+        ((allow("iam:UpdateAssumeRolePolicy"),), []),
+        (
+            (allow("iam:UpdateAssumeRolePolicy"), allow("sts:AssumeRole")),
+            ["allows iam:UpdateAssumeRolePolicy with sts:AssumeRole"],
+        ),
+        (
+            (allow("lambda:UpdateFunctionCode", f"arn:aws:lambda:eu-central-1:{ACCOUNT}:function:reports"),),
+            [],
+        ),
+        (
+            (allow("lambda:UpdateFunctionCode", "arn:aws:lambda:*:*:function:*"),),
+            ["allows lambda:UpdateFunctionCode"],
+        ),
+        (
+            ({"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"},),
+            ["allows lambda:UpdateFunctionCode", "allows glue:UpdateDevEndpoint"],
+        ),
+        (({"Effect": "Deny", "Action": "*", "Resource": "*"},), []),
+        (
+            (
+                {
+                    "Effect": "Allow",
+                    "Action": "iam:CreateAccessKey",
+                    "NotResource": f"arn:aws:iam::{ACCOUNT}:user/ci",
+                },
+            ),
+            ["allows iam:CreateAccessKey"],
+        ),
+        (
+            ({"Effect": "Allow", "Action": "iam:CreateAccessKey", "NotResource": "arn:aws:iam::*:user/*"},),
+            [],
+        ),
+        ((allow(["s3:*", "kms:Decrypt", "iam:Get*", "iam:List*"]),), []),
+    ],
+    ids=[
+        "put-role-policy",
+        "named-role",
+        "every-role-pattern",
+        "put-wildcard",
+        "pass-role-alone",
+        "pass-role-and-run-instances",
+        "pass-role-to-one-role",
+        "create-function-without-a-trigger",
+        "create-and-invoke",
+        "trust-without-assume",
+        "trust-and-assume",
+        "named-function",
+        "every-function",
+        "all-but-iam",
+        "deny",
+        "every-user-but-one",
+        "no-user",
+        "read-only-iam",
+    ],
+)
+def test_the_ways_a_policy_lets_its_holder_raise_its_rights(
+    statements: tuple[dict[str, Any], ...], paths: list[str]
+) -> None:
+    assert escalation_paths(document(*statements)) == paths
+
+
+def test_every_action_on_every_resource_takes_every_path() -> None:
+    assert len(escalation_paths(document(allow("*")))) == len(ESCALATION_PATHS)
+
+
+def test_a_path_may_run_across_the_policies_a_role_holds() -> None:
+    values = {
+        "name": "deployer",
+        "inline_policy": [
+            {"name": "pass", "policy": document(allow("iam:PassRole"))},
+            {"name": "run", "policy": document(allow("ec2:RunInstances"))},
+        ],
+        "managed_policy_arns": [],
+    }
+    facts = PLANNED["aws_iam_role"].facts(values, {})
+    assert facts["escalation"] == ["allows iam:PassRole with ec2:RunInstances"]
+    # Either policy unread could complete a path: the fact is unknown, never a partial list.
+    values["inline_policy"][1]["policy"] = UNKNOWN
+    assert "escalation" not in PLANNED["aws_iam_role"].facts(values, {})
+
+
+@pytest.mark.parametrize(
+    ("permission", "values", "paths"),
+    [
+        (
+            {"actions": ["Microsoft.Authorization/*"]},
+            {},
+            [
+                "allows Microsoft.Authorization/roleAssignments/write above resource groups",
+                "allows Microsoft.Authorization/roleDefinitions/write above resource groups",
+            ],
+        ),
+        (
+            {"actions": ["*"], "not_actions": ["Microsoft.Authorization/roleAssignments/*"]},
+            {},
+            ["allows Microsoft.Authorization/roleDefinitions/write above resource groups"],
+        ),
+        (
+            {"actions": ["Microsoft.Authorization/roleAssignments/write"]},
+            {"assignable_scopes": [f"{SUBSCRIPTION}/resourceGroups/ledger"]},
+            [],
+        ),
+        ({"actions": ["Microsoft.Authorization/*/read"]}, {}, []),
+    ],
+    ids=["authorization", "all-but-assignments", "resource-group", "read"],
+)
+def test_an_azure_custom_role_that_grants_roles_above_resource_groups(
+    permission: dict[str, Any], values: dict[str, Any], paths: list[str]
+) -> None:
+    assert role(permission, **values)["escalation"] == paths
+
+
+def test_a_gcp_role_that_changes_who_holds_what() -> None:
+    policy = json.dumps(
+        {
+            "bindings": [
+                {"role": "roles/resourcemanager.projectIamAdmin", "members": ["user:ops@example.com"]},
+                {"role": "roles/iam.serviceAccountKeyAdmin", "members": ["group:platform@example.com"]},
+                {"role": "roles/viewer", "members": ["group:audit@example.com"]},
+            ]
+        }
+    )
+    assert hierarchy("google_project_iam_policy", {"policy_data": policy})["escalation"] == [
+        "grants roles/resourcemanager.projectIamAdmin on the project to user:ops@example.com",
+        "grants roles/iam.serviceAccountKeyAdmin on the project to group:platform@example.com",
+    ]
+    viewer = hierarchy("google_folder_iam_member", {"role": "roles/viewer", "member": "user:a@example.com"})
+    assert viewer["escalation"] == []
+
+
+def test_iam_004_names_the_way_up_end_to_end(pytester: pytest.Pytester) -> None:
+    write_plan(
+        pytester.path / "plan.json",
+        Change(
+            "aws_iam_policy.deployer",
+            "aws_iam_policy",
+            {"name": "deployer", "policy": document(allow(["iam:PassRole", "ec2:RunInstances"]))},
+        ),
+        Change(
+            "aws_iam_policy.batch",
+            "aws_iam_policy",
+            {
+                "name": "batch",
+                "policy": document(
+                    allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/batch"), allow("ec2:RunInstances")
+                ),
+            },
+        ),
+    )
+    pytester.makepyprojecttoml("[tool.regops]\n")
+    run_project_suites(
+        pytester, "--stage=acceptance", "--plan=plan.json", "--evidence-dir=out", "--control=IAM-004"
+    )
+    rows = result_rows(load_evidence(only_bundle(pytester.path / "out", "acceptance")))
+    assert {(resource, outcome) for _, resource, outcome, _ in rows} == {
+        ("aws_iam_policy.deployer", "failed"),
+        ("aws_iam_policy.batch", "passed"),
+    }
+    (message,) = [message for _, resource, outcome, message in rows if outcome == "failed"]
+    assert "may raise its own rights: allows iam:PassRole with ec2:RunInstances" in message
