@@ -225,6 +225,7 @@ def test_a_subscription_with_nothing_of_the_stage_fails_the_gate_beside_one_with
             answer(f"/subscriptions/{other}/providers/Microsoft.Security/securityContacts", empty),
             answer(f"/subscriptions/{other}/providers/Microsoft.Insights/diagnosticSettings", empty),
             answer(f"/subscriptions/{other}/providers/Microsoft.Authorization/roleDefinitions", empty),
+            answer(f"/subscriptions/{other}/providers/Microsoft.Authorization/roleAssignments", empty),
         ],
         subscriptions=(SUBSCRIPTION, other),
     )
@@ -409,3 +410,107 @@ def test_custom_roles_are_judged_as_grants_of_rights(run_azure: Run) -> None:
     discovery, _ = run_azure([answer(ROLES, error(403, "AuthorizationFailed"))])
     assert discovery.report.complete is False
     assert any("roleDefinitions" in e and "403" in e for e in discovery.report.errors)
+
+
+ASSIGNMENTS = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleAssignments"
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+CRYPTO_OFFICER = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603"
+KEY_VAULT = f"{GROUP}/Microsoft.KeyVault/vaults/kv-pay-acc"
+
+
+def assignment(name: str, role_guid: str, scope: str, principal_type: str = "User") -> dict[str, Any]:
+    return {
+        "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}",
+        "name": name,
+        "type": "Microsoft.Authorization/roleAssignments",
+        "properties": {
+            "roleDefinitionId": f"{ROLES}/{role_guid}",
+            "principalId": f"principal-of-{name}",
+            "principalType": principal_type,
+            "scope": scope,
+        },
+    }
+
+
+def built_in(guid: str, actions: list[str], data_actions: list[str]) -> dict[str, Any]:
+    return answer(
+        f"{ROLES}/{guid}", {"status": 200, "body": role(guid, "BuiltInRole", actions, data_actions, ["/"])}
+    )
+
+
+def test_role_assignments_are_judged_by_the_role_they_assign_where_they_assign_it(run_azure: Run) -> None:
+    discovery, api = run_azure()
+    found = {
+        r.id.rsplit("/", 1)[-1]: r for r in discovery.resources if r.native_type.endswith("roleAssignments")
+    }
+    # The demo's deployer (its custom role, on one resource group) and auditors (Reader).
+    assert len(found) == 2
+    for grant in found.values():
+        assert (grant.kind, grant.region, grant.facts["taggable"]) == ("access_policy", "global", False)
+        assert [grant.facts[f] for f in ("admin", "access_gaps", "escalation")] == [False, [], []]
+    # The custom role is read from its listing, a built-in one once by its id.
+    assert sum(1 for _, path, _ in api.requests if path.startswith(f"{ROLES}/")) == 1
+
+    subscription = f"/subscriptions/{SUBSCRIPTION}"
+    listing = {
+        "value": [
+            assignment("owner", OWNER, subscription),
+            assignment(
+                "owner-of-a-group",
+                OWNER,
+                f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-payments-acceptance",
+            ),
+            assignment(
+                "keys-of-the-group",
+                CRYPTO_OFFICER,
+                f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-payments-acceptance",
+            ),
+            assignment("keys-of-one-vault", CRYPTO_OFFICER, KEY_VAULT, "ServicePrincipal"),
+        ]
+    }
+    discovery, api = run_azure(
+        [
+            answer(ASSIGNMENTS, {"status": 200, "body": listing}),
+            built_in(OWNER, ["*"], []),
+            built_in(CRYPTO_OFFICER, [], ["Microsoft.KeyVault/vaults/keys/*"]),
+        ]
+    )
+    found = by_name(discovery)
+    assert (found["owner"].facts["admin"], found["owner"].facts["escalation"]) == (
+        True,
+        [
+            "allows Microsoft.Authorization/roleAssignments/write above resource groups",
+            "allows Microsoft.Authorization/roleDefinitions/write above resource groups",
+        ],
+    )
+    # Owner of a resource group is its delegated administrator, not the subscription's.
+    assert [found["owner-of-a-group"].facts[f] for f in ("admin", "escalation")] == [False, []]
+    duties = (
+        "the role both deletes Key Vault keys (Microsoft.KeyVault/vaults/keys/delete) and decrypts with them"
+    )
+    assert found["keys-of-the-group"].facts["access_gaps"] == [
+        duties,
+        "grants Microsoft.KeyVault/vaults/keys/decrypt/action, Microsoft.KeyVault/vaults/keys/delete on every"
+        f" Key Vault key of /subscriptions/{SUBSCRIPTION}/resourceGroups/rg-payments-acceptance"
+        " to User principal-of-keys-of-the-group",
+    ]
+    assert found["keys-of-one-vault"].facts["access_gaps"] == [duties]
+    # Each built-in role is read once, however many assignments name it.
+    assert sum(1 for _, path, _ in api.requests if path == f"{ROLES}/{OWNER}") == 1
+
+
+def test_a_role_that_cannot_be_read_leaves_its_assignments_unknown(run_azure: Run) -> None:
+    listing = {"value": [assignment("owner", OWNER, f"/subscriptions/{SUBSCRIPTION}")]}
+    discovery, _ = run_azure(
+        [
+            answer(ASSIGNMENTS, {"status": 200, "body": listing}),
+            answer(f"{ROLES}/{OWNER}", error(403, "AuthorizationFailed")),
+        ]
+    )
+    assert discovery.report.complete is False
+    assert any(OWNER in e and "403" in e for e in discovery.report.errors)
+    assert set(by_name(discovery)["owner"].facts) == {"taggable"}
+
+    discovery, _ = run_azure([answer(ASSIGNMENTS, error(403, "AuthorizationFailed"))])
+    assert discovery.report.complete is False
+    assert any("roleAssignments" in e and "403" in e for e in discovery.report.errors)

@@ -37,6 +37,7 @@ from regops.normalize.azure_arm import (
     NETWORK_INTERFACES,
     PG_CONFIGURATIONS,
     PG_SETTINGS,
+    ROLE_DEFINITION,
     SQL_AUDITING,
     SQL_DATABASE_TDE,
 )
@@ -58,12 +59,15 @@ API_VERSIONS: dict[str, str] = {
     "microsoft.recoveryservices/vaults": "2024-04-01",
     "microsoft.insights/activitylogalerts": "2020-10-01",
 }
+ROLE_API_VERSION = "2022-04-01"
 SUBSCRIPTION_COLLECTIONS = (
     ("Microsoft.Security/pricings", "2024-01-01", None),
     ("Microsoft.Security/securityContacts", "2020-01-01-preview", None),
     ("Microsoft.Insights/diagnosticSettings", "2021-05-01-preview", None),
     # The subscription's own roles: a built-in one (Owner has every action) is not the stage's.
-    ("Microsoft.Authorization/roleDefinitions", "2022-04-01", "type eq 'CustomRole'"),
+    ("Microsoft.Authorization/roleDefinitions", ROLE_API_VERSION, "type eq 'CustomRole'"),
+    # Who holds which role where: at the subscription, below it, and inherited from above.
+    ("Microsoft.Authorization/roleAssignments", ROLE_API_VERSION, None),
 )
 ALERTS_FILTER = "resourceType eq 'Microsoft.Insights/activityLogAlerts'"
 
@@ -279,6 +283,24 @@ def _own(collection: str, item: Mapping[str, Any]) -> bool:
     return True
 
 
+def _with_role_definitions(sub: _Subscription, payloads: list[dict[str, Any]]) -> None:
+    """Hand each role assignment the definition of its role: a custom one as listed, a built-in
+    one read once by its id (UNKNOWN when it cannot be read, and the error is recorded)."""
+    definitions: dict[str, Any] = {
+        str(p.get("name")).lower(): p
+        for p in payloads
+        if str(p.get("type")).lower() == "microsoft.authorization/roledefinitions"
+    }
+    for payload in payloads:
+        if str(payload.get("type")).lower() != "microsoft.authorization/roleassignments":
+            continue
+        definition_id = str((payload.get("properties") or {}).get("roleDefinitionId", ""))
+        guid = definition_id.rsplit("/", 1)[-1].lower()
+        if guid not in definitions:
+            definitions[guid] = sub.get(definition_id, ROLE_API_VERSION) if guid else UNKNOWN
+        payload[ROLE_DEFINITION] = definitions[guid]
+
+
 def _discover_subscription(
     source: AzureSource, stage: str, sub: _Subscription, location: str, pool: ThreadPoolExecutor
 ) -> list[Resource]:
@@ -325,6 +347,7 @@ def _discover_subscription(
         except _Failed:
             continue
         payloads.extend({"type": collection, **item} for item in items if _own(collection, item))
+    _with_role_definitions(sub, payloads)
     resources = []
     for payload in payloads:
         resource = arm_resource(payload, stage, location)

@@ -350,12 +350,24 @@ def _allowed(permission: Mapping[str, Any], operation: str, names: Mapping[str, 
     return matches(plane) and not matches(f"not_{plane}")
 
 
+# Key Vault keys' data operations whose reach must stay one vault (KMS-003): decrypting with
+# keys, and deleting them.
+KEY_OPERATIONS = (KEY_DECRYPT, KEY_DELETE)
+
+
+def _within_a_vault(scope: str) -> bool:
+    return "/providers/microsoft.keyvault/vaults/" in scope.lower()
+
+
 def custom_role_facts(
     permissions: Callable[[], list[Mapping[str, Any]]],
     assignable_scopes: Callable[[], Any],
     names: Mapping[str, str],
+    assignment: Callable[[], tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """What a custom role lets whoever it is assigned to do, planned and live alike."""
+    """What a role lets whoever it is assigned to do, planned and live alike: a custom role
+    definition wherever it may be assigned, or, given `assignment` ((scope, principal)), a role
+    as it is assigned there."""
     facts = Facts()
 
     def above_resource_groups() -> bool:
@@ -367,11 +379,18 @@ def custom_role_facts(
 
     def access_gaps() -> list[str]:
         granted = permissions()
-        if all(
-            any(_allowed(p, op, names, "data_actions") for p in granted) for op in (KEY_DELETE, KEY_DECRYPT)
-        ):
-            return [f"the role both deletes Key Vault keys ({KEY_DELETE}) and decrypts with them"]
-        return []
+        allowed = [
+            op for op in KEY_OPERATIONS if any(_allowed(p, op, names, "data_actions") for p in granted)
+        ]
+        gaps = []
+        if len(allowed) == len(KEY_OPERATIONS):
+            gaps.append(f"the role both deletes Key Vault keys ({KEY_DELETE}) and decrypts with them")
+        if assignment is not None and allowed:
+            scope, principal = assignment()
+            if not _within_a_vault(scope):
+                # As a Cloud KMS role on a project: every key of every vault below, at once.
+                gaps.append(f"grants {', '.join(allowed)} on every Key Vault key of {scope} to {principal}")
+        return gaps
 
     def escalation() -> list[str]:
         granted = permissions()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from regops.model import UNKNOWN
 from regops.normalize.alerting import (
     AZURE_ALERT_OPERATIONS,
     azure_alert_categories,
@@ -45,6 +46,8 @@ FLOW_LOGS = "regops:flow_logs"
 BLOB_DIAGNOSTICS = "regops:blob_diagnostic_settings"
 NETWORK_INTERFACES = "regops:network_interfaces"
 BACKUP_POLICIES = "regops:backup_policies"
+# The definition of the role an assignment assigns, custom or built-in.
+ROLE_DEFINITION = "regops:role_definition"
 # PostgreSQL flexible server settings the controls read, fetched one by one.
 PG_SETTINGS = ("require_secure_transport", "log_connections", "pgaudit.log")
 
@@ -499,6 +502,25 @@ def role_definition(payload: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
+def role_assignment(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A role assigned to a principal at a scope, judged by the role's definition as discovery
+    read it (built-in roles included): what the principal may do there."""
+    properties = _properties(payload)
+
+    def where() -> tuple[str, str]:
+        principal = (
+            f"{dig(properties, 'principalType', default='principal')} {dig(properties, 'principalId')}"
+        )
+        return str(dig(properties, "scope")), principal
+
+    return custom_role_facts(
+        lambda: blocks(dig(known(payload.get(ROLE_DEFINITION, UNKNOWN)), "properties"), "permissions"),
+        lambda: [where()[0]],
+        ARM_ROLE_NAMES,
+        assignment=where,
+    )
+
+
 LIVE: dict[str, LiveType] = {
     "Microsoft.Storage/storageAccounts": LiveType("object_store", storage_account),
     "Microsoft.Sql/servers": LiveType("database", sql_server),
@@ -519,6 +541,7 @@ LIVE: dict[str, LiveType] = {
     "Microsoft.Insights/activityLogAlerts": live_security_service(_activity_log_alert),
     "Microsoft.SecurityInsights/onboardingStates": live_security_service(_sentinel),
     "Microsoft.Authorization/roleDefinitions": LiveType("access_policy", role_definition, taggable=False),
+    "Microsoft.Authorization/roleAssignments": LiveType("access_policy", role_assignment, taggable=False),
 }
 
 # Resource Graph spells types in lower case.
