@@ -415,6 +415,7 @@ def test_custom_roles_are_judged_as_grants_of_rights(run_azure: Run) -> None:
 ASSIGNMENTS = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleAssignments"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CRYPTO_OFFICER = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603"
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 KEY_VAULT = f"{GROUP}/Microsoft.KeyVault/vaults/kv-pay-acc"
 
 
@@ -452,9 +453,16 @@ def test_role_assignments_are_judged_by_the_role_they_assign_where_they_assign_i
     assert sum(1 for _, path, _ in api.requests if path.startswith(f"{ROLES}/")) == 1
 
     subscription = f"/subscriptions/{SUBSCRIPTION}"
+    contributor = role(CONTRIBUTOR, "BuiltInRole", ["*"], [], ["/"])
+    contributor["properties"]["permissions"][0]["notActions"] = [
+        "Microsoft.Authorization/*/Delete",
+        "Microsoft.Authorization/*/Write",
+        "Microsoft.Authorization/elevateAccess/Action",
+    ]
     listing = {
         "value": [
             assignment("owner", OWNER, subscription),
+            assignment("contributor", CONTRIBUTOR, subscription, "ServicePrincipal"),
             assignment(
                 "owner-of-a-group",
                 OWNER,
@@ -473,9 +481,12 @@ def test_role_assignments_are_judged_by_the_role_they_assign_where_they_assign_i
             answer(ASSIGNMENTS, {"status": 200, "body": listing}),
             built_in(OWNER, ["*"], []),
             built_in(CRYPTO_OFFICER, [], ["Microsoft.KeyVault/vaults/keys/*"]),
+            answer(f"{ROLES}/{CONTRIBUTOR}", {"status": 200, "body": contributor}),
         ]
     )
     found = by_name(discovery)
+    # Every action but granting roles: as GCP's Editor, an administrator, with no way to rise further.
+    assert [found["contributor"].facts[f] for f in ("admin", "escalation")] == [True, []]
     assert (found["owner"].facts["admin"], found["owner"].facts["escalation"]) == (
         True,
         [
@@ -510,6 +521,14 @@ def test_a_role_that_cannot_be_read_leaves_its_assignments_unknown(run_azure: Ru
     assert discovery.report.complete is False
     assert any(OWNER in e and "403" in e for e in discovery.report.errors)
     assert set(by_name(discovery)["owner"].facts) == {"taggable"}
+
+    nowhere = assignment("nowhere", OWNER, f"/subscriptions/{SUBSCRIPTION}")
+    del nowhere["properties"]["scope"]
+    discovery, _ = run_azure(
+        [answer(ASSIGNMENTS, {"status": 200, "body": {"value": [nowhere]}}), built_in(OWNER, ["*"], [])]
+    )
+    # Where it holds decides everything but its key gaps: Owner has no Key Vault data action.
+    assert by_name(discovery)["nowhere"].facts == {"access_gaps": [], "taggable": False}
 
     discovery, _ = run_azure([answer(ASSIGNMENTS, error(403, "AuthorizationFailed"))])
     assert discovery.report.complete is False

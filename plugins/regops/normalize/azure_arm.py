@@ -508,10 +508,10 @@ def role_assignment(payload: Mapping[str, Any]) -> dict[str, Any]:
     properties = _properties(payload)
 
     def where() -> tuple[str, str]:
-        principal = (
-            f"{dig(properties, 'principalType', default='principal')} {dig(properties, 'principalId')}"
-        )
-        return str(dig(properties, "scope")), principal
+        scope, principal = dig(properties, "scope"), dig(properties, "principalId")
+        if scope is None or principal is None:
+            raise Unknown  # an assignment that does not say where, or to whom
+        return str(scope), f"{dig(properties, 'principalType', default='principal')} {principal}"
 
     return custom_role_facts(
         lambda: blocks(dig(known(payload.get(ROLE_DEFINITION, UNKNOWN)), "properties"), "permissions"),
