@@ -25,6 +25,15 @@ def run_project_suites(pytester: pytest.Pytester, *args: str) -> pytest.RunResul
     )
 
 
+def judge_plan(pytester: pytest.Pytester, *controls: str) -> dict[str, Any]:
+    """The evidence of the project's suites judging the test's `plan.json` at acceptance, with
+    regops's defaults (only `controls`, when given)."""
+    pytester.makepyprojecttoml("[tool.regops]\n")
+    selected = [f"--control={control}" for control in controls]
+    run_project_suites(pytester, "--stage=acceptance", "--plan=plan.json", "--evidence-dir=out", *selected)
+    return load_evidence(only_bundle(pytester.path / "out", "acceptance"))
+
+
 def bundles(evidence_dir: Path, stage: str) -> list[Path]:
     return sorted(p for p in (evidence_dir / stage).iterdir() if p.is_dir())
 

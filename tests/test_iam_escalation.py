@@ -11,7 +11,7 @@ import pytest
 
 from regops.model import UNKNOWN
 from regops.normalize.aws import ESCALATION_PATHS, PLANNED, escalation_paths
-from tests.helpers import load_evidence, only_bundle, result_rows, run_project_suites
+from tests.helpers import judge_plan, result_rows
 from tests.plans import Change, write_plan
 from tests.test_iam_policies import SUBSCRIPTION, allow, document, hierarchy, role
 
@@ -188,11 +188,7 @@ def test_iam_004_names_the_way_up_end_to_end(pytester: pytest.Pytester) -> None:
             },
         ),
     )
-    pytester.makepyprojecttoml("[tool.regops]\n")
-    run_project_suites(
-        pytester, "--stage=acceptance", "--plan=plan.json", "--evidence-dir=out", "--control=IAM-004"
-    )
-    rows = result_rows(load_evidence(only_bundle(pytester.path / "out", "acceptance")))
+    rows = result_rows(judge_plan(pytester, "IAM-004"))
     assert {(resource, outcome) for _, resource, outcome, _ in rows} == {
         ("aws_iam_policy.deployer", "failed"),
         ("aws_iam_policy.batch", "passed"),

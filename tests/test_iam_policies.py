@@ -19,7 +19,7 @@ from regops.normalize import azure, gcp
 from regops.normalize.aws import PLANNED, live_iam_policy
 from regops.normalize.common import CONFIGURATION
 from tests.aws_server import Clients, aws, moto_endpoint  # noqa: F401
-from tests.helpers import load_evidence, only_bundle, results_by_control, run_project_suites
+from tests.helpers import judge_plan, results_by_control
 from tests.plans import Change, write_plan
 from tests.test_discovery_aws import STAGE_TAGS, _http_error, _session_with, by_id, source
 
@@ -343,16 +343,7 @@ def test_iam_004_and_kms_003_judge_the_plan_s_policies_end_to_end(pytester: pyte
             {"project": "payments-4821", "role": "roles/owner", "member": "user:ops@example.com"},
         ),
     )
-    pytester.makepyprojecttoml("[tool.regops]\n")
-    run_project_suites(
-        pytester,
-        "--stage=acceptance",
-        "--plan=plan.json",
-        "--evidence-dir=out",
-        "--control=IAM-004",
-        "--control=KMS-003",
-    )
-    outcomes = results_by_control(load_evidence(only_bundle(pytester.path / "out", "acceptance")))
+    outcomes = results_by_control(judge_plan(pytester, "IAM-004", "KMS-003"))
     assert outcomes["IAM-004"] == {
         "aws_iam_policy.ops": "failed",
         "aws_iam_role_policy.app": "passed",

@@ -23,7 +23,7 @@ from regops.normalize.aws import (
     key_wide_grants,
 )
 from regops.normalize.common import Unknown
-from tests.helpers import load_evidence, only_bundle, results_by_control, run_project_suites
+from tests.helpers import judge_plan, results_by_control
 from tests.plans import Change, plan, refer, write_plan
 from tests.test_iam_policies import KEY_WIDE, allow, document
 
@@ -292,15 +292,7 @@ def test_iam_controls_judge_planned_principals_end_to_end(pytester: pytest.Pytes
         ),
         attachment("console", "user.console", LAMBDA_LOGS),
     )
-    pytester.makepyprojecttoml("[tool.regops]\n")
-    run_project_suites(
-        pytester,
-        "--stage=acceptance",
-        "--plan=plan.json",
-        "--evidence-dir=out",
-        *(f"--control={c}" for c in ("IAM-003", "IAM-004", "IAM-005", "IAM-006", "KMS-003")),
-    )
-    outcomes = results_by_control(load_evidence(only_bundle(pytester.path / "out", "acceptance")))
+    outcomes = results_by_control(judge_plan(pytester, "IAM-003", "IAM-004", "IAM-005", "IAM-006", "KMS-003"))
     assert outcomes["IAM-004"] == {
         "aws_iam_role.admin": "failed",
         "aws_iam_role.app": "passed",
