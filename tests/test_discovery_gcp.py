@@ -256,3 +256,52 @@ def test_a_folder_s_grants_are_judged_over_everything_in_it(run_gcp: Run) -> Non
     assert len(listings) == 3
     for level in ("Folder", "Organization"):
         assert all(f"assetTypes=cloudresourcemanager.googleapis.com/{level}" in query for query in listings)
+
+
+def test_a_custom_role_is_judged_by_the_permissions_it_lists(run_gcp: Run) -> None:
+    def role(name: str, *permissions: str, **data: Any) -> dict[str, Any]:
+        return {
+            "name": f"//iam.googleapis.com/projects/{PROJECT}/roles/{name}",
+            "assetType": "iam.googleapis.com/Role",
+            "resource": {
+                "data": {
+                    "name": f"projects/{PROJECT}/roles/{name}",
+                    "includedPermissions": list(permissions),
+                    **data,
+                }
+            },
+        }
+
+    custodian = role(
+        "keyCustodian", "cloudkms.cryptoKeyVersions.destroy", "cloudkms.cryptoKeyVersions.useToDecrypt"
+    )
+    grantor = role("grantor", "resourcemanager.projects.setIamPolicy", "resourcemanager.projects.get")
+    retired = role("retired", "resourcemanager.projects.setIamPolicy", stage="DISABLED")
+    reader = role("reader", "storage.objects.get")
+
+    def add(assets: list[dict[str, Any]]) -> None:
+        assets.extend([custodian, grantor, retired, reader])
+
+    discovery, api = run_gcp([second_page_with(add)])
+    assert discovery.report.complete, discovery.report.errors
+    found = {
+        r.id.rsplit("/", 1)[-1]: r for r in discovery.resources if r.native_type == "iam.googleapis.com/Role"
+    }
+    # Untaggable, so the project's: judged without a stage label.
+    assert {r.kind for r in found.values()} == {"access_policy"}
+    facts = {name: (r.facts["escalation"], r.facts["access_gaps"]) for name, r in found.items()}
+    assert facts == {
+        "keyCustodian": (
+            [],
+            [
+                "the role both destroys Cloud KMS key versions (cloudkms.cryptoKeyVersions.destroy)"
+                " and decrypts with them"
+            ],
+        ),
+        "grantor": (["allows resourcemanager.projects.setIamPolicy"], []),
+        "retired": ([], []),
+        "reader": ([], []),
+    }
+    listings = [query for query in api.query_strings if "contentType=1" in query]
+    assert listings
+    assert all("assetTypes=iam.googleapis.com/Role" in query for query in listings)

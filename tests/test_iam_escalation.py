@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from regops.model import UNKNOWN
+from regops.normalize import gcp
 from regops.normalize.aws import ESCALATION_PATHS, PLANNED, escalation_paths
 from tests.helpers import judge_plan, result_rows
 from tests.plans import Change, write_plan
@@ -187,11 +188,73 @@ def test_iam_004_names_the_way_up_end_to_end(pytester: pytest.Pytester) -> None:
                 ),
             },
         ),
+        Change(
+            "google_project_iam_custom_role.grantor",
+            "google_project_iam_custom_role",
+            {
+                "role_id": "grantor",
+                "project": "payments-4821",
+                "permissions": ["resourcemanager.projects.setIamPolicy"],
+            },
+        ),
     )
     rows = result_rows(judge_plan(pytester, "IAM-004"))
     assert {(resource, outcome) for _, resource, outcome, _ in rows} == {
         ("aws_iam_policy.deployer", "failed"),
         ("aws_iam_policy.batch", "passed"),
+        ("google_project_iam_custom_role.grantor", "failed"),
     }
-    (message,) = [message for _, resource, outcome, message in rows if outcome == "failed"]
-    assert "may raise its own rights: allows iam:PassRole with ec2:RunInstances" in message
+    failures = {resource: message for _, resource, outcome, message in rows if outcome == "failed"}
+    assert (
+        "may raise its own rights: allows iam:PassRole with ec2:RunInstances"
+        in failures["aws_iam_policy.deployer"]
+    )
+    assert (
+        "allows resourcemanager.projects.setIamPolicy" in failures["google_project_iam_custom_role.grantor"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "escalation", "gaps"),
+    [
+        ({"permissions": ["storage.objects.get", "storage.objects.list"]}, [], []),
+        (
+            {"permissions": ["iam.serviceAccounts.actAs", "run.services.create", "run.services.get"]},
+            ["allows iam.serviceAccounts.actAs with run.services.create"],
+            [],
+        ),
+        ({"permissions": ["iam.serviceAccounts.actAs"]}, [], []),
+        (
+            {"permissions": ["iam.serviceAccountKeys.create", "iam.roles.update"]},
+            ["allows iam.roles.update", "allows iam.serviceAccountKeys.create"],
+            [],
+        ),
+        ({"permissions": ["iam.roles.update"], "stage": "DISABLED"}, [], []),
+        ({"permissions": ["iam.roles.update"], "deleted": True}, [], []),
+        (
+            {
+                "permissions": [
+                    "cloudkms.cryptoKeyVersions.destroy",
+                    "cloudkms.cryptoKeyVersions.useToDecrypt",
+                ]
+            },
+            [],
+            [
+                "the role both destroys Cloud KMS key versions (cloudkms.cryptoKeyVersions.destroy)"
+                " and decrypts with them"
+            ],
+        ),
+    ],
+    ids=["reader", "act-as-and-deploy", "act-as-alone", "keys-and-roles", "disabled", "deleted", "custody"],
+)
+def test_a_gcp_custom_role_is_judged_by_its_permissions(
+    values: dict[str, Any], escalation: list[str], gaps: list[str]
+) -> None:
+    for native_type in ("google_project_iam_custom_role", "google_organization_iam_custom_role"):
+        facts = gcp.PLANNED[native_type].facts({"role_id": "r", **values}, {})
+        assert facts == {"admin": False, "escalation": escalation, "access_gaps": gaps}
+
+
+def test_a_gcp_custom_role_known_after_apply_grants_unknown_rights() -> None:
+    facts = gcp.PLANNED["google_project_iam_custom_role"].facts({"role_id": "r", "permissions": UNKNOWN}, {})
+    assert facts == {"admin": False}

@@ -178,6 +178,63 @@ def hierarchy_facts(grants: Callable[[], list[tuple[str, str]]], level: str) -> 
     return facts.values
 
 
+# The published ways to raise one's own rights in GCP IAM, as the permissions each needs
+# together: change who holds what, rewrite a custom role one holds, take over a service
+# account (keys, tokens, signatures, its policy), or run code as one.
+ESCALATION_PERMISSIONS: tuple[tuple[str, ...], ...] = (
+    ("resourcemanager.projects.setIamPolicy",),
+    ("resourcemanager.folders.setIamPolicy",),
+    ("resourcemanager.organizations.setIamPolicy",),
+    ("iam.roles.update",),
+    ("iam.serviceAccounts.setIamPolicy",),
+    ("iam.serviceAccountKeys.create",),
+    ("iam.serviceAccounts.getAccessToken",),
+    ("iam.serviceAccounts.implicitDelegation",),
+    ("iam.serviceAccounts.signBlob",),
+    ("iam.serviceAccounts.signJwt",),
+    ("deploymentmanager.deployments.create",),
+    ("cloudbuild.builds.create",),
+    ("iam.serviceAccounts.actAs", "compute.instances.create"),
+    ("iam.serviceAccounts.actAs", "cloudfunctions.functions.create"),
+    ("iam.serviceAccounts.actAs", "run.services.create"),
+)
+# Key custody apart from key use (KMS-003), as for Azure's custom roles.
+KEY_VERSION_DESTROY = "cloudkms.cryptoKeyVersions.destroy"
+KEY_VERSION_DECRYPT = "cloudkms.cryptoKeyVersions.useToDecrypt"
+
+
+def custom_role_facts(permissions: Callable[[], Any], disabled: Callable[[], bool]) -> dict[str, Any]:
+    """What a custom role lets whoever holds it do, planned and live alike. It lists permissions
+    one by one (no wildcards), so it never holds every one; a disabled role grants nothing."""
+    facts = Facts()
+
+    def held() -> set[str]:
+        return set() if disabled() else {str(known(p)) for p in known(permissions()) or ()}
+
+    facts.derive("admin", lambda: False)
+    facts.derive(
+        "escalation",
+        lambda: ["allows " + " with ".join(path) for path in ESCALATION_PERMISSIONS if set(path) <= held()],
+    )
+    facts.derive(
+        "access_gaps",
+        lambda: (
+            [f"the role both destroys Cloud KMS key versions ({KEY_VERSION_DESTROY}) and decrypts with them"]
+            if {KEY_VERSION_DESTROY, KEY_VERSION_DECRYPT} <= held()
+            else []
+        ),
+    )
+    return facts.values
+
+
+def custom_role(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    """A project's or organisation's custom role: what whoever it is granted to may do."""
+    return custom_role_facts(
+        lambda: values.get("permissions"),
+        lambda: dig(values, "stage", default="GA") == "DISABLED" or dig(values, "deleted") is True,
+    )
+
+
 def hierarchy_iam(level: str) -> Normaliser:
     def normalise(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
         return hierarchy_facts(lambda: _hierarchy_grants(values), level)
@@ -570,6 +627,8 @@ PLANNED: dict[str, PlannedType] = {
     "google_kms_crypto_key": PlannedType("key", crypto_key),
     "google_project_iam_audit_config": PlannedType("audit_trail", audit_config),
     **{native: PlannedType("access_policy", hierarchy_iam(level)) for native, level in HIERARCHY_IAM.items()},
+    "google_project_iam_custom_role": PlannedType("access_policy", custom_role),
+    "google_organization_iam_custom_role": PlannedType("access_policy", custom_role),
     "google_logging_project_bucket_config": PlannedType("log_store", logging_bucket),
     "google_compute_instance": PlannedType("compute", compute_instance),
     "google_compute_disk": PlannedType("disk", compute_disk),
@@ -626,42 +685,52 @@ JOINS: dict[str, Join] = {
     "google_kms_crypto_key": Join("key_ring", "google_kms_key_ring", absorb=False),
 }
 
-GLOBAL_TYPES = frozenset(HIERARCHY_IAM) | frozenset(
-    {
-        "google_project_iam_audit_config",
-        "google_compute_firewall",
-        "google_compute_network",
-        "google_project_service",
-        "google_monitoring_alert_policy",
-        "google_essential_contacts_contact",
-        "google_logging_metric",
-        "google_logging_organization_sink",
-        "google_logging_folder_sink",
-        "google_os_config_patch_deployment",
-        "google_compute_managed_ssl_certificate",
-        "google_compute_ssl_certificate",
-    }
+CUSTOM_ROLES = frozenset({"google_project_iam_custom_role", "google_organization_iam_custom_role"})
+
+GLOBAL_TYPES = (
+    frozenset(HIERARCHY_IAM)
+    | CUSTOM_ROLES
+    | frozenset(
+        {
+            "google_project_iam_audit_config",
+            "google_compute_firewall",
+            "google_compute_network",
+            "google_project_service",
+            "google_monitoring_alert_policy",
+            "google_essential_contacts_contact",
+            "google_logging_metric",
+            "google_logging_organization_sink",
+            "google_logging_folder_sink",
+            "google_os_config_patch_deployment",
+            "google_compute_managed_ssl_certificate",
+            "google_compute_ssl_certificate",
+        }
+    )
 )
 
 
 # Types the provider cannot tag or label: the tagging control does not apply to them.
-UNTAGGABLE = frozenset(HIERARCHY_IAM) | frozenset(
-    {
-        "google_compute_firewall",
-        "google_project_iam_audit_config",
-        "google_logging_project_bucket_config",
-        "google_compute_network",
-        "google_compute_subnetwork",
-        "google_project_service",
-        "google_monitoring_alert_policy",
-        "google_essential_contacts_contact",
-        "google_logging_metric",
-        "google_logging_organization_sink",
-        "google_logging_folder_sink",
-        "google_os_config_patch_deployment",
-        "google_compute_managed_ssl_certificate",
-        "google_compute_ssl_certificate",
-    }
+UNTAGGABLE = (
+    frozenset(HIERARCHY_IAM)
+    | CUSTOM_ROLES
+    | frozenset(
+        {
+            "google_compute_firewall",
+            "google_project_iam_audit_config",
+            "google_logging_project_bucket_config",
+            "google_compute_network",
+            "google_compute_subnetwork",
+            "google_project_service",
+            "google_monitoring_alert_policy",
+            "google_essential_contacts_contact",
+            "google_logging_metric",
+            "google_logging_organization_sink",
+            "google_logging_folder_sink",
+            "google_os_config_patch_deployment",
+            "google_compute_managed_ssl_certificate",
+            "google_compute_ssl_certificate",
+        }
+    )
 )
 
 

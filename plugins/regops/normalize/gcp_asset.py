@@ -32,7 +32,13 @@ from regops.normalize.common import (
     parse_port_span,
     port_ranges,
 )
-from regops.normalize.gcp import binding_grants, hierarchy_facts, key_access_gaps, public_grants
+from regops.normalize.gcp import (
+    binding_grants,
+    custom_role_facts,
+    hierarchy_facts,
+    key_access_gaps,
+    public_grants,
+)
 
 IAM_POLICY = "iam_policy"
 # A Cloud KMS key's: the IAM policy of its key ring, which grants on every key in it.
@@ -216,6 +222,14 @@ def hierarchy_grants(level: str) -> Callable[[Mapping[str, Any]], dict[str, Any]
     return normalise
 
 
+def custom_role(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A custom role of the project or organisation, as the planned side reads it."""
+    return custom_role_facts(
+        lambda: dig(payload, "data", "includedPermissions", default=[]),
+        lambda: dig(payload, "data", "stage") == "DISABLED" or dig(payload, "data", "deleted") is True,
+    )
+
+
 def logging_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     facts.derive("retention_days", lambda: int(dig(payload, "data", "retentionDays", default=30)))
@@ -381,6 +395,7 @@ LIVE: dict[str, LiveType] = {
     "monitoring.googleapis.com/AlertPolicy": live_security_service(_alert_policy),
     "logging.googleapis.com/LogMetric": live_security_service(_log_metric),
     "logging.googleapis.com/LogSink": live_security_service(_sink),
+    "iam.googleapis.com/Role": LiveType("access_policy", custom_role, taggable=False),
 }
 
 # What a project's, folder's or organisation's asset stands for besides itself, as a resource
