@@ -26,9 +26,11 @@ def run_project_suites(pytester: pytest.Pytester, *args: str) -> pytest.RunResul
 
 
 def judge_plan(pytester: pytest.Pytester, *controls: str) -> dict[str, Any]:
-    """The evidence of the project's suites judging the test's `plan.json` at acceptance, with
-    regops's defaults (only `controls`, when given)."""
-    pytester.makepyprojecttoml("[tool.regops]\n")
+    """The evidence of the project's suites judging the test's `plan.json` at acceptance, as the
+    test's `pyproject.toml` configures them (regops's defaults without one; only `controls`,
+    when given)."""
+    if not (pytester.path / "pyproject.toml").exists():
+        pytester.makepyprojecttoml("[tool.regops]\n")
     selected = [f"--control={control}" for control in controls]
     run_project_suites(pytester, "--stage=acceptance", "--plan=plan.json", "--evidence-dir=out", *selected)
     return load_evidence(only_bundle(pytester.path / "out", "acceptance"))

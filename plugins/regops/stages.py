@@ -58,6 +58,11 @@ class Parameters(BaseModel):
     cde_classification: str = "cde"
     edge_tag: str = "tier"
     edge_tag_value: str = "edge"
+    # The tag naming a resource's stage (ENV-001: a resource of another stage does not belong).
+    stage_tag: str = "stage"
+    # The stage's own cloud accounts, by provider (`aws`: account ids): ENV-001 fails a role
+    # that lets any other account assume it. Set per stage; unset, such a role is an error.
+    stage_accounts: dict[str, list[str]] = Field(default_factory=dict)
     admin_ports: list[int] = Field(default_factory=lambda: [22, 3389, 5985, 5986])
     edge_ports: list[int] = Field(default_factory=lambda: [80, 443])
     audit_log_retention_days: int = 365

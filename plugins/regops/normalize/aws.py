@@ -467,6 +467,30 @@ def _held_documents(native_type: str, values: Mapping[str, Any], related: Relate
     return documents
 
 
+def trusted_accounts(document: Any) -> list[str]:
+    """The AWS accounts a role's trust policy lets assume it, "*" for any: the account of each
+    AWS principal it allows. Services and identity providers are no accounts; a principal named
+    by its unique id leaves the accounts unknown."""
+    accounts: set[str] = set()
+    for statement in _statements(known(document)):
+        principal = statement.get("Principal")
+        if statement.get("Effect") != "Allow":
+            continue
+        if "NotPrincipal" in statement or principal == "*":
+            accounts.add("*")
+            continue
+        named = principal.get("AWS", []) if isinstance(principal, Mapping) else []
+        for name in map(str, _as_list(named)):
+            parts = name.split(":")
+            if name == "*" or name.isdigit():
+                accounts.add(name)
+            elif len(parts) > 4 and parts[0] == "arn":
+                accounts.add(parts[4] or "*")
+            else:
+                raise Unknown
+    return sorted(accounts)
+
+
 def _no_credentials(facts: Facts) -> None:
     """A role or group: assumed or joined, never signed in to with a password or key of its own;
     and policies are how it grants at all, so attaching them to it is no shortcut past groups."""
@@ -478,6 +502,7 @@ def _no_credentials(facts: Facts) -> None:
 def iam_role(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     _no_credentials(facts)
+    facts.derive("trusted_accounts", lambda: trusted_accounts(values.get("assume_role_policy")))
     facts.values.update(_held_grants(_held_documents("aws_iam_role", values, related)))
     return facts.values
 
@@ -485,6 +510,7 @@ def iam_role(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
 def iam_group(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     _no_credentials(facts)
+    facts.derive("trusted_accounts", lambda: [])  # a group is joined, never assumed
     facts.values.update(_held_grants(_held_documents("aws_iam_group", values, related)))
     return facts.values
 
@@ -508,6 +534,7 @@ def iam_user(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     guards a console password is never in a plan: a person enrols the device."""
     facts = Facts()
     facts.derive("console_access", lambda: bool(related.get("aws_iam_user_login_profile")))
+    facts.derive("trusted_accounts", lambda: [])  # a user signs in; nobody assumes it
     facts.derive("access_key_max_age_days", lambda: _planned_key_age(related.get("aws_iam_access_key", ())))
     facts.values.update(_held_grants(_held_documents("aws_iam_user", values, related)))
     inline, attachment = HELD_POLICY_BLOCKS["aws_iam_user"]
@@ -1863,6 +1890,7 @@ def live_iam_user(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     facts.derive("console_access", lambda: known(payload.get("login_profile")) is not None)
     facts.derive("mfa_enabled", lambda: bool(known(payload.get("mfa_devices"))))
+    facts.derive("trusted_accounts", lambda: [])
 
     def key_age() -> int | None:
         now = payload["now"]
@@ -1882,6 +1910,10 @@ def live_iam_user(payload: Mapping[str, Any]) -> dict[str, Any]:
 def live_iam_role(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     _no_credentials(facts)
+    facts.derive(
+        "trusted_accounts",
+        lambda: trusted_accounts(dig(payload, "description", "AssumeRolePolicyDocument", default=UNKNOWN)),
+    )
     facts.values.update(_held_grants(payload.get("policy_documents")))
     return facts.values
 

@@ -1,0 +1,56 @@
+"""Regulatory layer: the stages kept apart (system test, acceptance and production)."""
+
+from __future__ import annotations
+
+import pytest
+
+from regops import ASSET_KINDS, Parameters, Resource, not_applicable
+
+
+class StageAccountsUnset(LookupError):
+    """The stage's own accounts are not configured, so a trust in an account cannot be judged."""
+
+
+@pytest.mark.control(
+    id="ENV-001",
+    layer="regulatory",
+    severity="critical",
+    kinds=(*ASSET_KINDS, "identity"),
+    frameworks={
+        "pci-dss": ["6.5.3", "6.5.4"],
+        "dora": ["Art. 9(4)(e)"],
+        "rts-2024-1774": ["Art. 16(1)(c)"],
+        "iso-27001": ["A.8.31", "A.5.3"],
+        "bsi-c5": ["DEV-10"],
+        "marisk": ["AT 7.2 Tz. 3"],
+    },
+)
+def test_stages_kept_apart(resource: Resource, parameters: Parameters) -> None:
+    """Stages kept apart: no resource of another stage, no trust across stages
+
+    Pre-production is separated from production and the separation is enforced by access
+    control: a stage holds only resources tagged for it, and its roles may be assumed from its
+    own accounts only (a test account trusted by a production role is a way into production).
+    """
+    tag = parameters.stage_tag
+    tagged = resource.tags.get(tag)
+    assert tagged in (None, resource.stage), (
+        f"{resource.id}: tagged {tag}={tagged} in the {resource.stage} stage"
+    )
+    if resource.kind != "identity":
+        if tagged is None:
+            not_applicable(f"no {tag} tag (AST-001 requires one)")
+        return
+    trusted = resource.fact("trusted_accounts")
+    if not trusted:
+        return
+    own = parameters.stage_accounts.get(resource.provider)
+    if own is None:
+        raise StageAccountsUnset(
+            f"{resource.id} may be assumed from {', '.join(trusted)}; set stage_accounts.{resource.provider}"
+            f" in [tool.regops.stages.{resource.stage}.parameters] to judge it"
+        )
+    foreign = ", ".join(account for account in trusted if account not in own)
+    assert not foreign, (
+        f"{resource.id}: may be assumed from {foreign}, no account of the {resource.stage} stage"
+    )

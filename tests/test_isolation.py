@@ -1,0 +1,147 @@
+"""ENV-001: the stages kept apart. A resource tagged for another stage does not belong in this
+one, and a role may be assumed from its own stage's accounts only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from regops.discovery.aws import discover_aws
+from regops.normalize.aws import trusted_accounts
+from regops.normalize.common import Unknown
+from tests.aws_server import Clients, aws, moto_endpoint  # noqa: F401
+from tests.helpers import judge_plan, result_rows
+from tests.plans import TAGS, Change, write_plan
+from tests.test_discovery_aws import STAGE_TAGS, source
+
+OWN = "123456789012"
+TEST_ACCOUNT = "210987654321"
+
+
+def trust(*principals: Any, **statement: Any) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole", **statement}
+                for principal in principals
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("document", "accounts"),
+    [
+        (trust({"Service": "lambda.amazonaws.com"}), []),
+        (trust({"AWS": f"arn:aws:iam::{OWN}:root"}), [OWN]),
+        (trust({"AWS": [TEST_ACCOUNT, f"arn:aws:iam::{OWN}:role/ci"]}), [OWN, TEST_ACCOUNT]),
+        (trust({"AWS": f"arn:aws:sts::{TEST_ACCOUNT}:assumed-role/ci/session"}), [TEST_ACCOUNT]),
+        (trust({"AWS": "*"}, Condition={"StringEquals": {"aws:PrincipalOrgID": "o-payments"}}), ["*"]),
+        (trust("*"), ["*"]),
+        (trust({"Federated": f"arn:aws:iam::{OWN}:oidc-provider/token.actions.githubusercontent.com"}), []),
+        (
+            json.dumps({"Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": OWN}, "Action": "sts:*"}]}),
+            ["*"],
+        ),
+        (
+            json.dumps({"Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:*"}]}),
+            [],
+        ),
+    ],
+    ids=[
+        "service",
+        "own-root",
+        "two-accounts",
+        "assumed-role",
+        "anyone-in-the-org",
+        "anyone",
+        "oidc",
+        "not-principal",
+        "deny",
+    ],
+)
+def test_the_accounts_a_trust_policy_lets_in(document: str, accounts: list[str]) -> None:
+    assert trusted_accounts(document) == accounts
+
+
+@pytest.mark.parametrize("document", [trust({"AWS": "AROAEXAMPLEUNIQUEID"}), "{not json", ["a", "list"]])
+def test_a_trust_policy_that_names_no_account_leaves_them_unknown(document: Any) -> None:
+    with pytest.raises(Unknown):
+        trusted_accounts(document)
+
+
+def role(name: str, document: str) -> Change:
+    return Change(
+        f"aws_iam_role.{name}",
+        "aws_iam_role",
+        {"name": name, "assume_role_policy": document},
+        unknown={"inline_policy": True, "managed_policy_arns": True},
+    )
+
+
+def bucket(name: str, **tags: str) -> Change:
+    values = {"bucket": f"payments-{name}", "tags": {**TAGS, **tags}, "tags_all": {**TAGS, **tags}}
+    return Change(f"aws_s3_bucket.{name}", "aws_s3_bucket", values)
+
+
+PLAN = (
+    role("own", trust({"AWS": f"arn:aws:iam::{OWN}:role/ci"})),
+    role("from_test", trust({"AWS": f"arn:aws:iam::{TEST_ACCOUNT}:role/ci"})),
+    role("service", trust({"Service": "lambda.amazonaws.com"})),
+    bucket("card"),
+    bucket("stray", stage="production"),
+)
+
+
+def env_001(pytester: pytest.Pytester, parameters: str) -> dict[str | None, tuple[str, str]]:
+    write_plan(pytester.path / "plan.json", *PLAN)
+    (pytester.path / "pyproject.toml").write_text(parameters, encoding="utf-8")
+    rows = result_rows(judge_plan(pytester, "ENV-001"), lambda control: control["id"] == "ENV-001")
+    return {resource: (outcome, message) for _, resource, outcome, message in rows}
+
+
+def test_env_001_keeps_each_stage_to_its_own_resources_and_accounts(pytester: pytest.Pytester) -> None:
+    found = env_001(
+        pytester,
+        f'[tool.regops]\n[tool.regops.stages.acceptance.parameters]\nstage_accounts = {{aws = ["{OWN}"]}}\n',
+    )
+    assert {resource: outcome for resource, (outcome, _) in found.items()} == {
+        "aws_iam_role.own": "passed",
+        "aws_iam_role.from_test": "failed",
+        "aws_iam_role.service": "passed",
+        "aws_s3_bucket.card": "passed",
+        "aws_s3_bucket.stray": "failed",
+    }
+    assert (
+        f"may be assumed from {TEST_ACCOUNT}, no account of the acceptance stage"
+        in found["aws_iam_role.from_test"][1]
+    )
+    assert "tagged stage=production in the acceptance stage" in found["aws_s3_bucket.stray"][1]
+
+
+def test_a_trust_in_an_account_is_an_error_while_the_stage_s_accounts_are_unset(
+    pytester: pytest.Pytester,
+) -> None:
+    found = env_001(pytester, "[tool.regops]\n")
+    assert found["aws_iam_role.own"][0] == "error"
+    assert (
+        "set stage_accounts.aws in [tool.regops.stages.acceptance.parameters]" in found["aws_iam_role.own"][1]
+    )
+    # A role only services assume needs no accounts to be judged.
+    assert found["aws_iam_role.service"][0] == "passed"
+
+
+def test_a_live_role_s_trust_is_read_from_its_listing(aws: Clients) -> None:  # noqa: F811
+    iam = aws("iam")
+    iam.create_role(
+        RoleName="from-test",
+        AssumeRolePolicyDocument=trust({"AWS": f"arn:aws:iam::{TEST_ACCOUNT}:root"}),
+        Tags=STAGE_TAGS,
+    )
+    found = {
+        r.id: r for r in discover_aws(source(aws), "acceptance").resources if r.native_type == "aws_iam_role"
+    }
+    assert found[f"arn:aws:iam::{OWN}:role/from-test"].facts["trusted_accounts"] == [TEST_ACCOUNT]
