@@ -101,6 +101,30 @@ def test_the_ways_a_policy_lets_its_holder_raise_its_rights(
     assert escalation_paths(document(*statements)) == paths
 
 
+def passed_to(operator: str, *services: str) -> dict[str, Any]:
+    return {operator: {"iam:PassedToService": list(services)}}
+
+
+@pytest.mark.parametrize(
+    ("condition", "escalates"),
+    [
+        (passed_to("StringEquals", "ec2.amazonaws.com"), True),
+        (passed_to("StringEquals", "lambda.amazonaws.com", "ecs-tasks.amazonaws.com"), False),
+        (passed_to("ForAnyValue:StringLike", "ec2.*"), True),
+        (passed_to("StringEqualsIfExists", "dax.amazonaws.com"), False),
+        # A negated operator passes the role to every other service, EC2 among them.
+        (passed_to("StringNotEquals", "lambda.amazonaws.com"), True),
+        ({"Bool": {"aws:MultiFactorAuthPresent": "true"}}, True),
+    ],
+    ids=["to-ec2", "to-others", "like-ec2", "if-exists-elsewhere", "not-equals", "other-condition"],
+)
+def test_pass_role_counts_only_towards_the_service_it_may_reach(
+    condition: dict[str, Any], escalates: bool
+) -> None:
+    policy = document(allow("iam:PassRole", Condition=condition), allow("ec2:RunInstances"))
+    assert escalation_paths(policy) == (["allows iam:PassRole with ec2:RunInstances"] if escalates else [])
+
+
 def test_every_action_on_every_resource_takes_every_path() -> None:
     assert len(escalation_paths(document(allow("*")))) == len(ESCALATION_PATHS)
 
@@ -119,6 +143,18 @@ def test_a_path_may_run_across_the_policies_a_role_holds() -> None:
     # Either policy unread could complete a path: the fact is unknown, never a partial list.
     values["inline_policy"][1]["policy"] = UNKNOWN
     assert "escalation" not in PLANNED["aws_iam_role"].facts(values, {})
+
+
+def test_an_aws_managed_policy_completes_a_path_another_policy_begins() -> None:
+    dynamodb = "arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess"
+    values = {"name": "r", "inline_policy": [], "managed_policy_arns": [dynamodb]}
+    # Alone it passes roles to Auto Scaling and DAX only.
+    assert PLANNED["aws_iam_role"].facts(values, {})["escalation"] == []
+    values["inline_policy"] = [{"name": "pass", "policy": document(allow("iam:PassRole"))}]
+    assert PLANNED["aws_iam_role"].facts(values, {})["escalation"] == [
+        "allows iam:PassRole with lambda:CreateFunction with lambda:CreateEventSourceMapping",
+        "allows iam:PassRole with datapipeline:CreatePipeline with datapipeline:PutPipelineDefinition",
+    ]
 
 
 @pytest.mark.parametrize(

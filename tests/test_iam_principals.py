@@ -239,6 +239,12 @@ def test_a_user_has_the_credentials_and_policies_the_plan_gives_it(tmp_path: Pat
         (POWER_USER, False, [KEY_WIDE]),
         (LAMBDA_LOGS, False, []),
         ("arn:aws:iam::aws:policy/AWSKeyManagementServicePowerUser", False, []),
+        (
+            "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+            False,
+            ["allows kms:Decrypt, kms:ReEncryptFrom on every KMS key"],
+        ),
+        ("arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess", False, []),
     ],
 )
 def test_aws_managed_policies_stand_for_what_they_grant(arn: str, admin: bool, gaps: list[str]) -> None:
@@ -261,6 +267,11 @@ def test_any_other_policy_arn_is_unknown(arn: str) -> None:
 
 
 ESCALATING = {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"}
+KEY_WIDE_HOLDERS = {
+    "AdministratorAccess",
+    "PowerUserAccess",
+    "service-role/AWSBackupServiceRolePolicyForBackup",
+}
 
 
 @settings(max_examples=60, deadline=None)
@@ -270,7 +281,7 @@ def test_a_role_is_as_strong_as_the_strongest_policy_it_holds(names: list[str], 
     arns = [f"arn:aws:iam::aws:policy/{name}" for name in held]
     facts = PLANNED["aws_iam_role"].facts({"name": "r", "inline_policy": [], "managed_policy_arns": arns}, {})
     assert facts["admin"] == ("AdministratorAccess" in held)
-    assert bool(facts["access_gaps"]) == bool({"AdministratorAccess", "PowerUserAccess"} & set(held))
+    assert bool(facts["access_gaps"]) == bool(KEY_WIDE_HOLDERS & set(held))
     assert bool(facts["escalation"]) == bool(ESCALATING & set(held))
 
 

@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from regops.model import UNKNOWN
 from regops.normalize.alerting import (
@@ -253,8 +253,9 @@ def _granted_on_every_key(statements: list[Mapping[str, Any]]) -> list[str]:
 # The published ways to raise one's own rights in AWS IAM, as the actions each needs on every
 # resource of its kind (an ARN no policy names stands for them): rewriting or attaching a policy,
 # taking another user's credentials or group, or handing a role to code one runs or changes.
-# PassRole limited to named roles, or code changes to named functions, is how such rights are
-# meant to be granted, and is no path.
+# PassRole limited to named roles, or to other services than the one that would run the code
+# (`iam:PassedToService`), or code changes to named functions, is how such rights are meant to
+# be granted, and is no path.
 _ROLE = "arn:aws:iam::123456789012:role/0d5c4a1e-unnamed"
 _USER = "arn:aws:iam::123456789012:user/0d5c4a1e-unnamed"
 _GROUP = "arn:aws:iam::123456789012:group/0d5c4a1e-unnamed"
@@ -265,46 +266,88 @@ _STACK = "arn:aws:cloudformation:eu-west-1:123456789012:stack/0d5c4a1e-unnamed/0
 _DEV_ENDPOINT = "arn:aws:glue:eu-west-1:123456789012:devEndpoint/0d5c4a1e-unnamed"
 _PIPELINE = "arn:aws:datapipeline:eu-west-1:123456789012:pipeline/df-0d5c4a1e"
 _EVENT_SOURCE_MAPPING = "arn:aws:lambda:eu-west-1:123456789012:event-source-mapping:0d5c4a1e"
-ESCALATION_PATHS: tuple[tuple[tuple[str, str], ...], ...] = (
-    (("iam:CreatePolicyVersion", _POLICY),),
-    (("iam:SetDefaultPolicyVersion", _POLICY),),
-    (("iam:AttachUserPolicy", _USER),),
-    (("iam:AttachGroupPolicy", _GROUP),),
-    (("iam:AttachRolePolicy", _ROLE),),
-    (("iam:PutUserPolicy", _USER),),
-    (("iam:PutGroupPolicy", _GROUP),),
-    (("iam:PutRolePolicy", _ROLE),),
-    (("iam:AddUserToGroup", _GROUP),),
-    (("iam:CreateAccessKey", _USER),),
-    (("iam:CreateLoginProfile", _USER),),
-    (("iam:UpdateLoginProfile", _USER),),
-    (("iam:UpdateAssumeRolePolicy", _ROLE), ("sts:AssumeRole", _ROLE)),
-    (("lambda:UpdateFunctionCode", _FUNCTION),),
-    (("glue:UpdateDevEndpoint", _DEV_ENDPOINT),),
-    (("iam:PassRole", _ROLE), ("ec2:RunInstances", _INSTANCE)),
-    (("iam:PassRole", _ROLE), ("lambda:CreateFunction", _FUNCTION), ("lambda:InvokeFunction", _FUNCTION)),
-    (
-        ("iam:PassRole", _ROLE),
-        ("lambda:CreateFunction", _FUNCTION),
-        ("lambda:CreateEventSourceMapping", _EVENT_SOURCE_MAPPING),
+_PASS_ROLE = ("iam:PassRole", _ROLE)
+
+
+class EscalationPath(NamedTuple):
+    steps: tuple[tuple[str, str], ...]  # (action, an ARN no policy names of the kind it acts on)
+    passed_to: str | None = None  # the service a passed role must reach
+
+
+ESCALATION_PATHS: tuple[EscalationPath, ...] = (
+    EscalationPath((("iam:CreatePolicyVersion", _POLICY),)),
+    EscalationPath((("iam:SetDefaultPolicyVersion", _POLICY),)),
+    EscalationPath((("iam:AttachUserPolicy", _USER),)),
+    EscalationPath((("iam:AttachGroupPolicy", _GROUP),)),
+    EscalationPath((("iam:AttachRolePolicy", _ROLE),)),
+    EscalationPath((("iam:PutUserPolicy", _USER),)),
+    EscalationPath((("iam:PutGroupPolicy", _GROUP),)),
+    EscalationPath((("iam:PutRolePolicy", _ROLE),)),
+    EscalationPath((("iam:AddUserToGroup", _GROUP),)),
+    EscalationPath((("iam:CreateAccessKey", _USER),)),
+    EscalationPath((("iam:CreateLoginProfile", _USER),)),
+    EscalationPath((("iam:UpdateLoginProfile", _USER),)),
+    EscalationPath((("iam:UpdateAssumeRolePolicy", _ROLE), ("sts:AssumeRole", _ROLE))),
+    EscalationPath((("lambda:UpdateFunctionCode", _FUNCTION),)),
+    EscalationPath((("glue:UpdateDevEndpoint", _DEV_ENDPOINT),)),
+    EscalationPath((_PASS_ROLE, ("ec2:RunInstances", _INSTANCE)), "ec2.amazonaws.com"),
+    EscalationPath(
+        (_PASS_ROLE, ("lambda:CreateFunction", _FUNCTION), ("lambda:InvokeFunction", _FUNCTION)),
+        "lambda.amazonaws.com",
     ),
-    (("iam:PassRole", _ROLE), ("glue:CreateDevEndpoint", _DEV_ENDPOINT)),
-    (("iam:PassRole", _ROLE), ("cloudformation:CreateStack", _STACK)),
-    (
-        ("iam:PassRole", _ROLE),
-        ("datapipeline:CreatePipeline", _PIPELINE),
-        ("datapipeline:PutPipelineDefinition", _PIPELINE),
+    EscalationPath(
+        (
+            _PASS_ROLE,
+            ("lambda:CreateFunction", _FUNCTION),
+            ("lambda:CreateEventSourceMapping", _EVENT_SOURCE_MAPPING),
+        ),
+        "lambda.amazonaws.com",
+    ),
+    EscalationPath((_PASS_ROLE, ("glue:CreateDevEndpoint", _DEV_ENDPOINT)), "glue.amazonaws.com"),
+    EscalationPath((_PASS_ROLE, ("cloudformation:CreateStack", _STACK)), "cloudformation.amazonaws.com"),
+    EscalationPath(
+        (
+            _PASS_ROLE,
+            ("datapipeline:CreatePipeline", _PIPELINE),
+            ("datapipeline:PutPipelineDefinition", _PIPELINE),
+        ),
+        "datapipeline.amazonaws.com",
     ),
 )
+# Operators that allow only matching values (an absent key matches nothing: ...IfExists is
+# the same here, as PassRole always carries the service).
+_MATCHING_OPERATORS = frozenset({"stringequals", "stringequalsignorecase", "stringlike"})
+
+
+def _passes_to(statement: Mapping[str, Any], service: str | None) -> bool:
+    """Whether a statement's `iam:PassedToService` condition, if any, lets a role reach `service`."""
+    condition = statement.get("Condition")
+    if service is None or not isinstance(condition, Mapping):
+        return True
+    for operator, block in condition.items():
+        name = str(operator).lower().removesuffix("ifexists").split(":")[-1]
+        if name not in _MATCHING_OPERATORS or not isinstance(block, Mapping):
+            continue
+        for key, value in block.items():
+            if str(key).lower() == "iam:passedtoservice" and not any(
+                fnmatch.fnmatchcase(service, str(v)) for v in _as_list(value)
+            ):
+                return False
+    return True
 
 
 def escalation_paths(document: Any) -> list[str]:
     """Each way an identity policy lets its holder raise its own rights, named by its actions."""
     statements = _statements(document)
     return [
-        "allows " + " with ".join(action for action, _ in path)
+        "allows " + " with ".join(action for action, _ in path.steps)
         for path in ESCALATION_PATHS
-        if all(_allowed_on_every(statements, action, unnamed) for action, unnamed in path)
+        if all(
+            _allowed_on_every([s for s in statements if _passes_to(s, path.passed_to)], action, unnamed)
+            if action == "iam:PassRole"
+            else _allowed_on_every(statements, action, unnamed)
+            for action, unnamed in path.steps
+        )
     ]
 
 
@@ -377,10 +420,10 @@ def iam_policy(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
 
 
 # What AWS's own managed policies grant of what IAM-004 and KMS-003 ask (everything, rights on
-# every KMS key, ways to raise one's rights), read from the default versions in AWS's managed
-# policy reference (December 2026) and kept as the statements that grant it. A plan holds only
-# their ARNs; a policy not listed is unknown there (live discovery reads every document). Keyed
-# by the path after "policy/".
+# every KMS key, ways to raise one's rights), read from the default versions AWS publishes
+# (December 2026) and kept as the statements that grant it; () for a policy that grants none
+# of it. A plan holds only their ARNs; a policy not listed is unknown there (live discovery
+# reads every document). Keyed by the path after "policy/".
 AWS_MANAGED_GRANTS: dict[str, tuple[dict[str, Any], ...]] = {
     "AdministratorAccess": ({"Effect": "Allow", "Action": "*", "Resource": "*"},),
     # Every action but IAM's, Organizations' and Account's, on every resource; the few IAM
@@ -389,15 +432,82 @@ AWS_MANAGED_GRANTS: dict[str, tuple[dict[str, Any], ...]] = {
         {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"},
     ),
     "IAMFullAccess": ({"Effect": "Allow", "Action": "iam:*", "Resource": "*"},),
+    # Read-only, however wide: Describe, Get and List actions (kms:Get* reads no plaintext).
+    "ReadOnlyAccess": (),
+    "SecurityAudit": (),
     # Creates, describes, lists and tags keys: none of the key-wide actions.
     "AWSKeyManagementServicePowerUser": (),
+    "AmazonS3FullAccess": (),
     "AmazonS3ReadOnlyAccess": (),
     "AmazonEC2ContainerRegistryReadOnly": (),
+    "AmazonEC2ContainerRegistryPowerUser": (),
+    "AmazonEKSClusterPolicy": (),
     "AmazonEKSWorkerNodePolicy": (),
     "AmazonEKS_CNI_Policy": (),
+    "AmazonSSMManagedInstanceCore": (),
+    "CloudWatchAgentServerPolicy": (),
+    "CloudWatchLogsFullAccess": (),
+    "AWSXrayWriteOnlyAccess": (),
+    # Its Lambda actions are on the SecretsManager* functions only.
+    "SecretsManagerReadWrite": (),
+    # Pipelines and functions on everything; roles passed to Auto Scaling and DAX only.
+    "AmazonDynamoDBFullAccess": (
+        {
+            "Effect": "Allow",
+            "Action": [
+                "datapipeline:CreatePipeline",
+                "datapipeline:PutPipelineDefinition",
+                "lambda:CreateFunction",
+                "lambda:CreateEventSourceMapping",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": "*",
+            "Condition": {
+                "StringLike": {
+                    "iam:PassedToService": [
+                        "application-autoscaling.amazonaws.com",
+                        "application-autoscaling.amazonaws.com.cn",
+                        "dax.amazonaws.com",
+                    ]
+                }
+            },
+        },
+    ),
     "service-role/AWSLambdaBasicExecutionRole": (),
     "service-role/AWSLambdaVPCAccessExecutionRole": (),
+    "service-role/AWSLambdaRole": ({"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"},),
     "service-role/AmazonRDSEnhancedMonitoringRole": (),
+    "service-role/AmazonECSTaskExecutionRolePolicy": (),
+    # Decrypts through DynamoDB and Aurora DSQL, re-encrypts EBS snapshots: on every key, under
+    # conditions that may hold (KMS-003 counts them, as for any policy).
+    "service-role/AWSBackupServiceRolePolicyForBackup": (
+        {
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {
+                "StringLike": {"kms:ViaService": ["dynamodb.*.amazonaws.com", "dsql.*.amazonaws.com"]}
+            },
+        },
+        {
+            "Effect": "Allow",
+            "Action": "kms:ReEncryptFrom",
+            "Resource": "arn:aws:kms:*:*:key/*",
+            "Condition": {"StringLike": {"kms:ViaService": "ec2.*.amazonaws.com"}},
+        },
+        {
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": "arn:aws:iam::*:role/*",
+            "Condition": {
+                "StringEquals": {"iam:PassedToService": "malware-protection.guardduty.amazonaws.com"}
+            },
+        },
+    ),
 }
 _AWS_MANAGED_ARN = re.compile(r"arn:aws[a-z-]*:iam::aws:policy/(.+)")
 
