@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from regops.discovery.aws import discover_aws
-from regops.normalize.aws import trusted_accounts
+from regops.normalize.aws import open_federation, trusted_accounts
 from regops.normalize.common import Unknown
 from tests.aws_server import Clients, aws, moto_endpoint  # noqa: F401
 from tests.helpers import judge_plan, result_rows
@@ -73,6 +73,56 @@ def test_a_trust_policy_that_names_no_account_leaves_them_unknown(document: Any)
         trusted_accounts(document)
 
 
+GITHUB = "token.actions.githubusercontent.com"
+OIDC = {"Federated": f"arn:aws:iam::{OWN}:oidc-provider/{GITHUB}"}
+
+
+def web_identity(condition: dict[str, Any] | None = None) -> str:
+    extra = {"Condition": condition} if condition is not None else {}
+    return trust(OIDC, **extra).replace("sts:AssumeRole", "sts:AssumeRoleWithWebIdentity")
+
+
+@pytest.mark.parametrize(
+    ("document", "providers"),
+    [
+        (web_identity(), [GITHUB]),
+        (web_identity({"StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com"}}), [GITHUB]),
+        (web_identity({"StringLike": {f"{GITHUB}:sub": "*"}}), [GITHUB]),
+        (web_identity({"StringEquals": {f"{GITHUB}:sub": "repo:payments/infra:environment:production"}}), []),
+        (web_identity({"StringLike": {f"{GITHUB}:sub": ["repo:payments/infra:*"]}}), []),
+        # A negated test names no subject: every other one may assume the role.
+        (
+            web_identity({"StringNotEquals": {f"{GITHUB}:sub": "repo:attacker/x:ref:refs/heads/main"}}),
+            [GITHUB],
+        ),
+        (trust({"Federated": "cognito-identity.amazonaws.com"}), ["cognito-identity.amazonaws.com"]),
+        (
+            trust(
+                {"Federated": "cognito-identity.amazonaws.com"},
+                Condition={"StringEquals": {"cognito-identity.amazonaws.com:aud": "eu-central-1:pool"}},
+            ),
+            [],
+        ),
+        (trust({"Federated": f"arn:aws:iam::{OWN}:saml-provider/corporate"}), []),
+        (trust({"AWS": OWN}), []),
+    ],
+    ids=[
+        "no-condition",
+        "audience-only",
+        "any-subject",
+        "environment",
+        "repository",
+        "negated",
+        "cognito",
+        "cognito-pool",
+        "saml",
+        "account",
+    ],
+)
+def test_an_identity_provider_lets_in_only_the_subjects_named(document: str, providers: list[str]) -> None:
+    assert open_federation(document) == providers
+
+
 def role(name: str, document: str) -> Change:
     return Change(
         f"aws_iam_role.{name}",
@@ -91,6 +141,7 @@ PLAN = (
     role("own", trust({"AWS": f"arn:aws:iam::{OWN}:role/ci"})),
     role("from_test", trust({"AWS": f"arn:aws:iam::{TEST_ACCOUNT}:role/ci"})),
     role("service", trust({"Service": "lambda.amazonaws.com"})),
+    role("any_workflow", web_identity({"StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com"}})),
     bucket("card"),
     bucket("stray", stage="production"),
 )
@@ -112,9 +163,11 @@ def test_env_001_keeps_each_stage_to_its_own_resources_and_accounts(pytester: py
         "aws_iam_role.own": "passed",
         "aws_iam_role.from_test": "failed",
         "aws_iam_role.service": "passed",
+        "aws_iam_role.any_workflow": "failed",
         "aws_s3_bucket.card": "passed",
         "aws_s3_bucket.stray": "failed",
     }
+    assert f"any subject of {GITHUB} may assume it" in found["aws_iam_role.any_workflow"][1]
     assert (
         f"may be assumed from {TEST_ACCOUNT}, no account of the acceptance stage"
         in found["aws_iam_role.from_test"][1]

@@ -30,7 +30,9 @@ def test_stages_kept_apart(resource: Resource, parameters: Parameters) -> None:
 
     Pre-production is separated from production and the separation is enforced by access
     control: a stage holds only resources tagged for it, and its roles may be assumed from its
-    own accounts only (a test account trusted by a production role is a way into production).
+    own accounts only (a test account trusted by a production role is a way into production),
+    and through an identity provider only by the subjects named (a pipeline's environment, not
+    every workflow the provider serves).
     """
     tag = parameters.stage_tag
     tagged = resource.tags.get(tag)
@@ -41,6 +43,10 @@ def test_stages_kept_apart(resource: Resource, parameters: Parameters) -> None:
         if tagged is None:
             not_applicable(f"no {tag} tag (AST-001 requires one)")
         return
+    federated = ", ".join(resource.fact("open_federation"))
+    assert not federated, (
+        f"{resource.id}: any subject of {federated} may assume it (no condition names which)"
+    )
     trusted = resource.fact("trusted_accounts")
     if not trusted:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -319,21 +319,22 @@ ESCALATION_PATHS: tuple[EscalationPath, ...] = (
 _MATCHING_OPERATORS = frozenset({"stringequals", "stringequalsignorecase", "stringlike"})
 
 
+def _allowed_values(condition: Any) -> Iterator[tuple[str, list[str]]]:
+    """(key, values) of each test of a condition that allows only matching values."""
+    for operator, block in condition.items() if isinstance(condition, Mapping) else ():
+        name = str(operator).lower().removesuffix("ifexists").split(":")[-1]
+        if name in _MATCHING_OPERATORS and isinstance(block, Mapping):
+            for key, values in block.items():
+                yield str(key).lower(), [str(v) for v in _as_list(values)]
+
+
 def _passes_to(statement: Mapping[str, Any], service: str | None) -> bool:
     """Whether a statement's `iam:PassedToService` condition, if any, lets a role reach `service`."""
-    condition = statement.get("Condition")
-    if service is None or not isinstance(condition, Mapping):
-        return True
-    for operator, block in condition.items():
-        name = str(operator).lower().removesuffix("ifexists").split(":")[-1]
-        if name not in _MATCHING_OPERATORS or not isinstance(block, Mapping):
-            continue
-        for key, value in block.items():
-            if str(key).lower() == "iam:passedtoservice" and not any(
-                fnmatch.fnmatchcase(service, str(v)) for v in _as_list(value)
-            ):
-                return False
-    return True
+    return service is None or all(
+        any(fnmatch.fnmatchcase(service, v) for v in values)
+        for key, values in _allowed_values(statement.get("Condition"))
+        if key == "iam:passedtoservice"
+    )
 
 
 def escalation_paths(document: Any) -> list[str]:
@@ -601,6 +602,30 @@ def trusted_accounts(document: Any) -> list[str]:
     return sorted(accounts)
 
 
+def _scoped_to(condition: Any, key: str) -> bool:
+    """Whether a condition allows only some values of `key` (none of them a bare "*")."""
+    return any(found == key.lower() and "*" not in values for found, values in _allowed_values(condition))
+
+
+def open_federation(document: Any) -> list[str]:
+    """The OpenID Connect providers a role's trust policy lets any of their subjects assume it
+    through: no condition naming which subjects (`<provider>:sub`; an identity pool's `aud`
+    for Cognito). A provider such as GitHub's serves every repository of every organisation."""
+    providers: set[str] = set()
+    for statement in _statements(known(document)):
+        principal = statement.get("Principal")
+        if statement.get("Effect") != "Allow" or not isinstance(principal, Mapping):
+            continue
+        for name in map(str, _as_list(principal.get("Federated", []))):
+            if ":saml-provider/" in name:
+                continue  # assertions of one's own identity provider
+            host = name.split(":oidc-provider/", 1)[-1]
+            claim = "aud" if host == "cognito-identity.amazonaws.com" else "sub"
+            if not _scoped_to(statement.get("Condition"), f"{host}:{claim}"):
+                providers.add(host)
+    return sorted(providers)
+
+
 def _no_credentials(facts: Facts) -> None:
     """A role or group: assumed or joined, never signed in to with a password or key of its own;
     and policies are how it grants at all, so attaching them to it is no shortcut past groups."""
@@ -613,6 +638,7 @@ def iam_role(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     _no_credentials(facts)
     facts.derive("trusted_accounts", lambda: trusted_accounts(values.get("assume_role_policy")))
+    facts.derive("open_federation", lambda: open_federation(values.get("assume_role_policy")))
     facts.values.update(_held_grants(_held_documents("aws_iam_role", values, related)))
     return facts.values
 
@@ -620,7 +646,9 @@ def iam_role(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
 def iam_group(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     _no_credentials(facts)
-    facts.derive("trusted_accounts", lambda: [])  # a group is joined, never assumed
+    # A group is joined, never assumed.
+    facts.derive("trusted_accounts", lambda: [])
+    facts.derive("open_federation", lambda: [])
     facts.values.update(_held_grants(_held_documents("aws_iam_group", values, related)))
     return facts.values
 
@@ -644,7 +672,9 @@ def iam_user(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     guards a console password is never in a plan: a person enrols the device."""
     facts = Facts()
     facts.derive("console_access", lambda: bool(related.get("aws_iam_user_login_profile")))
-    facts.derive("trusted_accounts", lambda: [])  # a user signs in; nobody assumes it
+    # A user signs in; nobody assumes it.
+    facts.derive("trusted_accounts", lambda: [])
+    facts.derive("open_federation", lambda: [])
     facts.derive("access_key_max_age_days", lambda: _planned_key_age(related.get("aws_iam_access_key", ())))
     facts.values.update(_held_grants(_held_documents("aws_iam_user", values, related)))
     inline, attachment = HELD_POLICY_BLOCKS["aws_iam_user"]
@@ -2001,6 +2031,7 @@ def live_iam_user(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts.derive("console_access", lambda: known(payload.get("login_profile")) is not None)
     facts.derive("mfa_enabled", lambda: bool(known(payload.get("mfa_devices"))))
     facts.derive("trusted_accounts", lambda: [])
+    facts.derive("open_federation", lambda: [])
 
     def key_age() -> int | None:
         now = payload["now"]
@@ -2020,10 +2051,9 @@ def live_iam_user(payload: Mapping[str, Any]) -> dict[str, Any]:
 def live_iam_role(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     _no_credentials(facts)
-    facts.derive(
-        "trusted_accounts",
-        lambda: trusted_accounts(dig(payload, "description", "AssumeRolePolicyDocument", default=UNKNOWN)),
-    )
+    trust = dig(payload, "description", "AssumeRolePolicyDocument", default=UNKNOWN)
+    facts.derive("trusted_accounts", lambda: trusted_accounts(trust))
+    facts.derive("open_federation", lambda: open_federation(trust))
     facts.values.update(_held_grants(payload.get("policy_documents")))
     return facts.values
 
