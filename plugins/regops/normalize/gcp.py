@@ -709,29 +709,9 @@ GLOBAL_TYPES = (
 )
 
 
-# Types the provider cannot tag or label: the tagging control does not apply to them.
-UNTAGGABLE = (
-    frozenset(HIERARCHY_IAM)
-    | CUSTOM_ROLES
-    | frozenset(
-        {
-            "google_compute_firewall",
-            "google_project_iam_audit_config",
-            "google_logging_project_bucket_config",
-            "google_compute_network",
-            "google_compute_subnetwork",
-            "google_project_service",
-            "google_monitoring_alert_policy",
-            "google_essential_contacts_contact",
-            "google_logging_metric",
-            "google_logging_organization_sink",
-            "google_logging_folder_sink",
-            "google_os_config_patch_deployment",
-            "google_compute_managed_ssl_certificate",
-            "google_compute_ssl_certificate",
-        }
-    )
-)
+# Types the provider cannot tag or label: the tagging control does not apply to them. None of
+# the global types regops reads takes labels, nor do these regional ones.
+UNTAGGABLE = GLOBAL_TYPES | frozenset({"google_logging_project_bucket_config", "google_compute_subnetwork"})
 
 
 def tags_of(native_type: str, values: Mapping[str, Any]) -> dict[str, str]:
