@@ -58,7 +58,8 @@ class Parameters(BaseModel):
     cde_classification: str = "cde"
     edge_tag: str = "tier"
     edge_tag_value: str = "edge"
-    # The tag naming a resource's stage (ENV-001: a resource of another stage does not belong).
+    # The tag naming a resource's stage: an asset (AST-001) or identity (ENV-001) of another
+    # stage does not belong.
     stage_tag: str = "stage"
     # The stage's own cloud accounts, by provider (`aws`: account ids): ENV-001 fails a role
     # that lets any other account assume it. Set per stage; unset, such a role is an error.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from regops import ASSET_KINDS, Parameters, Resource, not_applicable
+from regops import Parameters, Resource
 
 
 class StageAccountsUnset(LookupError):
@@ -15,7 +15,7 @@ class StageAccountsUnset(LookupError):
     id="ENV-001",
     layer="regulatory",
     severity="critical",
-    kinds=(*ASSET_KINDS, "identity"),
+    kinds=("identity",),
     frameworks={
         "pci-dss": ["6.5.3", "6.5.4"],
         "dora": ["Art. 9(4)(e)"],
@@ -26,23 +26,17 @@ class StageAccountsUnset(LookupError):
     },
 )
 def test_stages_kept_apart(resource: Resource, parameters: Parameters) -> None:
-    """Stages kept apart: no resource of another stage, no trust across stages
+    """Stages kept apart: no identity of another stage, no trust across stages
 
     Pre-production is separated from production and the separation is enforced by access
-    control: a stage holds only resources tagged for it, and its roles may be assumed from its
-    own accounts only (a test account trusted by a production role is a way into production),
-    and through an identity provider only by the subjects named (a pipeline's environment, not
-    every workflow the provider serves).
+    control: a stage's roles may be assumed from its own accounts only (a test account trusted
+    by a production role is a way into production), and through an identity provider only by
+    the subjects named (a pipeline's environment, not every workflow the provider serves). An
+    identity tagged for another stage does not belong (AST-001 asks the same of every asset).
     """
     tag = parameters.stage_tag
-    tagged = resource.tags.get(tag)
-    assert tagged in (None, resource.stage), (
-        f"{resource.id}: tagged {tag}={tagged} in the {resource.stage} stage"
-    )
-    if resource.kind != "identity":
-        if tagged is None:
-            not_applicable(f"no {tag} tag (AST-001 requires one)")
-        return
+    tagged = resource.tags.get(tag, resource.stage)
+    assert tagged == resource.stage, f"{resource.id}: tagged {tag}={tagged} in the {resource.stage} stage"
     federated = ", ".join(resource.fact("open_federation"))
     assert not federated, (
         f"{resource.id}: any subject of {federated} may assume it (no condition names which)"

@@ -30,8 +30,9 @@ def test_mandatory_tags(resource: Resource, parameters: Parameters) -> None:
         not_applicable(f"{resource.native_type} cannot carry tags")
     missing = [tag for tag in parameters.required_tags if not resource.tags.get(tag)]
     assert not missing, f"{resource.id}: missing tag(s) {', '.join(missing)}"
-    assert resource.tags.get("stage") == resource.stage, (
-        f"{resource.id}: tagged stage={resource.tags.get('stage')} but found in stage {resource.stage}"
+    tagged = resource.tags.get(parameters.stage_tag)
+    assert tagged == resource.stage, (
+        f"{resource.id}: tagged {parameters.stage_tag}={tagged} but found in stage {resource.stage}"
     )
 
 
