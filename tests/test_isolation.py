@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from regops.discovery.aws import discover_aws
 from regops.normalize.aws import open_federation, trusted_accounts
@@ -15,6 +17,7 @@ from tests.aws_server import Clients, aws, moto_endpoint  # noqa: F401
 from tests.helpers import judge_plan, result_rows
 from tests.plans import TAGS, Change, write_plan
 from tests.test_discovery_aws import STAGE_TAGS, source
+from tests.test_iam_policies import json_values
 
 OWN = "123456789012"
 TEST_ACCOUNT = "210987654321"
@@ -196,3 +199,26 @@ def test_a_live_role_s_trust_is_read_from_its_listing(aws: Clients) -> None:  # 
         r.id: r for r in discover_aws(source(aws), "acceptance").resources if r.native_type == "aws_iam_role"
     }
     assert found[f"arn:aws:iam::{OWN}:role/from-test"].facts["trusted_accounts"] == [TEST_ACCOUNT]
+
+
+principals = st.dictionaries(
+    st.sampled_from(["AWS", "Federated", "Service"]),
+    json_values
+    | st.sampled_from(["*", f"arn:aws:iam::{OWN}:root", OWN, f"arn:aws:iam::{OWN}:oidc-provider/x"]),
+)
+trust_statements = st.dictionaries(
+    st.sampled_from(["Effect", "Principal", "NotPrincipal", "Action", "Condition"]),
+    json_values | principals | st.sampled_from(["Allow", "*"]),
+)
+
+
+@given(st.lists(trust_statements | json_values, max_size=4) | trust_statements | json_values)
+def test_any_trust_policy_is_read_or_left_unknown(found: Any) -> None:
+    """Whatever a trust policy's text holds, its accounts and providers are read or unknown."""
+    for reader in (trusted_accounts, open_federation):
+        try:
+            read = reader(json.dumps({"Statement": found}))
+        except Unknown:
+            continue
+        assert isinstance(read, list)
+        assert all(isinstance(name, str) for name in read)
