@@ -183,43 +183,31 @@ def test_an_attachment_whose_holder_is_not_in_the_plan_is_a_grant_of_its_own(tmp
     )
 
 
+def user(name: str) -> Change:
+    return Change(f"aws_iam_user.{name}", "aws_iam_user", {"name": name})
+
+
+def of_user(native_type: str, name: str, holder: str, values: dict[str, Any], **more: Any) -> Change:
+    """A block that names its user by reference: a login profile, an access key."""
+    reference = {"user": refer(f"aws_iam_user.{holder}.name")}
+    return Change(
+        f"{native_type}.{name}", native_type, {"user": holder, **values}, expressions=reference, **more
+    )
+
+
 def test_a_user_has_the_credentials_and_policies_the_plan_gives_it(tmp_path: Path) -> None:
     old = (datetime.now(UTC) - timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    user = lambda name: Change(f"aws_iam_user.{name}", "aws_iam_user", {"name": name})  # noqa: E731
-    by_user = lambda name: {"expressions": {"user": refer(f"aws_iam_user.{name}.name")}}  # noqa: E731
+    key = "aws_iam_access_key"
     found = discover(
         tmp_path,
         user("console"),
-        Change(
-            "aws_iam_user_login_profile.console",
-            "aws_iam_user_login_profile",
-            {"user": "console"},
-            **by_user("console"),
-        ),
+        of_user("aws_iam_user_login_profile", "console", "console", {}),
         user("ci"),
-        Change(
-            "aws_iam_access_key.new",
-            "aws_iam_access_key",
-            {"user": "ci", "status": "Active"},
-            unknown={"create_date": True},
-            **by_user("ci"),
-        ),
-        Change(
-            "aws_iam_access_key.old",
-            "aws_iam_access_key",
-            {"user": "ci", "status": "Active", "create_date": old},
-            actions=("no-op",),
-            **by_user("ci"),
-        ),
+        of_user(key, "new", "ci", {"status": "Active"}, unknown={"create_date": True}),
+        of_user(key, "old", "ci", {"status": "Active", "create_date": old}, actions=("no-op",)),
         attachment("ci", "user.ci", LAMBDA_LOGS),
         user("retired"),
-        Change(
-            "aws_iam_access_key.retired",
-            "aws_iam_access_key",
-            {"user": "retired", "status": "Inactive", "create_date": old},
-            actions=("no-op",),
-            **by_user("retired"),
-        ),
+        of_user(key, "retired", "retired", {"status": "Inactive", "create_date": old}, actions=("no-op",)),
     )
     console, ci, retired = (found[f"aws_iam_user.{n}"].facts for n in ("console", "ci", "retired"))
     assert (console["console_access"], ci["console_access"]) == (True, False)
@@ -286,7 +274,6 @@ def test_a_role_is_as_strong_as_the_strongest_policy_it_holds(names: list[str], 
 
 
 def test_iam_controls_judge_planned_principals_end_to_end(pytester: pytest.Pytester) -> None:
-    by_user = {"expressions": {"user": refer("aws_iam_user.console.name")}}
     write_plan(
         pytester.path / "plan.json",
         role("admin"),
@@ -297,10 +284,8 @@ def test_iam_controls_judge_planned_principals_end_to_end(pytester: pytest.Pytes
         attachment("unknown", "role.unknown", OUTSIDE),
         Change("aws_iam_group.ops", "aws_iam_group", {"name": "ops"}),
         attachment("ops", "group.ops", POWER_USER),
-        Change("aws_iam_user.console", "aws_iam_user", {"name": "console"}),
-        Change(
-            "aws_iam_user_login_profile.console", "aws_iam_user_login_profile", {"user": "console"}, **by_user
-        ),
+        user("console"),
+        of_user("aws_iam_user_login_profile", "console", "console", {}),
         attachment("console", "user.console", LAMBDA_LOGS),
     )
     outcomes = results_by_control(judge_plan(pytester, "IAM-003", "IAM-004", "IAM-005", "IAM-006", "KMS-003"))
