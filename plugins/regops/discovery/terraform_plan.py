@@ -261,13 +261,19 @@ def _changes(plan: Mapping[str, Any], path: Path) -> Iterator[tuple[Mapping[str,
             yield entry, change["after"], change.get("after_unknown"), change.get("after_sensitive")
         return
     # A plan without resource_changes (or state JSON): walk the module tree.
-    root = (plan.get("planned_values") or plan.get("values") or {}).get("root_module") or {}
-    stack = [root]
+    for resource in _module_resources(plan.get("planned_values") or plan.get("values"), "managed"):
+        yield resource, resource.get("values"), None, resource.get("sensitive_values")
+
+
+def _module_resources(values: Any, mode: str) -> Iterator[Mapping[str, Any]]:
+    """The resources of one mode ("managed", "data") in a values representation's module tree,
+    the root module's first and each module's before its children's."""
+    stack = [(values or {}).get("root_module") or {}]
     while stack:
         module = stack.pop()
         for resource in module.get("resources") or ():
-            if isinstance(resource, Mapping) and resource.get("mode", "managed") == "managed":
-                yield resource, resource.get("values"), None, resource.get("sensitive_values")
+            if isinstance(resource, Mapping) and resource.get("mode", "managed") == mode:
+                yield resource
         stack.extend(reversed(module.get("child_modules") or []))
 
 
@@ -279,14 +285,9 @@ def _data_sources(plan: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], 
         if isinstance(entry, Mapping) and entry.get("mode") == "data" and "address" in entry:
             change = entry.get("change") or {}
             deferred[entry["address"]] = (entry, change.get("after"), change.get("after_unknown"), None)
-    stack = [((plan.get("prior_state") or {}).get("values") or {}).get("root_module") or {}]
-    while stack:
-        module = stack.pop()
-        for resource in module.get("resources") or ():
-            read = isinstance(resource, Mapping) and resource.get("mode") == "data"
-            if read and "address" in resource and resource["address"] not in deferred:
-                yield resource, resource.get("values"), None, resource.get("sensitive_values")
-        stack.extend(reversed(module.get("child_modules") or []))
+    for resource in _module_resources((plan.get("prior_state") or {}).get("values"), "data"):
+        if "address" in resource and resource["address"] not in deferred:
+            yield resource, resource.get("values"), None, resource.get("sensitive_values")
     yield from deferred.values()
 
 
