@@ -203,13 +203,17 @@ KEY_VERSION_DESTROY = "cloudkms.cryptoKeyVersions.destroy"
 KEY_VERSION_DECRYPT = "cloudkms.cryptoKeyVersions.useToDecrypt"
 
 
-def custom_role_facts(permissions: Callable[[], Any], disabled: Callable[[], bool]) -> dict[str, Any]:
-    """What a custom role lets whoever holds it do, planned and live alike. It lists permissions
-    one by one (no wildcards), so it never holds every one; a disabled role grants nothing."""
+def custom_role_facts(role: Callable[[], Any], permissions: str) -> dict[str, Any]:
+    """What a custom role lets whoever holds it do, planned and live alike, from the role's
+    values and the name its permissions go by there. It lists permissions one by one (no
+    wildcards), so it never holds every one; a disabled or deleted role grants nothing."""
     facts = Facts()
 
     def held() -> set[str]:
-        return set() if disabled() else {str(known(p)) for p in known(permissions()) or ()}
+        found = role()
+        if dig(found, "stage") == "DISABLED" or dig(found, "deleted") is True:
+            return set()
+        return {str(known(p)) for p in dig(found, permissions, default=[])}
 
     facts.derive("admin", lambda: False)
     facts.derive(
@@ -229,10 +233,7 @@ def custom_role_facts(permissions: Callable[[], Any], disabled: Callable[[], boo
 
 def custom_role(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     """A project's or organisation's custom role: what whoever it is granted to may do."""
-    return custom_role_facts(
-        lambda: values.get("permissions"),
-        lambda: dig(values, "stage", default="GA") == "DISABLED" or dig(values, "deleted") is True,
-    )
+    return custom_role_facts(lambda: values, "permissions")
 
 
 def hierarchy_iam(level: str) -> Normaliser:

@@ -49,10 +49,9 @@ def _data(payload: Mapping[str, Any]) -> Any:
     return dig(payload, "data", default={})
 
 
-def _grants(payload: Mapping[str, Any], policy: str = IAM_POLICY) -> list[tuple[Any, str]]:
+def _grants(payload: Mapping[str, Any], policy: str = IAM_POLICY) -> list[tuple[str, str]]:
     """(role, member) of the asset's IAM policy, or of the one it inherits."""
-    bindings = dig(payload, policy, "bindings", default=[])
-    return [(dig(b, "role"), str(m)) for b in bindings for m in dig(b, "members", default=[])]
+    return binding_grants(dig(payload, policy, "bindings", default=[]))
 
 
 def storage_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -214,20 +213,14 @@ def hierarchy_grants(level: str) -> Callable[[Mapping[str, Any]], dict[str, Any]
     in it."""
 
     def normalise(payload: Mapping[str, Any]) -> dict[str, Any]:
-        def grants() -> list[tuple[str, str]]:
-            return binding_grants(dig(payload, IAM_POLICY, "bindings", default=[]))
-
-        return hierarchy_facts(grants, level)
+        return hierarchy_facts(lambda: _grants(payload), level)
 
     return normalise
 
 
 def custom_role(payload: Mapping[str, Any]) -> dict[str, Any]:
     """A custom role of the project or organisation, as the planned side reads it."""
-    return custom_role_facts(
-        lambda: dig(payload, "data", "includedPermissions", default=[]),
-        lambda: dig(payload, "data", "stage") == "DISABLED" or dig(payload, "data", "deleted") is True,
-    )
+    return custom_role_facts(lambda: _data(payload), "includedPermissions")
 
 
 def logging_bucket(payload: Mapping[str, Any]) -> dict[str, Any]:
