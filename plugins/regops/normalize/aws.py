@@ -142,20 +142,21 @@ def _anyone(statement: Mapping[str, Any]) -> bool:
     return isinstance(principal, Mapping) and "*" in _as_list(principal.get("AWS"))
 
 
+def _condition_tests(condition: Any) -> Iterator[tuple[str, str, list[str]]]:
+    """(operator, key, values) of each test of a policy condition, operator and key lowercased;
+    ForAnyValue tests a key's values as the plain operator does, so it is dropped."""
+    for operator, tests in condition.items() if isinstance(condition, Mapping) else ():
+        if isinstance(tests, Mapping):
+            name = str(operator).lower().removeprefix("foranyvalue:")
+            for key, value in tests.items():
+                yield name, str(key).lower(), [str(v) for v in _as_list(value)]
+
+
 def _pins_callers(condition: Any) -> bool:
-    if not isinstance(condition, Mapping):
-        return False
-    for operator, tests in condition.items():
-        name = str(operator).lower().removeprefix("foranyvalue:")
-        if name not in PINNING_OPERATORS or not isinstance(tests, Mapping):
-            continue
-        for key, value in tests.items():
-            values = [str(v) for v in _as_list(value)]
-            fixed = bool(values) and not any(
-                "*" in v or "?" in v or v in {"0.0.0.0/0", "::/0"} for v in values
-            )
-            if str(key).lower() in RESTRICTING_CONDITION_KEYS and fixed:
-                return True
+    for operator, key, values in _condition_tests(condition):
+        fixed = bool(values) and not any("*" in v or "?" in v or v in {"0.0.0.0/0", "::/0"} for v in values)
+        if operator in PINNING_OPERATORS and key in RESTRICTING_CONDITION_KEYS and fixed:
+            return True
     return False
 
 
@@ -321,11 +322,9 @@ _MATCHING_OPERATORS = frozenset({"stringequals", "stringequalsignorecase", "stri
 
 def _allowed_values(condition: Any) -> Iterator[tuple[str, list[str]]]:
     """(key, values) of each test of a condition that allows only matching values."""
-    for operator, block in condition.items() if isinstance(condition, Mapping) else ():
-        name = str(operator).lower().removesuffix("ifexists").split(":")[-1]
-        if name in _MATCHING_OPERATORS and isinstance(block, Mapping):
-            for key, values in block.items():
-                yield str(key).lower(), [str(v) for v in _as_list(values)]
+    for operator, key, values in _condition_tests(condition):
+        if operator.removeprefix("forallvalues:").removesuffix("ifexists") in _MATCHING_OPERATORS:
+            yield key, values
 
 
 def _passes_to(statement: Mapping[str, Any], service: str | None) -> bool:
@@ -626,6 +625,13 @@ def open_federation(document: Any) -> list[str]:
     return sorted(providers)
 
 
+def _trust(facts: Facts, document: Any) -> None:
+    """Who may assume an identity, from a role's trust policy; nobody assumes a user or a group
+    (`document` None: it signs in, or is joined)."""
+    facts.derive("trusted_accounts", lambda: trusted_accounts(document))
+    facts.derive("open_federation", lambda: open_federation(document))
+
+
 def _no_credentials(facts: Facts) -> None:
     """A role or group: assumed or joined, never signed in to with a password or key of its own;
     and policies are how it grants at all, so attaching them to it is no shortcut past groups."""
@@ -637,8 +643,7 @@ def _no_credentials(facts: Facts) -> None:
 def iam_role(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     _no_credentials(facts)
-    facts.derive("trusted_accounts", lambda: trusted_accounts(values.get("assume_role_policy")))
-    facts.derive("open_federation", lambda: open_federation(values.get("assume_role_policy")))
+    _trust(facts, values.get("assume_role_policy"))
     facts.values.update(_held_grants(_held_documents("aws_iam_role", values, related)))
     return facts.values
 
@@ -646,9 +651,7 @@ def iam_role(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
 def iam_group(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
     _no_credentials(facts)
-    # A group is joined, never assumed.
-    facts.derive("trusted_accounts", lambda: [])
-    facts.derive("open_federation", lambda: [])
+    _trust(facts, None)
     facts.values.update(_held_grants(_held_documents("aws_iam_group", values, related)))
     return facts.values
 
@@ -672,9 +675,7 @@ def iam_user(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     guards a console password is never in a plan: a person enrols the device."""
     facts = Facts()
     facts.derive("console_access", lambda: bool(related.get("aws_iam_user_login_profile")))
-    # A user signs in; nobody assumes it.
-    facts.derive("trusted_accounts", lambda: [])
-    facts.derive("open_federation", lambda: [])
+    _trust(facts, None)
     facts.derive("access_key_max_age_days", lambda: _planned_key_age(related.get("aws_iam_access_key", ())))
     facts.values.update(_held_grants(_held_documents("aws_iam_user", values, related)))
     inline, attachment = HELD_POLICY_BLOCKS["aws_iam_user"]
@@ -2030,8 +2031,7 @@ def live_iam_user(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     facts.derive("console_access", lambda: known(payload.get("login_profile")) is not None)
     facts.derive("mfa_enabled", lambda: bool(known(payload.get("mfa_devices"))))
-    facts.derive("trusted_accounts", lambda: [])
-    facts.derive("open_federation", lambda: [])
+    _trust(facts, None)
 
     def key_age() -> int | None:
         now = payload["now"]
@@ -2051,9 +2051,7 @@ def live_iam_user(payload: Mapping[str, Any]) -> dict[str, Any]:
 def live_iam_role(payload: Mapping[str, Any]) -> dict[str, Any]:
     facts = Facts()
     _no_credentials(facts)
-    trust = dig(payload, "description", "AssumeRolePolicyDocument", default=UNKNOWN)
-    facts.derive("trusted_accounts", lambda: trusted_accounts(trust))
-    facts.derive("open_federation", lambda: open_federation(trust))
+    _trust(facts, dig(payload, "description", "AssumeRolePolicyDocument", default=UNKNOWN))
     facts.values.update(_held_grants(payload.get("policy_documents")))
     return facts.values
 
