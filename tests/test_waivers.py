@@ -93,6 +93,18 @@ def test_tag_selectors_must_all_match(tmp_path: Path) -> None:
     assert not waiver.matches("T-001", "anything", {"service": "payments"})
 
 
+def test_an_exact_id_matches_though_it_reads_as_a_glob(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        '["aws_s3_bucket.open"]', """['aws_s3_bucket.regional["eu"]', "arn:*:s3:::logs-[ab]"]"""
+    )
+    (waiver,) = load_waivers(write(tmp_path, text), today=TODAY, max_days=90)
+    assert waiver.matches("T-001", 'aws_s3_bucket.regional["eu"]', {})
+    assert not waiver.matches("T-001", 'aws_s3_bucket.regional["us"]', {})
+    assert not waiver.matches("T-001", "aws_s3_bucket.regional", {})
+    assert waiver.matches("T-001", "arn:aws:s3:::logs-a", {})
+    assert not waiver.matches("T-001", "arn:aws:s3:::logs-c", {})
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -73,7 +73,11 @@ class Waiver:
     def matches(self, control_id: str, resource_id: str | None, tags: Mapping[str, str]) -> bool:
         if not self.valid or control_id != self.entry.control or resource_id is None:
             return False
-        if not any(fnmatch.fnmatchcase(resource_id, pattern) for pattern in self.entry.resources):
+        # An id is its own pattern too: Terraform's `name["key"]` would read as a glob's class.
+        if not any(
+            resource_id == pattern or fnmatch.fnmatchcase(resource_id, pattern)
+            for pattern in self.entry.resources
+        ):
             return False
         return all(tags.get(key) == value for key, value in self.entry.tags.items())
 
