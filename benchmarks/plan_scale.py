@@ -3,7 +3,8 @@
 For each size, generates a Terraform plan of that many resources (S3 buckets with their split
 encryption, public access and versioning blocks, security groups, RDS instances, KMS keys) and
 measures, each in a fresh process: `pytest --stage=system` with the native catalogue and the
-evidence bundle (checkov off); bare pytest over as many trivial parametrised items as regops ran
+evidence bundle (checkov off), with one pytest item per control and resource and with one per
+control (`--item-per=control`); bare pytest over as many trivial parametrised items as regops ran
 (so the two differ only in what regops does per item and around the items), once as it is and
 once leaving its objects out of the interpreter's last collection at exit as regops does; the
 checkov CLI on the same plan. Prints the median wall time and the largest peak RSS of `--repeat`
@@ -289,16 +290,22 @@ def measure_size(size: int, args: argparse.Namespace, env: dict[str, str]) -> No
             (work / name / "conftest.py").write_text(conftest)
             bare[name] = [sys.executable, "-m", "pytest", *common, name, "-p", "no:regops"]
             measure(bare[name], work, env)
+        per_control = [*regops, "--evidence-dir=out-control", "--item-per=control"]
         runs = [
             (
                 measure([*regops, "--evidence-dir=out"], work, env),
                 measure(bare["bare"], work, env),
                 measure(bare["bare-frozen"], work, env),
+                measure(per_control, work, env),
             )
             for _ in range(args.repeat)
         ]
         regops_row = median_row([run[0] for run in runs])
         print_row(size, "regops (native, bundle)", regops_row)
+        per_control_row = median_row([run[3] for run in runs])
+        print_row(size, "regops --item-per=control", per_control_row)
+        same = results_of(work / "out") == results_of(work / "out-control")
+        print(f"{size:>9} {'  the same results':<30} {'yes' if same else 'NO':>8}", flush=True)
         for column, label in ((1, "bare pytest, same items"), (2, "bare, frozen at exit")):
             bare_row = median_row([run[column] for run in runs])
             print_row(size, label, bare_row)
@@ -315,10 +322,22 @@ def measure_size(size: int, args: argparse.Namespace, env: dict[str, str]) -> No
                 size, "checkov CLI (terraform_plan)", checkov_command(), work, env
             )
             print_ratio(size, "checkov against regops", checkov_seconds / regops_seconds)
+            print_ratio(size, "checkov against --item-per=control", checkov_seconds / per_control_row[0])
         bundle = max((work / "out" / "system").iterdir(), key=lambda run: run.stat().st_mtime)
         # evidence.json is the first file sessionfinish writes, MANIFEST.sha256 the last.
         writing = (bundle / "MANIFEST.sha256").stat().st_mtime - (bundle / "evidence.json").stat().st_mtime
         print(f"{size:>9} {'  bundle after evidence.json':<30} {writing:>8.2f}  (last regops run)")
+
+
+def results_of(evidence_dir: Path) -> list[tuple[str, str, str]]:
+    """(control, resource, outcome) of the newest bundle's results, to compare the two item modes."""
+    bundle = max((evidence_dir / "system").iterdir(), key=lambda run: run.stat().st_mtime)
+    document = json.loads((bundle / "evidence.json").read_text())
+    return sorted(
+        (control["id"], str(result["resource_id"]), result["outcome"])
+        for control in document["controls"]
+        for result in control["results"]
+    )
 
 
 def main() -> None:

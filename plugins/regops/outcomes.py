@@ -20,13 +20,27 @@ def first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
+# pytest reports an xfail-marked control as expected to fail, or as passing unexpectedly; it would
+# silence the control without a waiver's approval and expiry.
+XFAIL_PROVES_NOTHING: Final = "a control marked xfail proves nothing; waive the failure instead"
+
+
 def phase_outcome(when: str, pytest_outcome: str, error: BaseException | None) -> tuple[Outcome, str] | None:
     """The outcome a phase decides, or None when the phase decides nothing (a passing setup)."""
     if pytest_outcome == "skipped":
-        message = first_line(str(getattr(error, "msg", "") or error or ""))
-        return Outcome.NOT_APPLICABLE, message or "not applicable"
+        return skipped_outcome(error)
     if pytest_outcome == "passed":
         return (Outcome.PASSED, "") if when == "call" else None
+    return error_outcome(when, error)
+
+
+def skipped_outcome(error: BaseException | None) -> tuple[Outcome, str]:
+    message = first_line(str(getattr(error, "msg", "") or error or ""))
+    return Outcome.NOT_APPLICABLE, message or "not applicable"
+
+
+def error_outcome(when: str, error: BaseException | None) -> tuple[Outcome, str]:
+    """A failed phase: a failed assert in the call, or the control could not be evaluated."""
     if isinstance(error, FactUnknown):
         return Outcome.ERROR, f"could not evaluate: {error}"
     if when == "call" and isinstance(error, AssertionError):

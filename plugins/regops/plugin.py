@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import inspect
 import json
 import os
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -17,6 +18,7 @@ import pytest
 
 from regops import __version__
 from regops.anomalies import ANOMALY_CONTROL_ID, anomaly_control, anomaly_results
+from regops.batch import ControlFailures, ResourceResult, failures_summary, judge_each, result_nodeid
 from regops.changes import (
     FOUR_EYES_CONTROL,
     ChangeHistoryError,
@@ -46,7 +48,7 @@ from regops.frameworks import load_frameworks
 from regops.gate import Gate, judge, summarise
 from regops.history import Comparison, HistoryError, compare, read_run, resolve_baseline, stage_history
 from regops.model import Control, Outcome, Resource, Result, observed_json, observing
-from regops.outcomes import RANK, failed_comparison, phase_outcome
+from regops.outcomes import RANK, XFAIL_PROVES_NOTHING, failed_comparison, phase_outcome
 from regops.promotion import PROMOTION_CONTROL, promotion_results
 from regops.report_html import report_html
 from regops.scanners.checkov import (
@@ -77,6 +79,9 @@ settings_key = pytest.StashKey[Settings]()
 inventory_key = pytest.StashKey[Inventory]()
 control_key = pytest.StashKey[Control]()
 resource_key = pytest.StashKey[Resource | None]()
+# --item-per=control: the resources a control's item judges, and what it decided for each
+batch_key = pytest.StashKey[tuple[Resource, ...]]()
+batch_results_key = pytest.StashKey[list[ResourceResult]]()
 observed_key = pytest.StashKey[dict[str, Mapping[str, Any]]]()
 problems_key = pytest.StashKey[list[str]]()
 checkov_key = pytest.StashKey[CheckovScan]()
@@ -190,6 +195,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="Run only controls mapped to this framework (pci-dss, dora, iso-27001, bsi-c5, cis, ...)",
     )
+    group.addoption(
+        "--item-per",
+        choices=("resource", "control"),
+        help="One pytest item per control and resource (default), or one per control judging all"
+        " its resources: much faster on large estates (also [tool.regops] item_per)",
+    )
     parser.addini("regops_stage", "Stage to gate when --stage is not given", default=None)
 
 
@@ -226,7 +237,8 @@ def _start_run(config: pytest.Config) -> tuple[Settings, datetime, str] | None:
     started = datetime.now(UTC)
     # A failed control is one line (where, and the message); the evidence holds the rest.
     # Full tracebacks of thousands of failures cost pytest time that grows with their square.
-    if config.option.tbstyle == "auto":
+    # A control's item already shows one line per resource that failed.
+    if config.option.tbstyle == "auto" and settings.item_per == "resource":
         config.option.tbstyle = "line"
     return settings, started, new_run_id(started)
 
@@ -294,6 +306,7 @@ def _resolve(config: pytest.Config, stage: str | None, ini_stage: str | None) ->
         fail_on=config.getoption("fail_on"),
         controls=config.getoption("control"),
         frameworks=config.getoption("framework"),
+        item_per=config.getoption("item_per"),
         rootdir=config.rootpath,
         pyproject=_pyproject(config),
     )
@@ -509,6 +522,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"{metafunc.definition.nodeid}: a control takes a `resource` argument"
         )
         return
+    if config.stash[settings_key].item_per == "control":
+        return  # one item per control: its resources are given to it at collection's end
     resources = [] if control is None else config.stash[inventory_key].of_kinds(control.kinds)
     if control is not None and not _evaluated(config.stash[settings_key], control):
         # Not evaluated in this run: one item stands for the control (deselected with the
@@ -569,6 +584,8 @@ def pytest_collection_modifyitems(
         params = getattr(item, "callspec", None)
         resource = params.params.get("resource") if params is not None else None
         item.stash[resource_key] = resource if isinstance(resource, Resource) else None
+        if settings.item_per == "control" and selected:
+            _give_resources(item, control, config.stash[inventory_key])
         (kept if selected else dropped).append(item)
     if problems:
         raise pytest.UsageError(
@@ -591,6 +608,14 @@ def pytest_collection_modifyitems(
         items[:] = kept
 
 
+def _give_resources(item: pytest.Item, control: Control, inventory: Inventory) -> None:
+    resources = tuple(inventory.of_kinds(control.kinds))
+    item.stash[batch_key] = resources
+    if not resources:
+        # As pytest skips an empty parametrisation, before any fixture: not applicable.
+        item.add_marker(pytest.mark.skip(reason=f"no {', '.join(control.kinds)} resources in the inventory"))
+
+
 def pytest_deselected(items: Sequence[pytest.Item]) -> None:
     if not items or settings_key not in items[0].config.stash:
         return
@@ -600,7 +625,8 @@ def pytest_deselected(items: Sequence[pytest.Item]) -> None:
         (control.id, resource.id if resource is not None else None)
         for item in items
         if (control := item.stash.get(control_key, None)) is not None and _evaluated(settings, control)
-        for resource in (item.stash.get(resource_key, None),)
+        # A control's item (--item-per=control) stands for the results of all its resources.
+        for resource in item.stash.get(batch_key, None) or (item.stash.get(resource_key, None),)
     }
     if not narrowed:
         return  # regops's own selection: stage, --control, --framework
@@ -643,8 +669,10 @@ def _checkov_items(
 
 
 @pytest.fixture
-def resource() -> Resource:
+def resource(request: pytest.FixtureRequest) -> Resource | None:
     """The resource a control is evaluated on: regops parametrises every control with them."""
+    if batch_key in request.node.stash:
+        return None  # --item-per=control: pytest_pyfunc_call gives the control each resource
     raise pytest.UsageError("the `resource` argument is only for regops controls run with --stage")
 
 
@@ -709,13 +737,28 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     return (yield from _observe(item, "call"))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    resources = pyfuncitem.stash.get(batch_key, None)
+    if resources is None:
+        return None
+    control = pyfuncitem.stash[control_key]
+    function, given = pyfuncitem.obj, pyfuncitem.funcargs
+    arguments = {name: given[name] for name in inspect.signature(function).parameters if name in given}
+    results = judge_each(control, resources, lambda found: function(**{**arguments, "resource": found}))
+    pyfuncitem.stash[batch_results_key] = results
+    failures = failures_summary(control, results)
+    if failures is not None:
+        raise ControlFailures(failures)
+    return True
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
     control = item.stash.get(control_key, None)
     if control is None:
         return report
-    resource = item.stash.get(resource_key, None)
     error = call.excinfo.value if call.excinfo is not None else None
     # Taken out of the item, which pytest keeps to the end of the run; the report carries it.
     seen = item.stash.get(observed_key, {}).pop(report.when, None)
@@ -723,35 +766,69 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if decided is None:
         return report
     outcome, message = decided
+    resources = item.stash.get(batch_key, None)
+    judged = item.stash.get(batch_results_key, None) if report.when == "call" else None
+    if judged is not None:
+        del item.stash[batch_results_key]
+    nothing_to_judge = item.stash.get(resource_key, None) is None if resources is None else not resources
     if getattr(report, "wasxfail", None) is not None:
         # An expected failure would silence the control without a waiver's approval and expiry.
-        outcome, message = Outcome.ERROR, "a control marked xfail proves nothing; waive the failure instead"
-    elif resource is None:
+        outcome, message, judged = Outcome.ERROR, XFAIL_PROVES_NOTHING, None
+    elif nothing_to_judge:
         outcome = Outcome.NOT_APPLICABLE
         message = f"no {', '.join(control.kinds)} resources in the inventory"
+    if resources is None:
+        entries = [
+            _result_property(
+                control, item.stash.get(resource_key, None), outcome, message, seen, failed_comparison(error)
+            )
+        ]
+    elif judged is not None:
+        # The control's item: what it decided for each resource, each under that resource's node id.
+        entries = [
+            _result_property(control, r.resource, r.outcome, r.message, r.observed, r.comparison, item.nodeid)
+            for r in judged
+        ]
+        if isinstance(error, ControlFailures):
+            report.longrepr = str(error)
+    else:
+        # A phase of the control's item decided for all its resources (a fixture's error, xfail).
+        entries = [
+            _result_property(control, found, outcome, message, seen, None, item.nodeid)
+            for found in resources or (None,)
+        ]
     reported = item.config.stash.setdefault(reported_controls_key, set())
-    # Every result holds its control's id; only the first (per xdist worker) its whole
-    # definition, which every report would otherwise carry in memory to the end of the run.
-    definition = {} if control.id in reported else {"control": control.to_dict()}
-    reported.add(control.id)
-    report.user_properties.append(
-        (
-            PROPERTY,
-            {
-                "control_id": control.id,
-                **definition,
-                "resource_id": resource.id if resource else None,
-                "address": resource.address if resource else None,
-                "provider": resource.provider if resource else None,
-                "origin": resource.origin if resource else None,
-                "outcome": outcome.value,
-                "message": message,
-                **_observed_property(seen),
-                **({"comparison": comparison} if (comparison := failed_comparison(error)) else {}),
-            },
-        )
-    )
+    if control.id not in reported:
+        # Every result holds its control's id; only the first (per xdist worker) its whole
+        # definition, which every report would otherwise carry in memory to the end of the run.
+        entries[0] = {**entries[0], "control": control.to_dict()}
+        reported.add(control.id)
+    report.user_properties.extend((PROPERTY, entry) for entry in entries)
     return report
+
+
+def _result_property(
+    control: Control,
+    resource: Resource | None,
+    outcome: Outcome,
+    message: str,
+    seen: Mapping[str, Any] | None,
+    comparison: str | None,
+    batch_nodeid: str | None = None,
+) -> dict[str, Any]:
+    """One result as a report carries it to the controller (a pytest-xdist worker's report too)."""
+    return {
+        "control_id": control.id,
+        "resource_id": resource.id if resource else None,
+        "address": resource.address if resource else None,
+        "provider": resource.provider if resource else None,
+        "origin": resource.origin if resource else None,
+        "outcome": outcome.value,
+        "message": message,
+        **_observed_property(seen),
+        **({"comparison": comparison} if comparison else {}),
+        **({"nodeid": result_nodeid(batch_nodeid, resource.id)} if batch_nodeid and resource else {}),
+    }
 
 
 def _observed_property(seen: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -761,18 +838,19 @@ def _observed_property(seen: Mapping[str, Any] | None) -> dict[str, Any]:
     return {"observed": observed, "unknown_facts": unknown}
 
 
-def _regops_property(report: pytest.TestReport | pytest.CollectReport) -> dict[str, Any] | None:
-    for name, value in getattr(report, "user_properties", ()):
-        if name == PROPERTY and isinstance(value, dict):
-            return value
-    return None
+def _regops_properties(report: pytest.TestReport | pytest.CollectReport) -> list[dict[str, Any]]:
+    """The results a report carries: one, or each resource's of a control's item."""
+    return [
+        value
+        for name, value in getattr(report, "user_properties", ())
+        if name == PROPERTY and isinstance(value, dict)
+    ]
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
-    found = _regops_property(report) if isinstance(report, pytest.TestReport) else None
-    if found is None:
+    if not isinstance(report, pytest.TestReport) or not (report.failed and report.when == "call"):
         return None
-    if found["outcome"] == Outcome.ERROR.value and report.failed and report.when == "call":
+    if any(found["outcome"] == Outcome.ERROR.value for found in _regops_properties(report)):
         return "error", "E", ("ERROR", {"red": True})
     return None
 
@@ -835,11 +913,26 @@ class RegopsSession:
     # trylast: other plugins (pytest's --junitxml) have read the report's properties whole.
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        found = _regops_property(report)
-        if found is None:
+        properties = _regops_properties(report)
+        if not properties:
             if report.failed:
                 self.other_failures += 1
             return
+        for found in properties:
+            self._record(found, found.get("nodeid", report.nodeid))
+        # pytest keeps every report to the end of the run; the results now hold what this one
+        # said. Only a failure's status line asks regops again, in the summary (waived? error?).
+        statuses = [
+            {key: found[key] for key in ("control_id", "resource_id", "outcome")}
+            for found in properties
+            if found["outcome"] in (Outcome.FAILED.value, Outcome.ERROR.value)
+        ]
+        report.user_properties = [
+            *((name, value) for name, value in report.user_properties if name != PROPERTY),
+            *((PROPERTY, status) for status in statuses),
+        ]
+
+    def _record(self, found: Mapping[str, Any], nodeid: str) -> None:
         control = found.get("control")
         if control is not None and control["id"] not in self.controls:
             self.controls[control["id"]] = Control.from_dict(control)
@@ -848,7 +941,7 @@ class RegopsSession:
             resource_id=found["resource_id"],
             outcome=Outcome(found["outcome"]),
             message=found["message"],
-            nodeid=report.nodeid,
+            nodeid=nodeid,
             address=found["address"],
             provider=found["provider"],
             origin=found["origin"],
@@ -864,26 +957,14 @@ class RegopsSession:
                 message=f"waived by {waiver.id} ({waiver.entry.ticket}, until {waiver.entry.expires}): "
                 f"{result.message}",
             )
-        previous = self.results.get(report.nodeid)
+        previous = self.results.get(nodeid)
         if previous is None or RANK[result.outcome] > RANK[previous.outcome]:
-            self.results[report.nodeid] = result
+            self.results[nodeid] = result
             # A later phase's error outranks a waived failure: the waiver then applies to nothing.
             if waiver is not None:
-                self.waived_by[report.nodeid] = waiver.id
+                self.waived_by[nodeid] = waiver.id
             else:
-                self.waived_by.pop(report.nodeid, None)
-        # pytest keeps every report to the end of the run; the result now holds what this one
-        # said. Only a failure's status line asks regops again, in the summary (waived? error?).
-        status = (
-            {key: found[key] for key in ("control_id", "resource_id", "outcome")}
-            if found["outcome"] in (Outcome.FAILED.value, Outcome.ERROR.value)
-            else None
-        )
-        report.user_properties = [
-            (name, status if name == PROPERTY else value)
-            for name, value in report.user_properties
-            if name != PROPERTY or status is not None
-        ]
+                self.waived_by.pop(nodeid, None)
 
     def _anomalies(self) -> list[Result]:
         if not self.settings.anomalies:
@@ -954,11 +1035,14 @@ class RegopsSession:
         return self.waivers.match(result.control_id, result.resource_id, found.tags if found else {})
 
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> Any:
-        found = _regops_property(report) if isinstance(report, pytest.TestReport) else None
-        if found is None or found["outcome"] != Outcome.FAILED.value:
+        if not isinstance(report, pytest.TestReport) or not report.failed:
             return None
-        result = Result(found["control_id"], found["resource_id"], Outcome.FAILED, "", report.nodeid)
-        if self._waiver_for(result) is not None:
+        failing = [
+            Result(found["control_id"], found["resource_id"], Outcome(found["outcome"]), "", report.nodeid)
+            for found in _regops_properties(report)
+            if found["outcome"] in (Outcome.FAILED.value, Outcome.ERROR.value)
+        ]
+        if failing and all(self._waiver_for(result) is not None for result in failing):
             return "waived", "w", ("WAIVED", {"yellow": True})
         return None
 

@@ -213,6 +213,7 @@ class ToolConfig(BaseModel):
     anomaly_min_runs: int = Field(default=5, ge=1)
     anomaly_severity: Severity = "medium"
     checkov: CheckovConfig | None = None
+    item_per: Literal["resource", "control"] = "resource"
     parameters: dict[str, Any] = Field(default_factory=dict)
     stages: dict[Literal["system", "acceptance", "production"], StageConfig] = Field(default_factory=dict)
 
@@ -253,6 +254,8 @@ class Settings:
     anomaly_severity: str = "medium"
     controls: tuple[str, ...] = ()
     frameworks: tuple[str, ...] = ()
+    # "resource": a pytest item per control and resource; "control": one item per control.
+    item_per: str = "resource"
     parameters: Parameters = field(default_factory=Parameters)
     rootdir: Path = Path(".")
 
@@ -294,6 +297,7 @@ class Settings:
             "fail_on": self.fail_on,
             "controls": list(self.controls),
             "frameworks": list(self.frameworks),
+            "item_per": self.item_per,
             "parameters": self.parameters.model_dump(),
         }
 
@@ -331,6 +335,7 @@ class Settings:
             fail_on=data["fail_on"],
             controls=tuple(data["controls"]),
             frameworks=tuple(data["frameworks"]),
+            item_per=data["item_per"],
             parameters=Parameters(**data["parameters"]),
         )
 
@@ -434,6 +439,7 @@ def resolve(
     fail_on: str | None,
     controls: Sequence[str],
     frameworks: Sequence[str],
+    item_per: str | None = None,
     rootdir: Path,
     pyproject: Path | None,
 ) -> Settings:
@@ -537,6 +543,7 @@ def resolve(
         fail_on=parse_severity(fail_on) if fail_on else (stage_config.fail_on or tool.fail_on),
         controls=tuple(dict.fromkeys(c.strip() for c in controls)),
         frameworks=tuple(dict.fromkeys(k for f in frameworks for k in expand_framework(f))),
+        item_per=item_per or tool.item_per,
         parameters=parameters,
         rootdir=rootdir,
     )
