@@ -13,6 +13,7 @@ vary by 5-15% and more from run to run), and the median of the run-by-run ratios
 `-n` run once.
 
     python benchmarks/plan_scale.py --sizes 1000 10000 [--repeat 3] [--skip-checkov] [-n 2]
+    python benchmarks/plan_scale.py --sizes 50000 --per-control-only --skip-checkov
 """
 
 from __future__ import annotations
@@ -279,6 +280,14 @@ def measure_size(size: int, args: argparse.Namespace, env: dict[str, str]) -> No
             *(sys.executable, "-m", "pytest", *common, "-c", "pyproject.toml", "--rootdir", tmp),
             *("suites", "--stage=system", "--plan=plan.json"),
         ]
+        per_control = [*regops, "--evidence-dir=out-control", "--item-per=control"]
+        if args.per_control_only:
+            measure(per_control, work, env)  # not counted: it writes the rewritten bytecode
+            per_control_row = median_row([measure(per_control, work, env) for _ in range(args.repeat)])
+            print_row(size, "regops --item-per=control", per_control_row)
+            compare_with_checkov(size, args, work, env, {"--item-per=control": per_control_row[0]})
+            print_bundle_writing(size, work / "out-control", "--item-per=control")
+            return
         # One run of each that is not counted: it writes the suites' and the bare test's
         # rewritten bytecode, and tells how many items bare pytest must run. Then they take
         # turns, so that the machine's drift over the runs weighs on each alike.
@@ -290,7 +299,6 @@ def measure_size(size: int, args: argparse.Namespace, env: dict[str, str]) -> No
             (work / name / "conftest.py").write_text(conftest)
             bare[name] = [sys.executable, "-m", "pytest", *common, name, "-p", "no:regops"]
             measure(bare[name], work, env)
-        per_control = [*regops, "--evidence-dir=out-control", "--item-per=control"]
         runs = [
             (
                 measure([*regops, "--evidence-dir=out"], work, env),
@@ -317,16 +325,28 @@ def measure_size(size: int, args: argparse.Namespace, env: dict[str, str]) -> No
             parallel = [*regops, "--evidence-dir=out-n", "-n", str(args.workers)]
             parallel_seconds, _ = run_and_print(size, f"regops -n {args.workers}", parallel, work, env)
             print_ratio(size, f"-n {args.workers} against one process", parallel_seconds / regops_seconds)
-        if not args.skip_checkov:
-            checkov_seconds, _ = run_and_print(
-                size, "checkov CLI (terraform_plan)", checkov_command(), work, env
-            )
-            print_ratio(size, "checkov against regops", checkov_seconds / regops_seconds)
-            print_ratio(size, "checkov against --item-per=control", checkov_seconds / per_control_row[0])
-        bundle = max((work / "out" / "system").iterdir(), key=lambda run: run.stat().st_mtime)
-        # evidence.json is the first file sessionfinish writes, MANIFEST.sha256 the last.
-        writing = (bundle / "MANIFEST.sha256").stat().st_mtime - (bundle / "evidence.json").stat().st_mtime
-        print(f"{size:>9} {'  bundle after evidence.json':<30} {writing:>8.2f}  (last regops run)")
+        compare_with_checkov(
+            size, args, work, env, {"regops": regops_seconds, "--item-per=control": per_control_row[0]}
+        )
+        print_bundle_writing(size, work / "out", "regops")
+        print_bundle_writing(size, work / "out-control", "--item-per=control")
+
+
+def compare_with_checkov(
+    size: int, args: argparse.Namespace, work: Path, env: dict[str, str], seconds: dict[str, float]
+) -> None:
+    if args.skip_checkov:
+        return
+    checkov_seconds, _ = run_and_print(size, "checkov CLI (terraform_plan)", checkov_command(), work, env)
+    for label, regops_seconds in seconds.items():
+        print_ratio(size, f"checkov against {label}", checkov_seconds / regops_seconds)
+
+
+def print_bundle_writing(size: int, evidence_dir: Path, label: str) -> None:
+    bundle = max((evidence_dir / "system").iterdir(), key=lambda run: run.stat().st_mtime)
+    # evidence.json is the first file sessionfinish writes, MANIFEST.sha256 the last.
+    writing = (bundle / "MANIFEST.sha256").stat().st_mtime - (bundle / "evidence.json").stat().st_mtime
+    print(f"{size:>9} {'  bundle after evidence.json':<30} {writing:>8.2f}  (last {label} run)")
 
 
 def results_of(evidence_dir: Path) -> list[tuple[str, str, str]]:
@@ -347,6 +367,11 @@ def main() -> None:
         "--repeat", type=int, default=1, help="runs of regops and of bare pytest; the median is shown"
     )
     parser.add_argument("--skip-checkov", action="store_true")
+    parser.add_argument(
+        "--per-control-only",
+        action="store_true",
+        help="only regops --item-per=control (and checkov): for sizes where the rest takes long",
+    )
     parser.add_argument("-n", dest="workers", type=int, default=0, help="also run regops with pytest -n N")
     args = parser.parse_args()
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "SKIP_PACKAGE_UPDATE_CHECK": "TRUE"}

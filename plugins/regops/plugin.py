@@ -613,7 +613,7 @@ def _give_resources(item: pytest.Item, control: Control, inventory: Inventory) -
     item.stash[batch_key] = resources
     if not resources:
         # As pytest skips an empty parametrisation, before any fixture: not applicable.
-        item.add_marker(pytest.mark.skip(reason=f"no {', '.join(control.kinds)} resources in the inventory"))
+        item.add_marker(pytest.mark.skip(reason=_no_resources(control)))
 
 
 def pytest_deselected(items: Sequence[pytest.Item]) -> None:
@@ -766,37 +766,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if decided is None:
         return report
     outcome, message = decided
-    resources = item.stash.get(batch_key, None)
-    judged = item.stash.get(batch_results_key, None) if report.when == "call" else None
-    if judged is not None:
-        del item.stash[batch_results_key]
-    nothing_to_judge = item.stash.get(resource_key, None) is None if resources is None else not resources
-    if getattr(report, "wasxfail", None) is not None:
+    xfail = getattr(report, "wasxfail", None) is not None
+    if xfail:
         # An expected failure would silence the control without a waiver's approval and expiry.
-        outcome, message, judged = Outcome.ERROR, XFAIL_PROVES_NOTHING, None
-    elif nothing_to_judge:
-        outcome = Outcome.NOT_APPLICABLE
-        message = f"no {', '.join(control.kinds)} resources in the inventory"
-    if resources is None:
-        entries = [
-            _result_property(
-                control, item.stash.get(resource_key, None), outcome, message, seen, failed_comparison(error)
-            )
-        ]
-    elif judged is not None:
-        # The control's item: what it decided for each resource, each under that resource's node id.
-        entries = [
-            _result_property(control, r.resource, r.outcome, r.message, r.observed, r.comparison, item.nodeid)
-            for r in judged
-        ]
-        if isinstance(error, ControlFailures):
-            report.longrepr = str(error)
+        outcome, message = Outcome.ERROR, XFAIL_PROVES_NOTHING
+    if batch_key in item.stash:
+        entries = _control_item_results(item, control, report, outcome, message, seen, error, xfail)
     else:
-        # A phase of the control's item decided for all its resources (a fixture's error, xfail).
-        entries = [
-            _result_property(control, found, outcome, message, seen, None, item.nodeid)
-            for found in resources or (None,)
-        ]
+        resource = item.stash.get(resource_key, None)
+        if resource is None and not xfail:
+            outcome, message = Outcome.NOT_APPLICABLE, _no_resources(control)
+        entries = [_result_property(control, resource, outcome, message, seen, failed_comparison(error))]
     reported = item.config.stash.setdefault(reported_controls_key, set())
     if control.id not in reported:
         # Every result holds its control's id; only the first (per xdist worker) its whole
@@ -805,6 +785,42 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         reported.add(control.id)
     report.user_properties.extend((PROPERTY, entry) for entry in entries)
     return report
+
+
+def _control_item_results(
+    item: pytest.Item,
+    control: Control,
+    report: pytest.TestReport,
+    outcome: Outcome,
+    message: str,
+    seen: Mapping[str, Any] | None,
+    error: BaseException | None,
+    xfail: bool,
+) -> list[dict[str, Any]]:
+    """--item-per=control: a result for each resource of the item, under that resource's node id."""
+    resources = item.stash[batch_key]
+    judged = item.stash.get(batch_results_key, None) if report.when == "call" else None
+    if judged is not None:
+        del item.stash[batch_results_key]
+        if not xfail:
+            if isinstance(error, ControlFailures):
+                report.longrepr = str(error)
+            nodeid = item.nodeid
+            return [
+                _result_property(control, r.resource, r.outcome, r.message, r.observed, r.comparison, nodeid)
+                for r in judged
+            ]
+    if not resources and not xfail:
+        outcome, message = Outcome.NOT_APPLICABLE, _no_resources(control)
+    # The phase decided for every resource: a fixture's error, xfail, or no resources at all.
+    return [
+        _result_property(control, found, outcome, message, seen, None, item.nodeid)
+        for found in resources or (None,)
+    ]
+
+
+def _no_resources(control: Control) -> str:
+    return f"no {', '.join(control.kinds)} resources in the inventory"
 
 
 def _result_property(
