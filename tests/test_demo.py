@@ -205,3 +205,29 @@ def test_a_replay_of_the_three_cloud_run_gives_its_results(pytester: pytest.Pyte
     live_ids = {row[1] for row in replayed if row[1]}
     for prefix in ("arn:aws:", "/subscriptions/", "//storage.googleapis.com/"):
         assert any(i.startswith(prefix) for i in live_ids), prefix
+
+
+def test_one_item_per_control_gives_the_whole_catalogues_results(pytester: pytest.Pytester) -> None:
+    _, bundle = run_demo(pytester, "acceptance", "--control=AST-001")
+    inventory = str(bundle / "inventory.json")
+    # Two replays of one inventory judge the same resources, live ids and all.
+    per_resource, one = run_suites(pytester, "acceptance", "per-resource", "--inventory", inventory)
+    per_control, two = run_suites(
+        pytester, "acceptance", "per-control", "--inventory", inventory, "--item-per=control"
+    )
+
+    def results(bundle: Path) -> dict[tuple[str, str | None], dict[str, Any]]:
+        return {
+            (control["id"], result["resource_id"]): result
+            for control in load_evidence(bundle)["controls"]
+            for result in control["results"]
+        }
+
+    first, second = results(one), results(two)
+    assert len(first) > 300
+    assert set(first) == set(second)
+    # Every result but the not-applicable one of a control without resources, whose node id is
+    # the control's item rather than pytest's name for an empty parametrisation.
+    assert {key: r for key, r in first.items() if key[1]} == {key: r for key, r in second.items() if key[1]}
+    assert {r["outcome"] for r in second.values()} == {"passed", "failed", "error", "not_applicable"}
+    assert per_resource.ret == per_control.ret == 1
