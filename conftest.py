@@ -8,6 +8,8 @@ side in three clouds, none of which is ever contacted:
   127.0.0.1 (Azure over HTTPS with a certificate made for the run) to the real SDK clients;
   REGOPS_AZURE_ENDPOINT, REGOPS_AZURE_CA_BUNDLE and REGOPS_GCP_ENDPOINT send them there, and
   the demo's access tokens are placeholders in the environment variables pyproject names.
+- GitHub: the branch rules of the platform's repositories (fixtures/demo/github_api.json),
+  served the same way to regops's REST client; REGOPS_GITHUB_API_URL sends it there.
 When an AWS endpoint is already given (option or environment), nothing is started.
 """
 
@@ -25,7 +27,17 @@ DEMO = Path(__file__).parent / "fixtures" / "demo"
 _server: Any = None
 _recorded: list[Any] = []
 # The tokens the demo's [tool.regops.stages.acceptance.azure] and .gcp name; never real ones.
-_DEMO_ENVIRONMENT = {"REGOPS_DEMO_AZURE_TOKEN": "demo-token", "REGOPS_DEMO_GCP_TOKEN": "demo-token"}
+_DEMO_ENVIRONMENT = {
+    "REGOPS_DEMO_AZURE_TOKEN": "demo-token",
+    "REGOPS_DEMO_GCP_TOKEN": "demo-token",
+    "REGOPS_DEMO_GITHUB_TOKEN": "demo-token",
+}
+_ENDPOINTS = (
+    "REGOPS_AZURE_ENDPOINT",
+    "REGOPS_AZURE_CA_BUNDLE",
+    "REGOPS_GCP_ENDPOINT",
+    "REGOPS_GITHUB_API_URL",
+)
 
 
 def _demo_acceptance(config: pytest.Config) -> bool:
@@ -69,13 +81,15 @@ def _serve_recorded_apis() -> None:
 
     azure = RecordedApi(load_recording(DEMO / "azure_api.json"), tls=True).start()
     gcp = RecordedApi(load_recording(DEMO / "gcp_api.json")).start()
-    _recorded.extend([azure, gcp])
+    github = RecordedApi(load_recording(DEMO / "github_api.json")).start()
+    _recorded.extend([azure, gcp, github])
     os.environ.update(
         {
             **_DEMO_ENVIRONMENT,
             "REGOPS_AZURE_ENDPOINT": azure.endpoint,
             "REGOPS_AZURE_CA_BUNDLE": str(azure.ca_file),
             "REGOPS_GCP_ENDPOINT": gcp.endpoint,
+            "REGOPS_GITHUB_API_URL": github.endpoint,
         }
     )
 
@@ -88,5 +102,5 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os.environ.pop("REGOPS_AWS_ENDPOINT", None)
     while _recorded:
         _recorded.pop().close()
-    for name in [*_DEMO_ENVIRONMENT, "REGOPS_AZURE_ENDPOINT", "REGOPS_AZURE_CA_BUNDLE", "REGOPS_GCP_ENDPOINT"]:
+    for name in [*_DEMO_ENVIRONMENT, *_ENDPOINTS]:
         os.environ.pop(name, None)

@@ -72,6 +72,9 @@ EXPECTED_PROBLEMS = {
         ("AST-002", f"{GCP_LOGS}/_Default", "failed"),
         # and the project's IAM policy: Owner, every right in the project, for a group of people
         ("IAM-004", "//cloudresourcemanager.googleapis.com/projects/482113579024#iamPolicy", "failed"),
+        # the branch rules of a repository that changes the platform, from GitHub's API: the last
+        # pusher may approve, and repository admins may bypass review
+        ("CHG-001", "github.com/payments/card-vault-modules", "failed"),
     },
     "production": {
         ("ENC-003", "azurerm_postgresql_flexible_server.reconciliation", "failed"),
@@ -136,7 +139,7 @@ def test_demo_shows_exactly_the_deliberate_violations(pytester: pytest.Pytester,
     assert document["summary"]["by_outcome"]["passed"] > 60
     assert {s["complete"] for s in document["sources"]} == {True}
     assert {s["kind"] for s in document["sources"]} == (
-        {"terraform_plan", "aws", "azure", "gcp", "checkov"}
+        {"terraform_plan", "aws", "azure", "gcp", "github", "checkov"}
         if stage == "acceptance"
         else {"terraform_plan", "checkov"}
     )
@@ -203,7 +206,7 @@ def test_a_replay_of_the_three_cloud_run_gives_its_results(pytester: pytest.Pyte
     assert len(original) > 300
     assert replayed == original
     live_ids = {row[1] for row in replayed if row[1]}
-    for prefix in ("arn:aws:", "/subscriptions/", "//storage.googleapis.com/"):
+    for prefix in ("arn:aws:", "/subscriptions/", "//storage.googleapis.com/", "github.com/"):
         assert any(i.startswith(prefix) for i in live_ids), prefix
 
 

@@ -13,7 +13,7 @@ from typing import Any, Final
 STAGES: Final = ("system", "acceptance", "production")
 LAYERS: Final = ("system", "acceptance", "production", "regulatory")
 SEVERITIES: Final = ("low", "medium", "high", "critical")
-PROVIDERS: Final = ("aws", "azure", "gcp", "host", "terraform")
+PROVIDERS: Final = ("aws", "azure", "gcp", "github", "host", "terraform")
 ORIGINS: Final = ("planned", "live")
 
 # The normalised kinds; a native type no normaliser knows is kept as "other" so that it still
@@ -36,6 +36,8 @@ KINDS: Final = (
     "identity",
     # A grant of rights apart from whoever holds it: an IAM policy, a custom role definition.
     "access_policy",
+    # A code repository's default branch, with the rules every change to it must pass.
+    "repository_branch",
     "account",
     "host",
     "tls_endpoint",

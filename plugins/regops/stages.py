@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
 
 from regops.frameworks import FRAMEWORK_GROUPS, expand_framework, load_frameworks
 from regops.model import SEVERITIES, STAGES
@@ -64,6 +66,10 @@ class Parameters(BaseModel):
     # The stage's own cloud accounts, by provider (`aws`: account ids): ENV-001 fails a role
     # that lets any other account assume it. Set per stage; unset, such a role is an error.
     stage_accounts: dict[str, list[str]] = Field(default_factory=dict)
+    # CHG-001: approvals every change to a repository's branch needs, and the status checks
+    # (this gate's CI job, say) it must pass.
+    required_approvals: int = Field(default=1, ge=1)
+    required_status_checks: list[str] = Field(default_factory=list)
     admin_ports: list[int] = Field(default_factory=lambda: [22, 3389, 5985, 5986])
     edge_ports: list[int] = Field(default_factory=lambda: [80, 443])
     audit_log_retention_days: int = 365
@@ -137,6 +143,31 @@ class GcpConfig(BaseModel):
     token_env: str | None = None
 
 
+class GithubConfig(BaseModel):
+    """Live GitHub for a stage: `[tool.regops.stages.<stage>.github]`, the repositories whose
+    branch rules CHG-001 judges."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    repositories: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]] = Field(
+        min_length=1
+    )
+    # GitHub Enterprise Server: https://HOST/api/v3
+    api_url: str = Field(default="https://api.github.com", pattern=r"^https?://")
+    # The environment variable holding the token (a GitHub App installation token or a
+    # fine-grained token with Administration: read).
+    token_env: str = "GITHUB_TOKEN"
+    # Unset: each repository's default branch.
+    branch: str | None = None
+
+    @field_validator("api_url")
+    @classmethod
+    def _no_token_over_plain_http(cls, value: str) -> str:
+        if value.startswith("http://") and not _loopback(value):
+            raise ValueError("the token would go over plain HTTP: use https:// (http:// only to 127.0.0.1)")
+        return value
+
+
 class CheckovConfig(BaseModel):
     """checkov in the same run: `[tool.regops.checkov]`; every stage, unless one says `checkov = false`."""
 
@@ -191,6 +222,7 @@ class StageConfig(BaseModel):
     aws: AwsConfig | None = None
     azure: AzureConfig | None = None
     gcp: GcpConfig | None = None
+    github: GithubConfig | None = None
     hosts: HostsConfig | None = None
     checkov: bool | None = None
     fail_on: Severity | None = None
@@ -231,6 +263,7 @@ class Settings:
     aws_endpoint: str | None = None
     azure: AzureConfig | None = None
     gcp: GcpConfig | None = None
+    github: GithubConfig | None = None
     hosts: HostsConfig | None = None
     # Resolved: folders absolute, cache_dir set; None when checkov does not run for the stage.
     checkov: CheckovConfig | None = None
@@ -273,6 +306,7 @@ class Settings:
             "aws_endpoint": self.aws_endpoint,
             "azure": self.azure.model_dump() if self.azure else None,
             "gcp": self.gcp.model_dump() if self.gcp else None,
+            "github": self.github.model_dump() if self.github else None,
             "hosts": self.hosts.model_dump() if self.hosts else None,
             "checkov": self.checkov.model_dump() if self.checkov else None,
             "signing_key": str(self.signing_key) if self.signing_key else None,
@@ -311,6 +345,7 @@ class Settings:
             aws_endpoint=data.get("aws_endpoint"),
             azure=AzureConfig(**data["azure"]) if data.get("azure") else None,
             gcp=GcpConfig(**data["gcp"]) if data.get("gcp") else None,
+            github=GithubConfig(**data["github"]) if data.get("github") else None,
             hosts=HostsConfig(**data["hosts"]) if data.get("hosts") else None,
             checkov=CheckovConfig(**data["checkov"]) if data.get("checkov") else None,
             signing_key=Path(data["signing_key"]) if data.get("signing_key") else None,
@@ -410,6 +445,25 @@ def _azure(config: AzureConfig | None, base: Path) -> AzureConfig | None:
         raise ConfigError(f"REGOPS_AZURE_ENDPOINT: {_describe(exc)}") from None
 
 
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _github(config: GithubConfig | None) -> GithubConfig | None:
+    """The stage's GitHub settings; REGOPS_GITHUB_API_URL overrides the API's address."""
+    url = os.environ.get("REGOPS_GITHUB_API_URL")
+    if config is None or not url:
+        return config
+    try:
+        return GithubConfig.model_validate({**config.model_dump(), "api_url": url})
+    except ValidationError as exc:
+        raise ConfigError(f"REGOPS_GITHUB_API_URL: {_describe(exc)}") from None
+
+
 def _gcp(config: GcpConfig | None) -> GcpConfig | None:
     """The stage's GCP settings; REGOPS_GCP_ENDPOINT overrides the Cloud Asset API endpoint."""
     if config is None:
@@ -460,18 +514,19 @@ def resolve(
     if aws is not None and aws_endpoint:
         aws = aws.model_copy(update={"endpoint_url": aws_endpoint})
     azure, gcp = _azure(stage_config.azure, base), _gcp(stage_config.gcp)
+    github = _github(stage_config.github)
     hosts = _hosts(stage_config.hosts, base)
     inventory_paths = tuple(Path(p).expanduser().resolve() for p in inventories) or tuple(
         (base / p).resolve() for p in stage_config.inventories
     )
     if inventories:
         # A replay judges what was saved: no cloud is called, and only plans given with it count.
-        aws = azure = gcp = hosts = None
+        aws = azure = gcp = github = hosts = None
         plan_paths = tuple(Path(p).expanduser().resolve() for p in plans)
-    if not plan_paths and not inventory_paths and (aws, azure, gcp, hosts) == (None, None, None, None):
+    if not plan_paths and not inventory_paths and (aws, azure, gcp, github, hosts) == (None,) * 5:
         raise ConfigError(
             f"stage {stage!r} has no sources: pass --plan PATH or --inventory FILE, or set plans (or"
-            f" inventories, aws, azure, gcp, hosts) in [tool.regops.stages.{stage}] of pyproject.toml"
+            f" inventories, aws, azure, gcp, github, hosts) in [tool.regops.stages.{stage}] of pyproject.toml"
         )
     for kind, paths in (("plan", plan_paths), ("inventory", inventory_paths)):
         for path in paths:
@@ -517,6 +572,7 @@ def resolve(
         aws_endpoint=aws_endpoint,
         azure=azure,
         gcp=gcp,
+        github=github,
         hosts=hosts,
         checkov=checkov_config,
         signing_key=key_path,

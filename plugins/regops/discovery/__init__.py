@@ -302,6 +302,17 @@ def discover(settings: Settings, progress: Callable[[str], None] | None = None) 
             scope=gcp.scope, label_key=gcp.label_key, endpoint=gcp.endpoint, token_env=gcp.token_env
         )
         discoveries.append(discover_gcp(gcp_source, stage, progress))
+    if settings.github is not None:
+        from regops.discovery.github import GithubSource, discover_github
+
+        github = settings.github
+        github_source = GithubSource(
+            repositories=tuple(github.repositories),
+            api_url=github.api_url,
+            token_env=github.token_env,
+            branch=github.branch,
+        )
+        discoveries.append(discover_github(github_source, stage, progress))
     if settings.hosts is not None:
         # After the clouds: the stage's live compute instances are hosts to look at too.
         live = [r for d in discoveries for r in d.resources if r.origin == "live"]
