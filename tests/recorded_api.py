@@ -5,7 +5,8 @@ path and, optionally, query parameters that must be present with these values; i
 its `responses` in turn (the last one repeats), each a status, headers and a JSON body. A
 response with `"drop": true` closes the connection without an answer; one with `"hang": true`
 answers nothing until the server closes (a client's read timeout). `{endpoint}` anywhere in
-a body is the server's own address, so recorded nextLinks point back at it. A request nothing
+a body or a header is the server's own address, so recorded nextLinks and Link headers point
+back at it. A request nothing
 matches gets a 404 and is remembered in `unmatched`.
 
 With `tls=True` the server speaks HTTPS with a certificate generated for 127.0.0.1 (the Azure
@@ -157,7 +158,7 @@ class RecordedApi:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 for name, value in response.get("headers", {}).items():
-                    self.send_header(name, str(value))
+                    self.send_header(name, str(value).replace("{endpoint}", api.endpoint))
                 self.end_headers()
                 self.wfile.write(body)
 
