@@ -157,6 +157,18 @@ def test_what_cannot_be_read_is_an_error_never_an_unprotected_branch(
     assert "required_approvals" not in resource.facts
 
 
+def test_a_redirect_is_followed_on_the_apis_host_only(run_github: Run) -> None:
+    moved = "/repos/payments/infrastructure-old"
+    same_host = answer(moved, 301, {"message": "Moved Permanently"}, Location="{endpoint}/repos/" + INFRA)
+    discovery, api = run_github([same_host], repositories=("payments/infrastructure-old",))
+    assert api.calls(moved) == 1
+    assert [r.id for r in discovery.resources] == [f"github.com/{INFRA}"]
+    elsewhere = answer(moved, 301, {"message": "Moved"}, Location="https://elsewhere.example/repos/" + INFRA)
+    discovery, _ = run_github([elsewhere], repositories=("payments/infrastructure-old",))
+    assert discovery.report.complete is False
+    assert "GET /repos/payments/infrastructure-old: HTTP 301 Moved" in discovery.report.errors[0]
+
+
 def test_a_ruleset_whose_bypass_actors_are_withheld_leaves_only_them_unknown(run_github: Run) -> None:
     withheld = {k: v for k, v in load_ruleset(VAULT, 205).items() if k != "bypass_actors"}
     discovery, _ = run_github([answer(f"/repos/{VAULT}/rulesets/205", 200, withheld)], repositories=(VAULT,))

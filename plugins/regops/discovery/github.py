@@ -47,6 +47,14 @@ class GithubError(Exception):
     """A call that did not give what was asked for; the message says which and why."""
 
 
+class NotFound(GithubError):
+    """A 404, with GitHub's message: what it means depends on what was asked for."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"GET {path}: 404 {message or 'Not Found'}")
+        self.message = message
+
+
 def web_host(api_url: str) -> str:
     """The host people know a repository by: github.com for its API, the server for GHES."""
     host = urlsplit(api_url).netloc
@@ -78,8 +86,7 @@ class _Api:
         }
 
     def get(self, path: str) -> tuple[Any, str | None]:
-        """The JSON body of a GET and the next page's URL; raises GithubError, or HTTPError for
-        a 404 so the caller can tell what it means there."""
+        """The JSON body of a GET and the next page's URL; raises GithubError (NotFound for a 404)."""
         return self._get(f"{self.base}{path}", path)
 
     def _get(self, url: str, path: str) -> tuple[Any, str | None]:
@@ -90,7 +97,7 @@ class _Api:
                 link = response.headers.get("Link") or ""
         except HTTPError as error:
             if error.code == 404:
-                raise
+                raise NotFound(path, _message(error)) from None
             raise GithubError(f"GET {path}: {_refusal(error)}") from None
         except (URLError, TimeoutError, OSError) as error:
             reason = getattr(error, "reason", error)
@@ -117,12 +124,17 @@ class _Api:
             page, following = self._get(following, path)
 
 
+def _message(error: HTTPError) -> str:
+    """GitHub's `message` in an error's body; empty when it has none."""
+    try:
+        return str(json.loads(error.read()).get("message", ""))
+    except (ValueError, AttributeError, OSError):
+        return ""
+
+
 def _refusal(error: HTTPError) -> str:
     """Why GitHub refused, in words that say what to do."""
-    try:
-        message = str(json.loads(error.read()).get("message", ""))
-    except (ValueError, AttributeError, OSError):
-        message = ""
+    message = _message(error)
     headers = error.headers
     limited = headers.get("x-ratelimit-remaining") == "0" or headers.get("retry-after") is not None
     if error.code in (403, 429) and (limited or "rate limit" in message.lower()):
@@ -138,13 +150,6 @@ def _refusal(error: HTTPError) -> str:
     return f"HTTP {error.code} {message}".rstrip()
 
 
-def _not_found(error: HTTPError) -> str:
-    try:
-        return str(json.loads(error.read()).get("message", ""))
-    except (ValueError, AttributeError, OSError):
-        return ""
-
-
 def _path(*parts: str) -> str:
     return "/" + "/".join(quote(part, safe="") for part in parts)
 
@@ -156,15 +161,14 @@ def _read_branch(api: _Api, repository: str, branch: str) -> tuple[dict[str, Any
     payload: dict[str, Any] = {"repository": repository, "branch": branch}
     try:
         payload["protection"], _ = api.get(_path("repos", owner, name, "branches", branch, "protection"))
-    except HTTPError as error:
-        message = _not_found(error)
-        if message == NOT_PROTECTED:
+    except NotFound as error:
+        if error.message == NOT_PROTECTED:
             payload["protection"] = None
         else:
             payload["protection"] = UNKNOWN
             errors.append(
-                f"{repository}: branch {branch}: 404 {message or 'Not Found'} (no such branch, or the"
-                " token may not read its protection)"
+                f"{repository}: branch {branch}: 404 {error.message or 'Not Found'} (no such branch,"
+                " or the token may not read its protection)"
             )
     except GithubError as error:
         payload["protection"] = UNKNOWN
@@ -172,35 +176,29 @@ def _read_branch(api: _Api, repository: str, branch: str) -> tuple[dict[str, Any
     try:
         rules = api.get_all(_path("repos", owner, name, "rules", "branches", branch) + "?per_page=100")
         payload["rules"] = rules
-    except (GithubError, HTTPError) as error:
+    except GithubError as error:
         payload["rules"] = UNKNOWN
         payload["rulesets"] = {}
-        errors.append(f"{repository}: {_described(error)}")
+        errors.append(f"{repository}: {error}")
         return payload, errors
     rulesets: dict[str, Any] = {}
     for ruleset_id in sorted({int(rule.get("ruleset_id", 0)) for rule in rules if isinstance(rule, Mapping)}):
         try:
             rulesets[str(ruleset_id)], _ = api.get(_path("repos", owner, name, "rulesets", str(ruleset_id)))
-        except (GithubError, HTTPError) as error:
+        except GithubError as error:
             rulesets[str(ruleset_id)] = UNKNOWN
-            errors.append(f"{repository}: ruleset {ruleset_id}: {_described(error)}")
+            errors.append(f"{repository}: ruleset {ruleset_id}: {error}")
     payload["rulesets"] = rulesets
     return payload, errors
-
-
-def _described(error: GithubError | HTTPError) -> str:
-    if isinstance(error, HTTPError):
-        return f"GET {urlsplit(error.url).path}: 404 {_not_found(error) or 'Not Found'}"
-    return str(error)
 
 
 def _repository(api: _Api, repository: str) -> Mapping[str, Any]:
     owner, name = repository.split("/", 1)
     try:
         data, _ = api.get(_path("repos", owner, name))
-    except HTTPError as error:
+    except NotFound as error:
         raise GithubError(
-            f"{repository}: 404 {_not_found(error) or 'Not Found'} (no such repository, or the token"
+            f"{repository}: 404 {error.message or 'Not Found'} (no such repository, or the token"
             " may not read it)"
         ) from None
     except GithubError as error:
@@ -239,7 +237,9 @@ def discover_github(source: GithubSource, stage: str, progress: Progress | None 
             payload.update(protection=UNKNOWN, rules=UNKNOWN, rulesets={})
         else:
             resource_id = _resource_id(data, repository, source.api_url)
-            payload, failed = _read_branch(api, repository, source.branch or str(data["default_branch"]))
+            # A renamed repository answers under its new name, which is asked for from then on.
+            current = str(data.get("full_name") or repository)
+            payload, failed = _read_branch(api, current, source.branch or str(data["default_branch"]))
             errors.extend(failed)
         resources.append(
             live_resource(
