@@ -189,30 +189,17 @@ def load_ruleset(repository: str, ruleset_id: int) -> dict[str, Any]:
 
 def test_rules_are_read_from_every_page_on_the_apis_host_only(run_github: Run) -> None:
     rules = f"/repos/{INFRA}/rules/branches/main"
-    first = {
-        "method": "GET",
-        "path": rules,
-        "query": {"per_page": "100"},
-        "responses": [
-            {
-                "status": 200,
-                "headers": {"Link": "<{endpoint}" + rules + '?per_page=100&page=2>; rel="next"'},
-                "body": [{"type": "deletion", "ruleset_id": 101}],
-            }
-        ],
-    }
-    second = {
-        "method": "GET",
-        "path": rules,
-        "query": {"page": "2"},
-        "responses": [
-            {
-                "status": 200,
-                "headers": {"Link": '<https://elsewhere.example/steal?page=3>; rel="next"'},
-                "body": [{"type": "non_fast_forward", "ruleset_id": 101}],
-            }
-        ],
-    }
+
+    def page(query: dict[str, str], following: str, rule: str) -> dict[str, Any]:
+        response = {
+            "status": 200,
+            "headers": {"Link": f'<{following}>; rel="next"'},
+            "body": [{"type": rule, "ruleset_id": 101}],
+        }
+        return {"method": "GET", "path": rules, "query": query, "responses": [response]}
+
+    first = page({"per_page": "100"}, "{endpoint}" + rules + "?per_page=100&page=2", "deletion")
+    second = page({"page": "2"}, "https://elsewhere.example/steal?page=3", "non_fast_forward")
     # The recorder answers the first interaction that matches: the second page first.
     discovery, api = run_github([second, first], repositories=(INFRA,))
     assert api.calls(rules) == 2
