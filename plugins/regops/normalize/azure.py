@@ -420,6 +420,229 @@ def role_definition(values: Mapping[str, Any], related: Related) -> dict[str, An
     return custom_role_facts(lambda: blocks(values, "permissions"), assignable_scopes, PLANNED_ROLE_NAMES)
 
 
+@dataclass(frozen=True)
+class BuiltinRole:
+    """A built-in role as Microsoft publishes it: a plan names it without its permissions."""
+
+    guid: str
+    permissions: Mapping[str, tuple[str, ...]]
+
+
+def _role(
+    guid: str, actions: Sequence[str] = (), not_actions: Sequence[str] = (), **data: Sequence[str]
+) -> BuiltinRole:
+    return BuiltinRole(
+        guid,
+        {
+            "actions": tuple(actions),
+            "not_actions": tuple(not_actions),
+            "data_actions": tuple(data.get("data_actions", ())),
+            "not_data_actions": tuple(data.get("not_data_actions", ())),
+        },
+    )
+
+
+_KEY_VAULT_READ = (
+    "Microsoft.Authorization/*/read",
+    "Microsoft.Insights/alertRules/*",
+    "Microsoft.Resources/deployments/*",
+    "Microsoft.Resources/subscriptions/resourceGroups/read",
+    "Microsoft.Support/*",
+    "Microsoft.KeyVault/checkNameAvailability/read",
+    "Microsoft.KeyVault/deletedVaults/read",
+    "Microsoft.KeyVault/locations/*/read",
+    "Microsoft.KeyVault/vaults/*/read",
+    "Microsoft.KeyVault/operations/read",
+)
+_KEY_USE = tuple(
+    f"Microsoft.KeyVault/vaults/keys/{operation}"
+    for operation in (
+        "read",
+        "update/action",
+        "backup/action",
+        "encrypt/action",
+        "decrypt/action",
+        "wrap/action",
+        "unwrap/action",
+        "sign/action",
+        "verify/action",
+    )
+)
+_BLOBS = "Microsoft.Storage/storageAccounts/blobServices"
+
+# The built-in roles a payments platform assigns most, by name, as Microsoft publishes them
+# (learn.microsoft.com, "Azure built-in roles", 2025-2026). A plan names a built-in role without
+# its permissions; any other leaves a planned assignment's facts unknown (live discovery reads
+# every definition). The last three keep only the actions the facts read: their others manage
+# their own service's resources.
+BUILTIN_ROLES: dict[str, BuiltinRole] = {
+    "Owner": _role("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", ["*"]),
+    "Contributor": _role(
+        "b24988ac-6180-42a0-ab88-20f7382dd24c",
+        ["*"],
+        [
+            "Microsoft.Authorization/*/Delete",
+            "Microsoft.Authorization/*/Write",
+            "Microsoft.Authorization/elevateAccess/Action",
+            "Microsoft.Blueprint/blueprintAssignments/write",
+            "Microsoft.Blueprint/blueprintAssignments/delete",
+            "Microsoft.Compute/galleries/share/action",
+            "Microsoft.Purview/consents/write",
+            "Microsoft.Purview/consents/delete",
+            "Microsoft.Resources/deploymentStacks/manageDenySetting/action",
+            "Microsoft.Subscription/cancel/action",
+            "Microsoft.Subscription/enable/action",
+        ],
+    ),
+    "Reader": _role("acdd72a7-3385-48ef-bd42-f606fba81ae7", ["*/read"]),
+    "User Access Administrator": _role(
+        "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9", ["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"]
+    ),
+    "Role Based Access Control Administrator": _role(
+        "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+        [
+            "Microsoft.Authorization/roleAssignments/write",
+            "Microsoft.Authorization/roleAssignments/delete",
+            "*/read",
+            "Microsoft.Support/*",
+        ],
+    ),
+    "Key Vault Administrator": _role(
+        "00482a5a-887f-4fb3-b363-3b7fe8e74483", _KEY_VAULT_READ, data_actions=["Microsoft.KeyVault/vaults/*"]
+    ),
+    "Key Vault Crypto Officer": _role(
+        "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
+        _KEY_VAULT_READ,
+        data_actions=["Microsoft.KeyVault/vaults/keys/*", "Microsoft.KeyVault/vaults/keyrotationpolicies/*"],
+    ),
+    "Key Vault Crypto User": _role("12338af0-0e69-4776-bea7-57ae8d297424", data_actions=_KEY_USE),
+    "Key Vault Crypto Service Encryption User": _role(
+        "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+        [
+            "Microsoft.EventGrid/eventSubscriptions/write",
+            "Microsoft.EventGrid/eventSubscriptions/read",
+            "Microsoft.EventGrid/eventSubscriptions/delete",
+        ],
+        data_actions=[
+            "Microsoft.KeyVault/vaults/keys/read",
+            "Microsoft.KeyVault/vaults/keys/wrap/action",
+            "Microsoft.KeyVault/vaults/keys/unwrap/action",
+        ],
+    ),
+    "Key Vault Secrets Officer": _role(
+        "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+        _KEY_VAULT_READ,
+        data_actions=["Microsoft.KeyVault/vaults/secrets/*"],
+    ),
+    "Key Vault Secrets User": _role(
+        "4633458b-17de-408a-b874-0445c86b69e6",
+        data_actions=[
+            "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+            "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+        ],
+    ),
+    "Key Vault Reader": _role(
+        "21090545-7ca7-4776-b22c-e363652d74d2",
+        _KEY_VAULT_READ,
+        data_actions=[
+            "Microsoft.KeyVault/vaults/*/read",
+            "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+        ],
+    ),
+    "Storage Blob Data Owner": _role(
+        "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+        [f"{_BLOBS}/containers/*", f"{_BLOBS}/generateUserDelegationKey/action"],
+        data_actions=[f"{_BLOBS}/containers/blobs/*"],
+    ),
+    "Storage Blob Data Contributor": _role(
+        "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+        [
+            f"{_BLOBS}/containers/delete",
+            f"{_BLOBS}/containers/read",
+            f"{_BLOBS}/containers/write",
+            f"{_BLOBS}/generateUserDelegationKey/action",
+        ],
+        data_actions=[
+            f"{_BLOBS}/containers/blobs/{operation}"
+            for operation in ("delete", "read", "write", "move/action", "add/action")
+        ],
+    ),
+    "Storage Blob Data Reader": _role(
+        "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+        [f"{_BLOBS}/containers/read", f"{_BLOBS}/generateUserDelegationKey/action"],
+        data_actions=[f"{_BLOBS}/containers/blobs/read"],
+    ),
+    "Storage Account Contributor": _role(
+        "17d1049b-9a84-46fb-8f53-869881c3d3ab",
+        ["Microsoft.Authorization/*/read", "Microsoft.Storage/storageAccounts/*"],
+    ),
+    "Virtual Machine Contributor": _role(
+        "9980e02c-c2be-4d73-94e8-173b1dc7cf3c",
+        ["Microsoft.Authorization/*/read", "Microsoft.Compute/virtualMachines/*"],
+    ),
+    "Network Contributor": _role(
+        "4d97b98b-1d4f-4787-a291-c67834d212e7", ["Microsoft.Authorization/*/read", "Microsoft.Network/*"]
+    ),
+}
+
+
+def _builtin_role(name: Any, role_id: Any) -> BuiltinRole | None:
+    if name:
+        return BUILTIN_ROLES.get(str(name))
+    guid = str(role_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
+    return next((role for role in BUILTIN_ROLES.values() if role.guid == guid), None)
+
+
+# What a planned assignment's scope may refer to when its id is known only after apply, and
+# how that scope is written: enough to tell one vault from the subscription above it.
+_SCOPES = {
+    "azurerm_key_vault": "/providers/Microsoft.KeyVault/vaults/{name}",
+    "azurerm_resource_group": "/resourceGroups/{name}",
+    "azurerm_management_group": "/providers/Microsoft.Management/managementGroups/{name}",
+    "azurerm_subscription": "/subscriptions/{subscription_id}",
+}
+
+
+def _shown(value: Any, otherwise: str) -> str:
+    return otherwise if value is None or value is UNKNOWN else str(value)
+
+
+def role_assignment(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    """A role assigned to a principal at a scope: a custom role of the plan by its definition,
+    a built-in one by its published permissions (BUILTIN_ROLES), as live assignments are."""
+
+    def permissions() -> list[Mapping[str, Any]]:
+        defined = _first(related, "azurerm_role_definition")
+        if defined is not None:
+            return blocks(defined, "permissions")
+        role = _builtin_role(
+            known(values.get("role_definition_name")), known(values.get("role_definition_id"))
+        )
+        if role is None:
+            raise Unknown  # a role the table does not hold, or one known only after apply
+        return [role.permissions]
+
+    def scope() -> str:
+        value = values.get("scope")
+        if value is not UNKNOWN and value:
+            return str(value)
+        for native_type, written in _SCOPES.items():
+            target = _first(related, native_type)
+            if target is not None:
+                known_values = {k: v for k, v in target.items() if v is not UNKNOWN and v is not None}
+                return written.format_map(
+                    {"name": "(known after apply)", "subscription_id": "", **known_values}
+                )
+        raise Unknown
+
+    def where() -> tuple[str, str]:
+        kind, principal = values.get("principal_type"), values.get("principal_id")
+        # Only the message names the principal: one created in the same plan is not known yet.
+        return scope(), f"{_shown(kind, 'principal')} {_shown(principal, '(known after apply)')}"
+
+    return custom_role_facts(permissions, lambda: [scope()], PLANNED_ROLE_NAMES, assignment=where)
+
+
 def key_vault_key(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     facts = Facts()
 
@@ -750,6 +973,7 @@ PLANNED: dict[str, PlannedType] = {
     "azurerm_key_vault_secret": PlannedType("secret", key_vault_secret),
     "azurerm_key_vault_certificate": PlannedType("certificate", key_vault_certificate),
     "azurerm_role_definition": PlannedType("access_policy", role_definition),
+    "azurerm_role_assignment": PlannedType("access_policy", role_assignment),
     "azurerm_security_center_subscription_pricing": security_service(_defender_plan),
     "azurerm_sentinel_log_analytics_workspace_onboarding": security_service(lambda values, related: ["siem"]),
     "azurerm_monitor_activity_log_alert": security_service(_activity_log_alert),
@@ -783,7 +1007,7 @@ ESTATE: dict[str, Capability] = {
     "patch_management": Capability(("patching",)),
 }
 
-JOINS: dict[str, Join] = {
+JOINS: dict[str, Join | tuple[Join, ...]] = {
     "azurerm_storage_account_customer_managed_key": Join("storage_account_id", "azurerm_storage_account"),
     "azurerm_postgresql_flexible_server_configuration": Join(
         "server_id", "azurerm_postgresql_flexible_server"
@@ -799,6 +1023,11 @@ JOINS: dict[str, Join] = {
     "azurerm_backup_policy_vm": Join("recovery_vault_name", "azurerm_recovery_services_vault"),
     "azurerm_backup_policy_vm_workload": Join("recovery_vault_name", "azurerm_recovery_services_vault"),
     "azurerm_backup_policy_file_share": Join("recovery_vault_name", "azurerm_recovery_services_vault"),
+    # An assignment sees the custom role it assigns, and what its scope refers to.
+    "azurerm_role_assignment": (
+        Join("role_definition_id", "azurerm_role_definition", absorb=False),
+        Join("scope", tuple(_SCOPES), absorb=False),
+    ),
 }
 
 
