@@ -44,7 +44,9 @@ def _demo_acceptance(config: pytest.Config) -> bool:
     stage = config.getoption("stage", None) or os.environ.get("REGOPS_STAGE")
     endpoint = config.getoption("aws_endpoint", None) or os.environ.get("REGOPS_AWS_ENDPOINT")
     in_worker = hasattr(config, "workerinput")
-    return stage == "acceptance" and not endpoint and not in_worker
+    # Runs configured by another pyproject.toml (the tests' own projects) are not the demo.
+    demo = config.inipath == Path(__file__).parent / "pyproject.toml"
+    return stage == "acceptance" and demo and not endpoint and not in_worker
 
 
 @pytest.hookimpl(tryfirst=True)
