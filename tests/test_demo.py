@@ -234,3 +234,25 @@ def test_one_item_per_control_gives_the_whole_catalogues_results(pytester: pytes
     assert {key: r for key, r in first.items() if key[1]} == {key: r for key, r in second.items() if key[1]}
     assert {r["outcome"] for r in second.values()} == {"passed", "failed", "error", "not_applicable"}
     assert per_resource.ret == per_control.ret == 1
+
+
+def test_one_item_per_check_gives_checkovs_results_too(pytester: pytest.Pytester) -> None:
+    plan = str(DEMO / "system.plan.json")
+    _, one = run_suites(pytester, "system", "per-resource", "--plan", plan)
+    per_control, two = run_suites(pytester, "system", "per-control", "--plan", plan, "--item-per=control")
+
+    def results(bundle: Path) -> dict[tuple[str, str | None, str], dict[str, Any]]:
+        return {
+            (control["id"], result["resource_id"], result["nodeid"]): result
+            for control in load_evidence(bundle)["controls"]
+            for result in control["results"]
+            if result["resource_id"]
+        }
+
+    first, second = results(one), results(two)
+    checks = {key for key in first if key[0].startswith("CKV_")}
+    # Each check's findings, under the node id each had as an item of its own.
+    assert len(checks) > 10
+    assert first == second
+    section = ["*_ test_checkov?CKV_AWS_24? _*", "CKV_AWS_24: 1 failed of * resources"]
+    per_control.stdout.fnmatch_lines(section)

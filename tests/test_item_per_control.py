@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from regops.batch import failures_summary, judge_each, result_nodeid
+from regops.batch import BatchEntry, failures_summary, judge_each, result_nodeid
 from regops.model import Control, Outcome, Resource
 from tests.helpers import load_evidence, only_bundle
 from tests.plans import TAGS, Change, compliant_bucket, write_plan
@@ -248,7 +248,8 @@ def test_judge_each_decides_for_each_resource_as_its_own_item_would() -> None:
         bucket("failing", public=False),
         bucket("unversioned", public=False),
     ]
-    judged = {r.resource.id: r for r in judge_each(CONTROL, buckets, not_public)}
+    entries = [BatchEntry.of(found) for found in buckets]
+    judged = {r.entry.param_id: r for r in judge_each(CONTROL, entries, lambda each: not_public(**each))}
     assert {name: (r.outcome, r.message) for name, r in judged.items()} == {
         "private": (Outcome.PASSED, ""),
         "open": (Outcome.FAILED, "open: public"),

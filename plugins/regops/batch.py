@@ -20,10 +20,24 @@ from regops.outcomes import XFAIL_PROVES_NOTHING, error_outcome, failed_comparis
 
 
 @dataclass(frozen=True, slots=True)
+class BatchEntry:
+    """One resource of a control's item: what the control function is called with for it, and
+    the id its own item would have (a checkov finding's, for checkov's checks)."""
+
+    resource: Resource
+    arguments: Mapping[str, Any]
+    param_id: str
+
+    @classmethod
+    def of(cls, resource: Resource) -> BatchEntry:
+        return cls(resource, {"resource": resource}, resource.id)
+
+
+@dataclass(frozen=True, slots=True)
 class ResourceResult:
     """What a control decided for one resource within its item."""
 
-    resource: Resource
+    entry: BatchEntry
     outcome: Outcome
     message: str
     # Every fact the control read, by name (UNKNOWN where the source could not establish it).
@@ -35,40 +49,42 @@ class ControlFailures(Exception):
     """Fails a control's item when any of its resources failed or could not be evaluated."""
 
 
-def judge_each(
-    control: Control, resources: Sequence[Resource], call: Callable[[Resource], object]
-) -> list[ResourceResult]:
-    """The control's result on each resource; `call` runs the control function on one."""
-    return [_judge(control, resource, call) for resource in resources]
+Call = Callable[[Mapping[str, Any]], object]
 
 
-def _judge(control: Control, resource: Resource, call: Callable[[Resource], object]) -> ResourceResult:
+def judge_each(control: Control, entries: Sequence[BatchEntry], call: Call) -> list[ResourceResult]:
+    """The control's result on each entry; `call` runs the control function with an entry's
+    arguments."""
+    return [_judge(control, entry, call) for entry in entries]
+
+
+def _judge(control: Control, entry: BatchEntry, call: Call) -> ResourceResult:
     with observing() as declared:
         try:
             for fact in control.facts:
-                resource.fact(fact)
+                entry.resource.fact(fact)
         except FactUnknown as error:
             outcome, message = error_outcome("setup", error)
-            return ResourceResult(resource, outcome, message, declared)
+            return ResourceResult(entry, outcome, message, declared)
     with observing() as seen:
         try:
-            call(resource)
+            call(entry.arguments)
         except pytest.skip.Exception as skipped:
             outcome, message = skipped_outcome(skipped)
         except pytest.xfail.Exception:
             outcome, message = Outcome.ERROR, XFAIL_PROVES_NOTHING
         except (Exception, pytest.fail.Exception) as error:
             outcome, message = error_outcome("call", error)
-            return ResourceResult(resource, outcome, message, seen, failed_comparison(error))
+            return ResourceResult(entry, outcome, message, seen, failed_comparison(error))
         else:
             outcome, message = Outcome.PASSED, ""
-    return ResourceResult(resource, outcome, message, seen)
+    return ResourceResult(entry, outcome, message, seen)
 
 
-def result_nodeid(item_nodeid: str, resource_id: str) -> str:
+def result_nodeid(function_nodeid: str, param_id: str) -> str:
     """The node id of the resource's own item under `--item-per=resource`, so that a result
     names the same node either way (pytest writes a parameter's id with non-ASCII escaped)."""
-    return f"{item_nodeid}[{resource_id.encode('unicode_escape').decode('ascii')}]"
+    return f"{function_nodeid}[{param_id.encode('unicode_escape').decode('ascii')}]"
 
 
 def failures_summary(control: Control, results: Sequence[ResourceResult]) -> str | None:
@@ -81,5 +97,5 @@ def failures_summary(control: Control, results: Sequence[ResourceResult]) -> str
         f"{len(group)} {name}" for group, name in ((failed, "failed"), (errors, "error")) if group
     )
     lines = [f"{control.id}: {counts} of {len(results)} resources"]
-    lines += [f"  {r.outcome.value.upper()} {r.resource.id}: {r.message}" for r in (*failed, *errors)]
+    lines += [f"  {r.outcome.value.upper()} {r.entry.param_id}: {r.message}" for r in (*failed, *errors)]
     return "\n".join(lines)

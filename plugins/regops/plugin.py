@@ -18,7 +18,14 @@ import pytest
 
 from regops import __version__
 from regops.anomalies import ANOMALY_CONTROL_ID, anomaly_control, anomaly_results
-from regops.batch import ControlFailures, ResourceResult, failures_summary, judge_each, result_nodeid
+from regops.batch import (
+    BatchEntry,
+    ControlFailures,
+    ResourceResult,
+    failures_summary,
+    judge_each,
+    result_nodeid,
+)
 from regops.changes import (
     FOUR_EYES_CONTROL,
     ChangeHistoryError,
@@ -80,7 +87,7 @@ inventory_key = pytest.StashKey[Inventory]()
 control_key = pytest.StashKey[Control]()
 resource_key = pytest.StashKey[Resource | None]()
 # --item-per=control: the resources a control's item judges, and what it decided for each
-batch_key = pytest.StashKey[tuple[Resource, ...]]()
+batch_key = pytest.StashKey[tuple[BatchEntry, ...]]()
 batch_results_key = pytest.StashKey[list[ResourceResult]]()
 observed_key = pytest.StashKey[dict[str, Mapping[str, Any]]]()
 problems_key = pytest.StashKey[list[str]]()
@@ -510,6 +517,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("checkov") is not None:
         found = config.stash.get(checkov_key, None)
         findings = list(found.findings) if found is not None else []
+        if config.stash[settings_key].item_per == "control":
+            # One item per check, standing for its findings (given to it at collection's end).
+            findings = list({finding.check_id: finding for finding in reversed(findings)}.values())[::-1]
+            metafunc.parametrize("finding", findings, ids=[f.check_id for f in findings])
+            return
         metafunc.parametrize("finding", findings, ids=[f.test_id for f in findings])
         return
     marker = metafunc.definition.get_closest_marker("control")
@@ -609,9 +621,9 @@ def pytest_collection_modifyitems(
 
 
 def _give_resources(item: pytest.Item, control: Control, inventory: Inventory) -> None:
-    resources = tuple(inventory.of_kinds(control.kinds))
-    item.stash[batch_key] = resources
-    if not resources:
+    entries = tuple(BatchEntry.of(resource) for resource in inventory.of_kinds(control.kinds))
+    item.stash[batch_key] = entries
+    if not entries:
         # As pytest skips an empty parametrisation, before any fixture: not applicable.
         item.add_marker(pytest.mark.skip(reason=_no_resources(control)))
 
@@ -625,8 +637,7 @@ def pytest_deselected(items: Sequence[pytest.Item]) -> None:
         (control.id, resource.id if resource is not None else None)
         for item in items
         if (control := item.stash.get(control_key, None)) is not None and _evaluated(settings, control)
-        # A control's item (--item-per=control) stands for the results of all its resources.
-        for resource in item.stash.get(batch_key, None) or (item.stash.get(resource_key, None),)
+        for resource in _resources_of(item)
     }
     if not narrowed:
         return  # regops's own selection: stage, --control, --framework
@@ -635,6 +646,13 @@ def pytest_deselected(items: Sequence[pytest.Item]) -> None:
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["regops_narrowed"] = [list(pair) for pair in recorded]
+
+
+def _resources_of(item: pytest.Item) -> list[Resource | None]:
+    """What an item judges: its one resource, or each of a control's item (--item-per=control),
+    which stands for the results of all of them."""
+    entries = item.stash.get(batch_key, ())
+    return [entry.resource for entry in entries] if entries else [item.stash.get(resource_key, None)]
 
 
 def _checkov_items(
@@ -647,14 +665,9 @@ def _checkov_items(
     settings = config.stash[settings_key]
     default_severity = settings.checkov.severity if settings.checkov else "low"
     index = owners(config.stash[inventory_key].resources)
-    paired = []
-    for item in items:
-        finding = item.callspec.params.get("finding") if hasattr(item, "callspec") else None
-        if not isinstance(finding, Finding):
-            continue
-        control = check_control(finding, native, default_severity, found.version)
-        item.stash[control_key] = control
-        item.stash[resource_key] = Resource(
+
+    def resource(finding: Finding) -> Resource:
+        return Resource(
             id=owner_of(finding, index),
             provider=finding.provider or "terraform",
             native_type=finding.address.split(".")[-2] if "." in finding.address else "",
@@ -664,6 +677,25 @@ def _checkov_items(
             origin="planned",
             address=finding.resource,
         )
+
+    by_check: dict[str, list[Finding]] = {}
+    for each in found.findings:
+        by_check.setdefault(each.check_id, []).append(each)
+    paired = []
+    for item in items:
+        finding = item.callspec.params.get("finding") if hasattr(item, "callspec") else None
+        if not isinstance(finding, Finding):
+            continue
+        control = check_control(finding, native, default_severity, found.version)
+        item.stash[control_key] = control
+        if settings.item_per == "control":
+            item.stash[resource_key] = None
+            item.stash[batch_key] = tuple(
+                BatchEntry(resource(each), {"finding": each}, each.test_id)
+                for each in by_check[finding.check_id]
+            )
+        else:
+            item.stash[resource_key] = resource(finding)
         paired.append((item, control))
     return paired
 
@@ -745,7 +777,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     control = pyfuncitem.stash[control_key]
     function, given = pyfuncitem.obj, pyfuncitem.funcargs
     arguments = {name: given[name] for name in inspect.signature(function).parameters if name in given}
-    results = judge_each(control, resources, lambda found: function(**{**arguments, "resource": found}))
+    results = judge_each(control, resources, lambda each: function(**{**arguments, **each}))
     pyfuncitem.stash[batch_results_key] = results
     failures = failures_summary(control, results)
     if failures is not None:
@@ -797,26 +829,39 @@ def _control_item_results(
     error: BaseException | None,
     xfail: bool,
 ) -> list[dict[str, Any]]:
-    """--item-per=control: a result for each resource of the item, under that resource's node id."""
-    resources = item.stash[batch_key]
+    """--item-per=control: a result for each resource of the item, under the node id its own
+    item would have had."""
+    entries = item.stash[batch_key]
+    function = (
+        f"{item.parent.nodeid}::{getattr(item, 'originalname', item.name)}" if item.parent else item.nodeid
+    )
     judged = item.stash.get(batch_results_key, None) if report.when == "call" else None
     if judged is not None:
         del item.stash[batch_results_key]
         if not xfail:
             if isinstance(error, ControlFailures):
                 report.longrepr = str(error)
-            nodeid = item.nodeid
             return [
-                _result_property(control, r.resource, r.outcome, r.message, r.observed, r.comparison, nodeid)
+                _result_property(
+                    control,
+                    r.entry.resource,
+                    r.outcome,
+                    r.message,
+                    r.observed,
+                    r.comparison,
+                    result_nodeid(function, r.entry.param_id),
+                )
                 for r in judged
             ]
-    if not resources and not xfail:
+    if not entries and not xfail:
         outcome, message = Outcome.NOT_APPLICABLE, _no_resources(control)
     # The phase decided for every resource: a fixture's error, xfail, or no resources at all.
     return [
-        _result_property(control, found, outcome, message, seen, None, item.nodeid)
-        for found in resources or (None,)
-    ]
+        _result_property(
+            control, e.resource, outcome, message, seen, None, result_nodeid(function, e.param_id)
+        )
+        for e in entries
+    ] or [_result_property(control, None, outcome, message, seen, None, item.nodeid)]
 
 
 def _no_resources(control: Control) -> str:
@@ -830,9 +875,10 @@ def _result_property(
     message: str,
     seen: Mapping[str, Any] | None,
     comparison: str | None,
-    batch_nodeid: str | None = None,
+    nodeid: str | None = None,
 ) -> dict[str, Any]:
-    """One result as a report carries it to the controller (a pytest-xdist worker's report too)."""
+    """One result as a report carries it to the controller (a pytest-xdist worker's report too);
+    `nodeid` when it is not the report's (one of a control's item's resources)."""
     return {
         "control_id": control.id,
         "resource_id": resource.id if resource else None,
@@ -843,7 +889,7 @@ def _result_property(
         "message": message,
         **_observed_property(seen),
         **({"comparison": comparison} if comparison else {}),
-        **({"nodeid": result_nodeid(batch_nodeid, resource.id)} if batch_nodeid and resource else {}),
+        **({"nodeid": nodeid} if nodeid else {}),
     }
 
 
