@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from regops.discovery.aws import discover_aws
-from regops.normalize.aws import open_federation, trusted_accounts
+from regops.normalize.aws import federated_subjects, open_federation, trusted_accounts
 from regops.normalize.common import Unknown
 from tests.aws_server import Clients, aws, moto_endpoint  # noqa: F401
 from tests.helpers import judge_plan, result_rows
@@ -126,6 +126,34 @@ def test_an_identity_provider_lets_in_only_the_subjects_named(document: str, pro
     assert open_federation(document) == providers
 
 
+@pytest.mark.parametrize(
+    ("condition", "subjects"),
+    [
+        (
+            {"StringEquals": {f"{GITHUB}:sub": "repo:payments/infra:environment:production"}},
+            ["repo:payments/infra:environment:production"],
+        ),
+        (
+            {
+                "StringLike": {
+                    f"{GITHUB}:sub": ["repo:payments/infra:*", "repo:payments/app:ref:refs/heads/main"]
+                }
+            },
+            ["repo:payments/app:ref:refs/heads/main", "repo:payments/infra:*"],
+        ),
+        # The audience says which service the token is for, not who holds it.
+        ({"StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com"}}, []),
+        ({"StringNotEquals": {f"{GITHUB}:sub": "repo:attacker/x:ref:refs/heads/main"}}, []),
+        (None, []),
+    ],
+    ids=["one", "patterns", "audience", "negated", "none"],
+)
+def test_the_subjects_an_identity_provider_may_present(
+    condition: dict[str, Any] | None, subjects: list[str]
+) -> None:
+    assert federated_subjects(web_identity(condition)) == subjects
+
+
 def role(name: str, document: str, **tags: str) -> Change:
     return Change(
         f"aws_iam_role.{name}",
@@ -215,10 +243,67 @@ trust_statements = st.dictionaries(
 @given(st.lists(trust_statements | json_values, max_size=4) | trust_statements | json_values)
 def test_any_trust_policy_is_read_or_left_unknown(found: Any) -> None:
     """Whatever a trust policy's text holds, its accounts and providers are read or unknown."""
-    for reader in (trusted_accounts, open_federation):
+    for reader in (trusted_accounts, open_federation, federated_subjects):
         try:
             read = reader(json.dumps({"Statement": found}))
         except Unknown:
             continue
         assert isinstance(read, list)
         assert all(isinstance(name, str) for name in read)
+
+
+def pipeline(name: str, subject: str) -> Change:
+    return role(name, web_identity({"StringLike": {f"{GITHUB}:sub": subject}}))
+
+
+PIPELINES = (
+    pipeline("deploy", "repo:payments/infra:environment:acceptance"),
+    pipeline("pull_requests", "repo:payments/infra:pull_request"),
+    pipeline("any_ref", "repo:payments/infra:*"),
+)
+
+
+@pytest.mark.parametrize(
+    ("subjects", "expected"),
+    [
+        (
+            '["repo:payments/*:environment:acceptance"]',
+            {
+                "aws_iam_role.deploy": ("passed", ""),
+                "aws_iam_role.pull_requests": (
+                    "failed",
+                    "aws_iam_role.pull_requests: may be assumed by repo:payments/infra:pull_request, no"
+                    " pipeline of the acceptance stage",
+                ),
+                "aws_iam_role.any_ref": (
+                    "failed",
+                    "aws_iam_role.any_ref: may be assumed by repo:payments/infra:*, no pipeline of the"
+                    " acceptance stage",
+                ),
+            },
+        ),
+        (
+            None,
+            dict.fromkeys(
+                ("aws_iam_role.deploy", "aws_iam_role.pull_requests", "aws_iam_role.any_ref"),
+                ("error", "set stage_subjects in [tool.regops.stages.acceptance.parameters]"),
+            ),
+        ),
+    ],
+    ids=["stage-subjects", "unset"],
+)
+def test_env_001_admits_the_stage_s_own_pipelines_only(
+    pytester: pytest.Pytester, subjects: str | None, expected: dict[str, tuple[str, str]]
+) -> None:
+    settings = f"stage_subjects = {subjects}\n" if subjects else ""
+    write_plan(pytester.path / "plan.json", *PIPELINES)
+    (pytester.path / "pyproject.toml").write_text(
+        f"[tool.regops]\n[tool.regops.stages.acceptance.parameters]\n{settings}", encoding="utf-8"
+    )
+    rows = result_rows(judge_plan(pytester, "ENV-001"), lambda control: control["id"] == "ENV-001")
+    found = {resource: (outcome, message) for _, resource, outcome, message in rows}
+    assert {resource: outcome for resource, (outcome, _) in found.items()} == {
+        resource: outcome for resource, (outcome, _) in expected.items()
+    }
+    for resource, (_, message) in expected.items():
+        assert message in found[resource][1]

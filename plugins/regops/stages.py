@@ -66,6 +66,10 @@ class Parameters(BaseModel):
     # The stage's own cloud accounts, by provider (`aws`: account ids): ENV-001 fails a role
     # that lets any other account assume it. Set per stage; unset, such a role is an error.
     stage_accounts: dict[str, list[str]] = Field(default_factory=dict)
+    # The OpenID Connect subjects of the stage's pipelines (globs): ENV-001 fails a role that
+    # admits any other (a pull request's workflow assuming a production role). Set per stage;
+    # unset, a role that admits subjects is an error.
+    stage_subjects: list[str] = Field(default_factory=list)
     # CHG-001: approvals every change to a repository's branch needs, and the status checks
     # (this gate's CI job, say) it must pass.
     required_approvals: int = Field(default=1, ge=1)

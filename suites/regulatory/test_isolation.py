@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+
 import pytest
 
 from regops import Parameters, Resource
@@ -9,6 +11,10 @@ from regops import Parameters, Resource
 
 class StageAccountsUnset(LookupError):
     """The stage's own accounts are not configured, so a trust in an account cannot be judged."""
+
+
+class StageSubjectsUnset(LookupError):
+    """The stage's pipeline subjects are not configured, so a federated trust cannot be judged."""
 
 
 @pytest.mark.control(
@@ -31,7 +37,7 @@ def test_stages_kept_apart(resource: Resource, parameters: Parameters) -> None:
     Pre-production is separated from production and the separation is enforced by access
     control: a stage's roles may be assumed from its own accounts only (a test account trusted
     by a production role is a way into production), and through an identity provider only by
-    the subjects named (a pipeline's environment, not every workflow the provider serves). An
+    the stage's own pipelines (a production environment's workflow, not a pull request's). An
     identity tagged for another stage does not belong (AST-001 asks the same of every asset).
     """
     tag = parameters.stage_tag
@@ -41,6 +47,23 @@ def test_stages_kept_apart(resource: Resource, parameters: Parameters) -> None:
     assert not federated, (
         f"{resource.id}: any subject of {federated} may assume it (no condition names which)"
     )
+    subjects = resource.fact("federated_subjects")
+    if subjects:
+        if not parameters.stage_subjects:
+            raise StageSubjectsUnset(
+                f"{resource.id} may be assumed by {', '.join(subjects)}; set stage_subjects in"
+                f" [tool.regops.stages.{resource.stage}.parameters] to judge it"
+            )
+        # A subject pattern of the trust lies within the stage's when one of the stage's patterns
+        # matches it as written: its wildcards then stand where the stage's do.
+        foreign = ", ".join(
+            subject
+            for subject in subjects
+            if not any(fnmatch.fnmatchcase(subject, own) for own in parameters.stage_subjects)
+        )
+        assert not foreign, (
+            f"{resource.id}: may be assumed by {foreign}, no pipeline of the {resource.stage} stage"
+        )
     trusted = resource.fact("trusted_accounts")
     if not trusted:
         return

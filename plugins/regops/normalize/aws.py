@@ -606,11 +606,9 @@ def _scoped_to(condition: Any, key: str) -> bool:
     return any(found == key.lower() and "*" not in values for found, values in _allowed_values(condition))
 
 
-def open_federation(document: Any) -> list[str]:
-    """The OpenID Connect providers a role's trust policy lets any of their subjects assume it
-    through: no condition naming which subjects (`<provider>:sub`; an identity pool's `aud`
-    for Cognito). A provider such as GitHub's serves every repository of every organisation."""
-    providers: set[str] = set()
+def _federations(document: Any) -> Iterator[tuple[str, str, Any]]:
+    """(provider, the claim naming who, the statement's condition) of each OpenID Connect
+    provider a role's trust policy allows: `sub`, or an identity pool's `aud` for Cognito."""
     for statement in _statements(known(document)):
         principal = statement.get("Principal")
         if statement.get("Effect") != "Allow" or not isinstance(principal, Mapping):
@@ -620,9 +618,32 @@ def open_federation(document: Any) -> list[str]:
                 continue  # assertions of one's own identity provider
             host = name.split(":oidc-provider/", 1)[-1]
             claim = "aud" if host == "cognito-identity.amazonaws.com" else "sub"
-            if not _scoped_to(statement.get("Condition"), f"{host}:{claim}"):
-                providers.add(host)
-    return sorted(providers)
+            yield host, f"{host}:{claim}", statement.get("Condition")
+
+
+def open_federation(document: Any) -> list[str]:
+    """The OpenID Connect providers a role's trust policy lets any of their subjects assume it
+    through: no condition naming which subjects. A provider such as GitHub's serves every
+    repository of every organisation."""
+    return sorted(
+        {host for host, claim, condition in _federations(document) if not _scoped_to(condition, claim)}
+    )
+
+
+def federated_subjects(document: Any) -> list[str]:
+    """The subjects an OpenID Connect provider may present to assume the role, as its trust
+    policy names them (patterns with `*` and `?`): `repo:payments/infra:environment:production`.
+    Which stage a subject belongs to is the stage's to say (`stage_subjects`)."""
+    return sorted(
+        {
+            value
+            for host, claim, condition in _federations(document)
+            if claim.endswith(":sub")
+            for key, values in _allowed_values(condition)
+            if key == claim.lower()
+            for value in values
+        }
+    )
 
 
 def _trust(facts: Facts, document: Any) -> None:
@@ -630,6 +651,7 @@ def _trust(facts: Facts, document: Any) -> None:
     (`document` None: it signs in, or is joined)."""
     facts.derive("trusted_accounts", lambda: trusted_accounts(document))
     facts.derive("open_federation", lambda: open_federation(document))
+    facts.derive("federated_subjects", lambda: federated_subjects(document))
 
 
 def _no_credentials(facts: Facts) -> None:
