@@ -771,13 +771,13 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    resources = pyfuncitem.stash.get(batch_key, None)
-    if resources is None:
+    entries = pyfuncitem.stash.get(batch_key, None)
+    if entries is None:
         return None
     control = pyfuncitem.stash[control_key]
     function, given = pyfuncitem.obj, pyfuncitem.funcargs
     arguments = {name: given[name] for name in inspect.signature(function).parameters if name in given}
-    results = judge_each(control, resources, lambda each: function(**{**arguments, **each}))
+    results = judge_each(control, entries, lambda each: function(**{**arguments, **each}))
     pyfuncitem.stash[batch_results_key] = results
     failures = failures_summary(control, results)
     if failures is not None:
