@@ -90,14 +90,14 @@ def test_the_demo_repositories_through_the_rest_api(run_github: Run) -> None:
 
 
 def test_a_configured_branch_is_read_instead_of_the_default(run_github: Run) -> None:
-    release = f"/repos/{INFRA}/branches/release/protection"
+    release = f"/repos/{INFRA}/branches/release/2026/protection"
     discovery, api = run_github(
         [
             answer(release, 404, {"message": "Branch not protected"}),
-            answer(f"/repos/{INFRA}/rules/branches/release", 200, []),
+            answer(f"/repos/{INFRA}/rules/branches/release/2026", 200, []),
         ],
         repositories=(INFRA,),
-        branch="release",
+        branch="release/2026",
     )
     assert api.calls(release) == 1
     assert discovery.report.complete, discovery.report.errors

@@ -151,7 +151,8 @@ def _refusal(error: HTTPError) -> str:
 
 
 def _path(*parts: str) -> str:
-    return "/" + "/".join(quote(part, safe="") for part in parts)
+    # A branch's name may hold slashes, which GitHub takes as they are (release/2026).
+    return "/" + "/".join(quote(part, safe="/") for part in parts)
 
 
 def _read_branch(api: _Api, repository: str, branch: str) -> tuple[dict[str, Any], list[str]]:
