@@ -305,3 +305,52 @@ def test_a_custom_role_is_judged_by_the_permissions_it_lists(run_gcp: Run) -> No
     listings = [query for query in api.query_strings if "contentType=1" in query]
     assert listings
     assert all("assetTypes=iam.googleapis.com/Role" in query for query in listings)
+
+
+def test_a_grant_of_a_custom_role_gives_what_the_role_permits(run_gcp: Run) -> None:
+    def role(name: str, *permissions: str) -> dict[str, Any]:
+        return {
+            "name": f"//iam.googleapis.com/projects/{PROJECT}/roles/{name}",
+            "assetType": "iam.googleapis.com/Role",
+            "resource": {
+                "data": {"name": f"projects/{PROJECT}/roles/{name}", "includedPermissions": list(permissions)}
+            },
+        }
+
+    folder = {
+        "name": FOLDER,
+        "assetType": "cloudresourcemanager.googleapis.com/Folder",
+        "resource": {"data": {"name": "folders/771204563310", "displayName": "payments"}},
+    }
+    ci = "serviceAccount:ci@payments-tools.iam.gserviceaccount.com"
+    reporting = "group:reporting@payments.example"
+    grants = {
+        "name": FOLDER,
+        "assetType": "cloudresourcemanager.googleapis.com/Folder",
+        "iamPolicy": {
+            "bindings": [
+                {"role": f"projects/{PROJECT}/roles/grantor", "members": [ci]},
+                {
+                    "role": f"projects/{PROJECT}/roles/keyUser",
+                    "members": ["group:reporting@payments.example"],
+                },
+                # Defined above the scope: judged where it is defined, not here.
+                {"role": "organizations/1234/roles/auditor", "members": ["group:audit@payments.example"]},
+            ]
+        },
+    }
+    added = [
+        folder,
+        role("grantor", "resourcemanager.projects.setIamPolicy"),
+        role("keyUser", "cloudkms.cryptoKeyVersions.useToDecrypt"),
+    ]
+    discovery, _ = run_gcp([second_page_with(lambda assets: assets.extend(added)), policies_with(grants)])
+    assert discovery.report.complete, discovery.report.errors
+    facts = {r.id: r.facts for r in discovery.resources}[f"{FOLDER}#iamPolicy"]
+    assert facts["escalation"] == [
+        f"grants projects/{PROJECT}/roles/grantor on the folder to {ci},"
+        " which allows resourcemanager.projects.setIamPolicy"
+    ]
+    assert facts["access_gaps"] == [
+        f"grants projects/{PROJECT}/roles/keyUser on every Cloud KMS key of the folder to {reporting}"
+    ]

@@ -13,7 +13,7 @@ from regops.model import UNKNOWN
 from regops.normalize import gcp
 from regops.normalize.aws import ESCALATION_PATHS, PLANNED, escalation_paths
 from tests.helpers import judge_plan, result_rows
-from tests.plans import Change, write_plan
+from tests.plans import Change, refer, write_plan
 from tests.test_iam_policies import SUBSCRIPTION, allow, document, hierarchy, role
 
 ACCOUNT = "123456789012"
@@ -294,3 +294,39 @@ def test_a_gcp_custom_role_is_judged_by_its_permissions(
 def test_a_gcp_custom_role_known_after_apply_grants_unknown_rights() -> None:
     facts = gcp.PLANNED["google_project_iam_custom_role"].facts({"role_id": "r", "permissions": UNKNOWN}, {})
     assert facts == {"admin": False}
+
+
+def test_a_planned_grant_of_the_plan_s_custom_role_gives_what_the_role_permits(
+    pytester: pytest.Pytester,
+) -> None:
+    role = Change(
+        "google_project_iam_custom_role.grantor",
+        "google_project_iam_custom_role",
+        {
+            "role_id": "grantor",
+            "project": "payments-4821",
+            "permissions": ["resourcemanager.projects.setIamPolicy"],
+        },
+        unknown={"name": True, "id": True},
+    )
+    # The role's name is known only after apply: the grant names it by reference.
+    grant = Change(
+        "google_project_iam_member.ci",
+        "google_project_iam_member",
+        {"project": "payments-4821", "member": "serviceAccount:ci@payments-tools.iam.gserviceaccount.com"},
+        unknown={"role": True},
+        expressions={
+            "role": refer(
+                "google_project_iam_custom_role.grantor.id", "google_project_iam_custom_role.grantor"
+            )
+        },
+    )
+    write_plan(pytester.path / "plan.json", role, grant)
+    rows = result_rows(judge_plan(pytester, "IAM-004"))
+    failures = {resource: message for _, resource, outcome, message in rows if outcome == "failed"}
+    assert set(failures) == {"google_project_iam_custom_role.grantor", "google_project_iam_member.ci"}
+    assert (
+        "grants projects/payments-4821/roles/grantor on the project to"
+        " serviceAccount:ci@payments-tools.iam.gserviceaccount.com, which allows"
+        " resourcemanager.projects.setIamPolicy" in failures["google_project_iam_member.ci"]
+    )

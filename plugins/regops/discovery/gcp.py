@@ -29,7 +29,7 @@ from google.auth import credentials as auth_credentials
 from google.auth.exceptions import GoogleAuthError, RefreshError
 from google.cloud import asset_v1
 
-from regops.discovery.live import asset_payload, asset_resources, in_stage
+from regops.discovery.live import asset_payload, asset_resources, custom_roles_of, in_stage
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
 from regops.normalize.gcp_asset import GRANTS, IAM_POLICY_TYPES, LIVE
 
@@ -153,12 +153,13 @@ def discover_gcp(
         errors.append(str(exc))
         policies = None
     resources: list[Resource] = []
+    roles = custom_roles_of(assets)
     for asset in assets:
         policy: Any = None
         if asset.get("asset_type") in IAM_POLICY_TYPES:
             # A resource without a policy of its own has no bindings; an unread one is unknown.
             policy = UNKNOWN if policies is None else policies.get(str(asset["name"]), {})
-        for resource in asset_resources(asset_payload(asset, policy, policies), stage, location):
+        for resource in asset_resources(asset_payload(asset, policy, policies, roles), stage, location):
             if in_stage(resource, source.label_key, stage):
                 resources.append(resource)
     if progress is not None:

@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from regops.discovery import INVENTORY_SCHEMA, Inventory, InventoryError
-from regops.discovery.live import arm_resource, asset_payload, asset_resources, aws_resource, in_stage
+from regops.discovery.live import (
+    arm_resource,
+    asset_payload,
+    asset_resources,
+    aws_resource,
+    custom_roles_of,
+    in_stage,
+)
 from regops.model import UNKNOWN, Discovery, Resource, SourceReport
 from regops.normalize import aws_config
 from regops.normalize.estate import ESTATE_KIND
@@ -144,6 +151,7 @@ def _asset_export(path: Path, text: str, stage: str, sha256: str) -> Discovery:
     if not policies:
         notes.append("no IAM policies in the export: facts that read them stay unknown")
     resources = []
+    roles = custom_roles_of(records)
     for record in records:
         if not record.get("resource"):
             continue
@@ -155,7 +163,7 @@ def _asset_export(path: Path, text: str, stage: str, sha256: str) -> Discovery:
             missing: Any = UNKNOWN if asset_type in ALWAYS_HAVE_POLICIES else {}
             policy = policies.get(str(record["name"]), missing) if policies else UNKNOWN
         with _readable(path, f"the asset {record['name']}"):
-            found = asset_resources(asset_payload(record, policy, policies or None), stage, str(path))
+            found = asset_resources(asset_payload(record, policy, policies or None, roles), stage, str(path))
         resources += [resource for resource in found if in_stage(resource, STAGE_TAG, stage)]
     return _cloud_export(path, "gcp-asset-export", sha256, resources, stage, [], notes)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -150,12 +150,28 @@ def _iam_policy(policy: Any) -> Any:
     return policy
 
 
+def custom_roles_of(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The custom roles among Cloud Asset records, by the name grants give them
+    (`projects/p/roles/deployer`): their data."""
+    roles = {}
+    for record in records:
+        if record.get("asset_type", record.get("assetType")) == gcp_asset.CUSTOM_ROLE:
+            data = (record.get("resource") or {}).get("data") or {}
+            if isinstance(data, Mapping) and isinstance(data.get("name"), str):
+                roles[data["name"]] = data
+    return roles
+
+
 def asset_payload(
-    record: Mapping[str, Any], iam_policy: Any = None, policies: Mapping[str, Any] | None = None
+    record: Mapping[str, Any],
+    iam_policy: Any = None,
+    policies: Mapping[str, Any] | None = None,
+    custom_roles: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A Cloud Asset record (SDK or `gcloud asset export`, snake_case or camelCase) as the
     payload normalize/gcp_asset.py reads; a Cloud KMS key's with its key ring's policy, from
-    `policies` (asset name to policy; None when they could not be read)."""
+    `policies` (asset name to policy; None when they could not be read); a project's, folder's
+    or organisation's with the scope's `custom_roles` (custom_roles_of)."""
     resource = record.get("resource") or {}
     payload = {
         "name": record.get("name"),
@@ -166,6 +182,8 @@ def asset_payload(
             iam_policy if iam_policy is not None else record.get("iam_policy", record.get("iamPolicy"))
         ),
     }
+    if payload["asset_type"] in gcp_asset.GRANTS:
+        payload[gcp_asset.CUSTOM_ROLES] = dict(custom_roles or {})
     if payload["asset_type"] == gcp_asset.CRYPTO_KEY:
         ring = gcp_asset.key_ring_of(str(record.get("name")))
         # A ring without a policy of its own grants nothing; unread policies leave it unknown.

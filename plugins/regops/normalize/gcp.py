@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from regops.model import UNKNOWN
 from regops.normalize.alerting import (
     GCP_ALERT_EVENTS,
     GCP_SECURITY_EVENTS,
@@ -154,27 +155,43 @@ ROLE_GRANTING_ROLES = frozenset(
 )
 
 
-def hierarchy_facts(grants: Callable[[], list[tuple[str, str]]], level: str) -> dict[str, Any]:
+def hierarchy_facts(
+    grants: Callable[[], list[tuple[str, str]]],
+    level: str,
+    custom_roles: Callable[[], Mapping[str, frozenset[str]]] = dict,
+) -> dict[str, Any]:
     """What (role, member) grants on a project, folder or organisation give over everything in
-    it, every Cloud KMS key included; planned and live alike."""
+    it, every Cloud KMS key included; planned and live alike. A custom role among
+    `custom_roles` (its name to its permissions) gives what its permissions give; one that is
+    not (defined elsewhere) is judged on its own where it is defined."""
     facts = Facts()
     facts.derive("admin", lambda: any(administers_everything(*grant) for grant in grants()))
-    facts.derive(
-        "access_gaps",
-        lambda: [
+
+    def access_gaps() -> list[str]:
+        permissions = custom_roles()
+        return [
             f"grants {role} on every Cloud KMS key of the {level} to {member}"
             for role, member in grants()
-            if role == KMS_ADMIN_ROLE or role in KMS_USER_ROLES
-        ],
-    )
-    facts.derive(
-        "escalation",
-        lambda: [
-            f"grants {role} on the {level} to {member}"
-            for role, member in grants()
-            if role in ROLE_GRANTING_ROLES
-        ],
-    )
+            if role == KMS_ADMIN_ROLE
+            or role in KMS_USER_ROLES
+            or permissions.get(role, frozenset()) & KEY_PERMISSIONS
+        ]
+
+    def escalation() -> list[str]:
+        permissions = custom_roles()
+        found = []
+        for role, member in grants():
+            if role in ROLE_GRANTING_ROLES:
+                found.append(f"grants {role} on the {level} to {member}")
+            found += [
+                f"grants {role} on the {level} to {member}, which allows {' with '.join(path)}"
+                for path in ESCALATION_PERMISSIONS
+                if set(path) <= permissions.get(role, frozenset())
+            ]
+        return found
+
+    facts.derive("access_gaps", access_gaps)
+    facts.derive("escalation", escalation)
     return facts.values
 
 
@@ -201,19 +218,29 @@ ESCALATION_PERMISSIONS: tuple[tuple[str, ...], ...] = (
 # Key custody apart from key use (KMS-003), as for Azure's custom roles.
 KEY_VERSION_DESTROY = "cloudkms.cryptoKeyVersions.destroy"
 KEY_VERSION_DECRYPT = "cloudkms.cryptoKeyVersions.useToDecrypt"
+# What a custom role granted on a project or above may do with every Cloud KMS key there, as
+# the predefined Cloud KMS roles may (KMS-003).
+KEY_PERMISSIONS = frozenset(
+    {KEY_VERSION_DESTROY, KEY_VERSION_DECRYPT, "cloudkms.cryptoKeyVersions.useToEncrypt"}
+)
+
+
+def custom_role_permissions(role: Any, permissions: str) -> frozenset[str]:
+    """A custom role's permissions, from its values and the name they go by there; none for a
+    disabled or deleted role, which grants nothing."""
+    if dig(role, "stage") == "DISABLED" or dig(role, "deleted") is True:
+        return frozenset()
+    return frozenset(str(known(p)) for p in dig(role, permissions, default=[]))
 
 
 def custom_role_facts(role: Callable[[], Any], permissions: str) -> dict[str, Any]:
     """What a custom role lets whoever holds it do, planned and live alike, from the role's
     values and the name its permissions go by there. It lists permissions one by one (no
-    wildcards), so it never holds every one; a disabled or deleted role grants nothing."""
+    wildcards), so it never holds every one."""
     facts = Facts()
 
-    def held() -> set[str]:
-        found = role()
-        if dig(found, "stage") == "DISABLED" or dig(found, "deleted") is True:
-            return set()
-        return {str(known(p)) for p in dig(found, permissions, default=[])}
+    def held() -> frozenset[str]:
+        return custom_role_permissions(role(), permissions)
 
     facts.derive("admin", lambda: False)
     facts.derive(
@@ -236,9 +263,37 @@ def custom_role(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
     return custom_role_facts(lambda: values, "permissions")
 
 
+def custom_role_name(native_type: str, values: Mapping[str, Any]) -> str:
+    """A planned custom role's name, as grants name it: known after apply for a new role, so
+    made from its parent and id then."""
+    name = values.get("name")
+    if name is not None and name is not UNKNOWN:
+        return str(name)
+    if native_type == "google_organization_iam_custom_role":
+        return f"organizations/{known(values.get('org_id'))}/roles/{known(values.get('role_id'))}"
+    return f"projects/{known(values.get('project'))}/roles/{known(values.get('role_id'))}"
+
+
 def hierarchy_iam(level: str) -> Normaliser:
     def normalise(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
-        return hierarchy_facts(lambda: _hierarchy_grants(values), level)
+        # A grant of a custom role of the plan links to it: the role's name may be known only
+        # after apply, and its permissions say what the grant gives.
+        linked = [
+            (native_type, role) for native_type in CUSTOM_ROLES for role in related.get(native_type, ())
+        ]
+
+        def grants() -> list[tuple[str, str]]:
+            if linked and values.get("role") is UNKNOWN:
+                return _hierarchy_grants({**values, "role": custom_role_name(*linked[0])})
+            return _hierarchy_grants(values)
+
+        def custom_roles() -> dict[str, frozenset[str]]:
+            return {
+                custom_role_name(native_type, role): custom_role_permissions(role, "permissions")
+                for native_type, role in linked
+            }
+
+        return hierarchy_facts(grants, level, custom_roles)
 
     return normalise
 
@@ -667,6 +722,14 @@ ESTATE: dict[str, Capability] = {
 }
 
 JOINS: dict[str, Join] = {
+    # A project's, folder's or organisation's grant sees the custom role of the plan it grants.
+    **{
+        native_type: Join(
+            "role", ("google_project_iam_custom_role", "google_organization_iam_custom_role"), absorb=False
+        )
+        for native_type in HIERARCHY_IAM
+        if not native_type.endswith("_policy")
+    },
     "google_storage_bucket_iam_member": Join("bucket", "google_storage_bucket"),
     "google_storage_bucket_iam_binding": Join("bucket", "google_storage_bucket"),
     "google_storage_bucket_iam_policy": Join("bucket", "google_storage_bucket"),

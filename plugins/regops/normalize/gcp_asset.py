@@ -35,6 +35,7 @@ from regops.normalize.common import (
 from regops.normalize.gcp import (
     binding_grants,
     custom_role_facts,
+    custom_role_permissions,
     hierarchy_facts,
     key_access_gaps,
     public_grants,
@@ -208,12 +209,24 @@ def project_audit_config(payload: Mapping[str, Any]) -> dict[str, Any]:
     return facts.values
 
 
+# The scope's custom roles (name to the Role asset's data) beside a project's, folder's or
+# organisation's policy: what a grant of one of them gives.
+CUSTOM_ROLES = "custom_roles"
+CUSTOM_ROLE = "iam.googleapis.com/Role"
+
+
 def hierarchy_grants(level: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """A project's, folder's or organisation's IAM policy as a grant of rights over everything
     in it."""
 
     def normalise(payload: Mapping[str, Any]) -> dict[str, Any]:
-        return hierarchy_facts(lambda: _grants(payload), level)
+        def custom_roles() -> dict[str, frozenset[str]]:
+            roles = known(payload.get(CUSTOM_ROLES, {}))
+            return {
+                name: custom_role_permissions(role, "includedPermissions") for name, role in roles.items()
+            }
+
+        return hierarchy_facts(lambda: _grants(payload), level, custom_roles)
 
     return normalise
 
@@ -388,7 +401,7 @@ LIVE: dict[str, LiveType] = {
     "monitoring.googleapis.com/AlertPolicy": live_security_service(_alert_policy),
     "logging.googleapis.com/LogMetric": live_security_service(_log_metric),
     "logging.googleapis.com/LogSink": live_security_service(_sink),
-    "iam.googleapis.com/Role": LiveType("access_policy", custom_role, taggable=False),
+    CUSTOM_ROLE: LiveType("access_policy", custom_role, taggable=False),
 }
 
 # What a project's, folder's or organisation's asset stands for besides itself, as a resource
