@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from regops.discovery.github import GithubSource, discover_github
 from regops.discovery.live import normalised
 from regops.model import UNKNOWN, Discovery
-from regops.normalize.github import ADMINS, BranchRules, branch_facts, live_branch, ref_matches
+from regops.normalize.branches import BranchRules, branch_facts
+from regops.normalize.github import ADMINS, live_branch, ref_matches
 from tests.helpers import DEMO, judge_plan, load_evidence, only_bundle, run_project_suites
 from tests.plans import Change, refer, write_plan
 from tests.recorded_api import RecordedApi, load_recording
