@@ -74,6 +74,8 @@ def test_a_built_in_role_by_its_definition_id() -> None:
             ],
         ),
         ("Key Vault Crypto User", VAULT, []),
+        # Azure matches a role's name in any case, and so does a plan's role_definition_name.
+        ("key vault crypto officer", VAULT, [DUTIES]),
         ("Key Vault Crypto Service Encryption User", SUBSCRIPTION, []),
         ("Storage Blob Data Reader", SUBSCRIPTION, []),
     ],

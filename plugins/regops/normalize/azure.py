@@ -429,16 +429,16 @@ class BuiltinRole:
 
 
 def _role(
-    guid: str, actions: Sequence[str] = (), not_actions: Sequence[str] = (), **data: Sequence[str]
+    guid: str,
+    actions: Sequence[str] = (),
+    not_actions: Sequence[str] = (),
+    *,
+    data_actions: Sequence[str] = (),
 ) -> BuiltinRole:
+    # None of the roles below excludes data actions.
+    permissions = {"actions": actions, "not_actions": not_actions, "data_actions": data_actions}
     return BuiltinRole(
-        guid,
-        {
-            "actions": tuple(actions),
-            "not_actions": tuple(not_actions),
-            "data_actions": tuple(data.get("data_actions", ())),
-            "not_data_actions": tuple(data.get("not_data_actions", ())),
-        },
+        guid, {**{key: tuple(value) for key, value in permissions.items()}, "not_data_actions": ()}
     )
 
 
@@ -587,8 +587,12 @@ BUILTIN_ROLES: dict[str, BuiltinRole] = {
 
 
 def _builtin_role(name: Any, role_id: Any) -> BuiltinRole | None:
+    """A built-in role by the name a plan gives it (as Azure, in any case) or by its definition id."""
     if name:
-        return BUILTIN_ROLES.get(str(name))
+        return next(
+            (role for known_name, role in BUILTIN_ROLES.items() if known_name.lower() == str(name).lower()),
+            None,
+        )
     guid = str(role_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
     return next((role for role in BUILTIN_ROLES.values() if role.guid == guid), None)
 
