@@ -13,7 +13,7 @@ from typing import Any, Final
 STAGES: Final = ("system", "acceptance", "production")
 LAYERS: Final = ("system", "acceptance", "production", "regulatory")
 SEVERITIES: Final = ("low", "medium", "high", "critical")
-PROVIDERS: Final = ("aws", "azure", "gcp", "github", "host", "terraform")
+PROVIDERS: Final = ("aws", "azure", "gcp", "github", "gitlab", "host", "terraform")
 ORIGINS: Final = ("planned", "live")
 
 # The normalised kinds; a native type no normaliser knows is kept as "other" so that it still

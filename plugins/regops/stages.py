@@ -8,7 +8,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
@@ -167,9 +167,39 @@ class GithubConfig(BaseModel):
     @field_validator("api_url")
     @classmethod
     def _no_token_over_plain_http(cls, value: str) -> str:
-        if value.startswith("http://") and not _loopback(value):
-            raise ValueError("the token would go over plain HTTP: use https:// (http:// only to 127.0.0.1)")
-        return value
+        return _https_or_loopback(value)
+
+
+class GitlabConfig(BaseModel):
+    """Live GitLab for a stage: `[tool.regops.stages.<stage>.gitlab]`, the projects whose branch
+    rules CHG-001 judges."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Full paths, groups and subgroups included: payments/platform/infrastructure
+    projects: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")]] = Field(
+        min_length=1
+    )
+    # A self-managed instance: https://HOST/api/v4
+    api_url: str = Field(default="https://gitlab.com/api/v4", pattern=r"^https?://")
+    # The environment variable holding the token (read_api, a Maintainer's role).
+    token_env: str = "GITLAB_TOKEN"
+    # Unset: each project's default branch.
+    branch: str | None = None
+
+    @field_validator("api_url")
+    @classmethod
+    def _no_token_over_plain_http(cls, value: str) -> str:
+        return _https_or_loopback(value)
+
+
+def _https_or_loopback(url: str) -> str:
+    if url.startswith("http://") and not _loopback(url):
+        raise ValueError("the token would go over plain HTTP: use https:// (http:// only to 127.0.0.1)")
+    return url
+
+
+GitHostConfig = TypeVar("GitHostConfig", GithubConfig, GitlabConfig)
 
 
 class CheckovConfig(BaseModel):
@@ -227,6 +257,7 @@ class StageConfig(BaseModel):
     azure: AzureConfig | None = None
     gcp: GcpConfig | None = None
     github: GithubConfig | None = None
+    gitlab: GitlabConfig | None = None
     hosts: HostsConfig | None = None
     checkov: bool | None = None
     fail_on: Severity | None = None
@@ -268,6 +299,7 @@ class Settings:
     azure: AzureConfig | None = None
     gcp: GcpConfig | None = None
     github: GithubConfig | None = None
+    gitlab: GitlabConfig | None = None
     hosts: HostsConfig | None = None
     # Resolved: folders absolute, cache_dir set; None when checkov does not run for the stage.
     checkov: CheckovConfig | None = None
@@ -311,6 +343,7 @@ class Settings:
             "azure": self.azure.model_dump() if self.azure else None,
             "gcp": self.gcp.model_dump() if self.gcp else None,
             "github": self.github.model_dump() if self.github else None,
+            "gitlab": self.gitlab.model_dump() if self.gitlab else None,
             "hosts": self.hosts.model_dump() if self.hosts else None,
             "checkov": self.checkov.model_dump() if self.checkov else None,
             "signing_key": str(self.signing_key) if self.signing_key else None,
@@ -350,6 +383,7 @@ class Settings:
             azure=AzureConfig(**data["azure"]) if data.get("azure") else None,
             gcp=GcpConfig(**data["gcp"]) if data.get("gcp") else None,
             github=GithubConfig(**data["github"]) if data.get("github") else None,
+            gitlab=GitlabConfig(**data["gitlab"]) if data.get("gitlab") else None,
             hosts=HostsConfig(**data["hosts"]) if data.get("hosts") else None,
             checkov=CheckovConfig(**data["checkov"]) if data.get("checkov") else None,
             signing_key=Path(data["signing_key"]) if data.get("signing_key") else None,
@@ -457,15 +491,16 @@ def _loopback(url: str) -> bool:
         return host == "localhost"
 
 
-def _github(config: GithubConfig | None) -> GithubConfig | None:
-    """The stage's GitHub settings; REGOPS_GITHUB_API_URL overrides the API's address."""
-    url = os.environ.get("REGOPS_GITHUB_API_URL")
+def _git_host(config: GitHostConfig | None, variable: str) -> GitHostConfig | None:
+    """A stage's GitHub or GitLab settings; `variable` in the environment overrides the API's
+    address (the demo's recorded API, a test's)."""
+    url = os.environ.get(variable)
     if config is None or not url:
         return config
     try:
-        return GithubConfig.model_validate({**config.model_dump(), "api_url": url})
+        return config.model_validate({**config.model_dump(), "api_url": url})
     except ValidationError as exc:
-        raise ConfigError(f"REGOPS_GITHUB_API_URL: {_describe(exc)}") from None
+        raise ConfigError(f"{variable}: {_describe(exc)}") from None
 
 
 def _gcp(config: GcpConfig | None) -> GcpConfig | None:
@@ -518,19 +553,21 @@ def resolve(
     if aws is not None and aws_endpoint:
         aws = aws.model_copy(update={"endpoint_url": aws_endpoint})
     azure, gcp = _azure(stage_config.azure, base), _gcp(stage_config.gcp)
-    github = _github(stage_config.github)
+    github = _git_host(stage_config.github, "REGOPS_GITHUB_API_URL")
+    gitlab = _git_host(stage_config.gitlab, "REGOPS_GITLAB_API_URL")
     hosts = _hosts(stage_config.hosts, base)
     inventory_paths = tuple(Path(p).expanduser().resolve() for p in inventories) or tuple(
         (base / p).resolve() for p in stage_config.inventories
     )
     if inventories:
         # A replay judges what was saved: no cloud is called, and only plans given with it count.
-        aws = azure = gcp = github = hosts = None
+        aws = azure = gcp = github = gitlab = hosts = None
         plan_paths = tuple(Path(p).expanduser().resolve() for p in plans)
-    if not plan_paths and not inventory_paths and (aws, azure, gcp, github, hosts) == (None,) * 5:
+    if not plan_paths and not inventory_paths and (aws, azure, gcp, github, gitlab, hosts) == (None,) * 6:
         raise ConfigError(
             f"stage {stage!r} has no sources: pass --plan PATH or --inventory FILE, or set plans (or"
-            f" inventories, aws, azure, gcp, github, hosts) in [tool.regops.stages.{stage}] of pyproject.toml"
+            f" inventories, aws, azure, gcp, github, gitlab, hosts) in [tool.regops.stages.{stage}] of"
+            " pyproject.toml"
         )
     for kind, paths in (("plan", plan_paths), ("inventory", inventory_paths)):
         for path in paths:
@@ -577,6 +614,7 @@ def resolve(
         azure=azure,
         gcp=gcp,
         github=github,
+        gitlab=gitlab,
         hosts=hosts,
         checkov=checkov_config,
         signing_key=key_path,

@@ -313,6 +313,17 @@ def discover(settings: Settings, progress: Callable[[str], None] | None = None) 
             branch=github.branch,
         )
         discoveries.append(discover_github(github_source, stage, progress))
+    if settings.gitlab is not None:
+        from regops.discovery.gitlab import GitlabSource, discover_gitlab
+
+        gitlab = settings.gitlab
+        gitlab_source = GitlabSource(
+            projects=tuple(gitlab.projects),
+            api_url=gitlab.api_url,
+            token_env=gitlab.token_env,
+            branch=gitlab.branch,
+        )
+        discoveries.append(discover_gitlab(gitlab_source, stage, progress))
     if settings.hosts is not None:
         # After the clouds: the stage's live compute instances are hosts to look at too.
         live = [r for d in discoveries for r in d.resources if r.origin == "live"]

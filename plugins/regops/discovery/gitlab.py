@@ -1,0 +1,140 @@
+"""Live GitLab: the rules each configured project's branch holds changes to (CHG-001).
+
+For each project, through the REST API (gitlab.com, or a self-managed instance's `/api/v4`):
+the project (its default branch, unless one is configured, and whether merges wait for a
+pipeline), its protected branches, its merge request approval settings and its approval rules.
+The settings and rules need GitLab Premium and a Maintainer's token with `read_api`; a 403 for
+them is an error here, never a project without rules.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from regops.discovery.live import live_resource
+from regops.discovery.rest import NotFound, RestClient, RestError
+from regops.model import UNKNOWN, Discovery, Resource, SourceReport
+from regops.normalize.gitlab import LIVE
+
+Progress = Callable[[str], None]
+# What the project's object says of its branch: the rest of it is no evidence of CHG-001.
+PROJECT_FIELDS = ("path_with_namespace", "web_url", "default_branch", "only_allow_merge_if_pipeline_succeeds")
+FORBIDDEN = (
+    "the token needs read_api and a Maintainer's role (approval settings and rules need GitLab Premium)"
+)
+
+
+@dataclass(frozen=True)
+class GitlabSource:
+    """`[tool.regops.stages.<stage>.gitlab]`: which projects, where, with which token."""
+
+    projects: tuple[str, ...]
+    api_url: str = "https://gitlab.com/api/v4"
+    token_env: str = "GITLAB_TOKEN"
+    # None: each project's default branch.
+    branch: str | None = None
+    timeout: float = 20.0
+
+
+def _project_path(project: str) -> str:
+    # GitLab names a project in a path by its full path, slashes encoded.
+    return f"/projects/{quote(project, safe='')}"
+
+
+def _read(api: RestClient, project: str, path: str, *, listing: bool = False) -> Any:
+    """A part of the project's payload (every page of a listing); raises RestError."""
+    where = f"{_project_path(project)}{path}"
+    return api.get_all(f"{where}?per_page=100") if listing else api.get(where)[0]
+
+
+def _read_project(api: RestClient, project: str, branch: str | None) -> tuple[str, dict[str, Any], list[str]]:
+    """The project's id as people know it, its payload and what could not be read of it."""
+    errors: list[str] = []
+    payload: dict[str, Any] = {"project": UNKNOWN, "branch": branch or UNKNOWN}
+    resource_id = f"{urlsplit(api.base).netloc}/{project}"
+    try:
+        data = _read(api, project, "")
+    except NotFound as error:
+        errors.append(
+            f"{project}: 404 {error.message or 'Not Found'} (no such project, or the token may not read it)"
+        )
+        data = None
+    except RestError as error:
+        errors.append(f"{project}: {error}")
+        data = None
+    if isinstance(data, Mapping):
+        payload["project"] = {
+            key: data.get(key)
+            for key in (
+                "path_with_namespace",
+                "web_url",
+                "default_branch",
+                "only_allow_merge_if_pipeline_succeeds",
+            )
+        }
+        web = urlsplit(str(data.get("web_url") or ""))
+        if web.netloc and web.path.strip("/"):
+            resource_id = f"{web.netloc}{web.path}"
+        payload["branch"] = branch or data.get("default_branch") or UNKNOWN
+    for key, path, listing in (
+        ("protected_branches", "/protected_branches", True),
+        ("settings", "/approvals", False),
+        ("rules", "/approval_rules", True),
+    ):
+        if payload["project"] is UNKNOWN:
+            payload[key] = UNKNOWN
+            continue
+        try:
+            payload[key] = _read(api, project, path, listing=listing)
+        except RestError as error:
+            payload[key] = UNKNOWN
+            errors.append(f"{project}: {error}")
+    return resource_id, payload, errors
+
+
+def discover_gitlab(source: GitlabSource, stage: str, progress: Progress | None = None) -> Discovery:
+    """The configured projects' branches, normalised. A project or part of one that could not
+    be read leaves the facts that need it unknown and the source incomplete."""
+    location = f"gitlab:{source.api_url}"
+    token = os.environ.get(source.token_env, "")
+    if not token:
+        missing = (f"the environment variable {source.token_env} holds no GitLab token",)
+        return Discovery((), SourceReport("gitlab", location, None, 0, False, missing))
+    forbidden = (
+        "the token needs read_api and a Maintainer's role (approval settings and rules need GitLab Premium)"
+    )
+    api = RestClient(source.api_url, {"Authorization": f"Bearer {token}"}, source.timeout, forbidden)
+    resources: list[Resource] = []
+    errors_found: list[str] = []
+    for project in source.projects:
+        resource_id, payload, errors = _read_project(api, project, source.branch)
+        errors_found.extend(errors)
+        resources.append(
+            live_resource(
+                resource_id=resource_id,
+                provider="gitlab",
+                native_type="gitlab/branch",
+                live_type=LIVE["gitlab/branch"],
+                region="global",
+                tags={},
+                payload=payload,
+                stage=stage,
+                source=location,
+            )
+        )
+        if progress is not None:
+            progress(f"gitlab {project}")
+    report = SourceReport(
+        kind="gitlab",
+        location=location,
+        sha256=None,
+        resource_count=len(resources),
+        complete=not errors_found,
+        errors=tuple(errors_found),
+        notes=(f"projects: {', '.join(source.projects)}",),
+    )
+    return Discovery(tuple(resources), report)
