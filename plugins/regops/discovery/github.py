@@ -15,9 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from regops.discovery.live import live_resource
-from regops.discovery.rest import NotFound, RestClient, RestError
-from regops.model import UNKNOWN, Discovery, Resource, SourceReport
+from regops.discovery.rest import (
+    BranchRead,
+    NotFound,
+    RestClient,
+    RestError,
+    discover_branches,
+    token_missing,
+)
+from regops.model import UNKNOWN, Discovery
 from regops.normalize.github import LIVE
 
 Progress = Callable[[str], None]
@@ -123,56 +129,33 @@ def _resource_id(data: Mapping[str, Any], repository: str, api_url: str) -> str:
     return f"{web_host(api_url)}/{repository}"
 
 
+def _read_repository(api: RestClient, source: GithubSource, repository: str) -> BranchRead:
+    try:
+        data = _repository(api, repository)
+    except RestError as error:
+        payload: dict[str, Any] = {"repository": repository, "branch": source.branch or UNKNOWN}
+        payload.update(protection=UNKNOWN, rules=UNKNOWN, rulesets={})
+        return f"{web_host(source.api_url)}/{repository}", payload, [str(error)]
+    # A renamed repository answers under its new name, which is asked for from then on.
+    current = str(data.get("full_name") or repository)
+    payload, failed = _read_branch(api, current, source.branch or str(data["default_branch"]))
+    return _resource_id(data, repository, source.api_url), payload, failed
+
+
 def discover_github(source: GithubSource, stage: str, progress: Progress | None = None) -> Discovery:
     """The configured repositories' branches, normalised. A repository or part of one that
     could not be read leaves the facts that need it unknown and the source incomplete."""
     location = f"github:{source.api_url}"
     token = os.environ.get(source.token_env, "")
     if not token:
-        return _incomplete(location, [f"the environment variable {source.token_env} holds no GitHub token"])
+        return token_missing("github", location, source.token_env)
     api = _client(source, token)
-    resources: list[Resource] = []
-    errors: list[str] = []
-    for repository in source.repositories:
-        try:
-            data = _repository(api, repository)
-        except RestError as error:
-            errors.append(str(error))
-            resource_id = f"{web_host(source.api_url)}/{repository}"
-            payload: dict[str, Any] = {"repository": repository, "branch": source.branch or UNKNOWN}
-            payload.update(protection=UNKNOWN, rules=UNKNOWN, rulesets={})
-        else:
-            resource_id = _resource_id(data, repository, source.api_url)
-            # A renamed repository answers under its new name, which is asked for from then on.
-            current = str(data.get("full_name") or repository)
-            payload, failed = _read_branch(api, current, source.branch or str(data["default_branch"]))
-            errors.extend(failed)
-        resources.append(
-            live_resource(
-                resource_id=resource_id,
-                provider="github",
-                native_type="github/branch",
-                live_type=LIVE["github/branch"],
-                region="global",
-                tags={},
-                payload=payload,
-                stage=stage,
-                source=location,
-            )
-        )
-        if progress is not None:
-            progress(f"github {repository}")
-    report = SourceReport(
-        kind="github",
-        location=location,
-        sha256=None,
-        resource_count=len(resources),
-        complete=not errors,
-        errors=tuple(errors),
-        notes=(f"repositories: {', '.join(source.repositories)}",),
+    return discover_branches(
+        "github",
+        location,
+        source.repositories,
+        lambda repository: _read_repository(api, source, repository),
+        LIVE["github/branch"],
+        stage,
+        progress,
     )
-    return Discovery(tuple(resources), report)
-
-
-def _incomplete(location: str, errors: list[str]) -> Discovery:
-    return Discovery((), SourceReport("github", location, None, 0, False, tuple(errors)))

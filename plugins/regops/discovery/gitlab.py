@@ -15,9 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from regops.discovery.live import live_resource
-from regops.discovery.rest import NotFound, RestClient, RestError
-from regops.model import UNKNOWN, Discovery, Resource, SourceReport
+from regops.discovery.rest import (
+    BranchRead,
+    NotFound,
+    RestClient,
+    RestError,
+    discover_branches,
+    token_missing,
+)
+from regops.model import UNKNOWN, Discovery
 from regops.normalize.gitlab import LIVE
 
 Progress = Callable[[str], None]
@@ -51,7 +57,7 @@ def _read(api: RestClient, project: str, path: str, *, listing: bool = False) ->
     return api.get_all(f"{where}?per_page=100") if listing else api.get(where)[0]
 
 
-def _read_project(api: RestClient, project: str, branch: str | None) -> tuple[str, dict[str, Any], list[str]]:
+def _read_project(api: RestClient, project: str, branch: str | None) -> BranchRead:
     """The project's id as people know it, its payload and what could not be read of it."""
     errors: list[str] = []
     payload: dict[str, Any] = {"project": UNKNOWN, "branch": branch or UNKNOWN}
@@ -102,39 +108,14 @@ def discover_gitlab(source: GitlabSource, stage: str, progress: Progress | None 
     location = f"gitlab:{source.api_url}"
     token = os.environ.get(source.token_env, "")
     if not token:
-        missing = (f"the environment variable {source.token_env} holds no GitLab token",)
-        return Discovery((), SourceReport("gitlab", location, None, 0, False, missing))
-    forbidden = (
-        "the token needs read_api and a Maintainer's role (approval settings and rules need GitLab Premium)"
+        return token_missing("gitlab", location, source.token_env)
+    api = RestClient(source.api_url, {"Authorization": f"Bearer {token}"}, source.timeout, FORBIDDEN)
+    return discover_branches(
+        "gitlab",
+        location,
+        source.projects,
+        lambda project: _read_project(api, project, source.branch),
+        LIVE["gitlab/branch"],
+        stage,
+        progress,
     )
-    api = RestClient(source.api_url, {"Authorization": f"Bearer {token}"}, source.timeout, forbidden)
-    resources: list[Resource] = []
-    errors_found: list[str] = []
-    for project in source.projects:
-        resource_id, payload, errors = _read_project(api, project, source.branch)
-        errors_found.extend(errors)
-        resources.append(
-            live_resource(
-                resource_id=resource_id,
-                provider="gitlab",
-                native_type="gitlab/branch",
-                live_type=LIVE["gitlab/branch"],
-                region="global",
-                tags={},
-                payload=payload,
-                stage=stage,
-                source=location,
-            )
-        )
-        if progress is not None:
-            progress(f"gitlab {project}")
-    report = SourceReport(
-        kind="gitlab",
-        location=location,
-        sha256=None,
-        resource_count=len(resources),
-        complete=not errors_found,
-        errors=tuple(errors_found),
-        notes=(f"projects: {', '.join(source.projects)}",),
-    )
-    return Discovery(tuple(resources), report)

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 from urllib.request import HTTPRedirectHandler, Request, build_opener
+
+from regops.discovery.live import live_resource
+from regops.model import Discovery, SourceReport
+from regops.normalize.common import LiveType
 
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 
@@ -109,3 +113,51 @@ def _message(error: HTTPError) -> str:
         return str(json.loads(error.read()).get("message", ""))
     except (ValueError, AttributeError, OSError):
         return ""
+
+
+# A repository's (or project's) branch as a Git host's reader gives it: the resource's id, the
+# payload its normaliser reads, and what could not be read of it.
+BranchRead = tuple[str, dict[str, Any], list[str]]
+_HOSTS = {"github": ("GitHub", "repositories"), "gitlab": ("GitLab", "projects")}
+
+
+def discover_branches(
+    host: str,
+    location: str,
+    names: Sequence[str],
+    read: Callable[[str], BranchRead],
+    live_type: LiveType,
+    stage: str,
+    progress: Callable[[str], None] | None,
+) -> Discovery:
+    """The branch of each repository `read` reads on a Git host (`github`, `gitlab`), normalised;
+    the source is incomplete when anything of one could not be read."""
+    resources = []
+    errors: list[str] = []
+    for name in names:
+        resource_id, payload, failed = read(name)
+        errors.extend(failed)
+        resources.append(
+            live_resource(
+                resource_id=resource_id,
+                provider=host,
+                native_type=f"{host}/branch",
+                live_type=live_type,
+                region="global",
+                tags={},
+                payload=payload,
+                stage=stage,
+                source=location,
+            )
+        )
+        if progress is not None:
+            progress(f"{host} {name}")
+    note = f"{_HOSTS[host][1]}: {', '.join(names)}"
+    report = SourceReport(host, location, None, len(resources), not errors, tuple(errors), (note,))
+    return Discovery(tuple(resources), report)
+
+
+def token_missing(host: str, location: str, token_env: str) -> Discovery:
+    """A Git host's source without its token: incomplete, having read nothing."""
+    error = f"the environment variable {token_env} holds no {_HOSTS[host][0]} token"
+    return Discovery((), SourceReport(host, location, None, 0, False, (error,)))
