@@ -36,6 +36,7 @@ COLUMNS = (
     ("gcp", "live"),
     ("github", "planned"),
     ("github", "live"),
+    ("gitlab", "planned"),
     ("gitlab", "live"),
 )
 
@@ -84,6 +85,7 @@ def established() -> dict[str, dict[str, set[tuple[str, str]]]]:
         ("gcp", "live"): itertools.chain(_types(gcp_asset, "LIVE"), _types(gcp_asset, "GRANTS")),
         ("github", "planned"): _types(github, "PLANNED"),
         ("github", "live"): _types(github, "LIVE"),
+        ("gitlab", "planned"): _types(gitlab, "PLANNED"),
         ("gitlab", "live"): _types(gitlab, "LIVE"),
     }
     found: dict[str, dict[str, set[tuple[str, str]]]] = defaultdict(lambda: defaultdict(set))

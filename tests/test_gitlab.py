@@ -12,8 +12,10 @@ import pytest
 
 from regops.discovery.gitlab import GitlabSource, discover_gitlab
 from regops.model import Discovery
+from regops.normalize import gitlab
 from regops.normalize.gitlab import UNPROTECTED
-from tests.helpers import load_evidence, only_bundle, run_project_suites
+from tests.helpers import judge_plan, load_evidence, only_bundle, run_project_suites
+from tests.plans import Change, refer, write_plan
 from tests.recorded_api import RecordedApi
 
 TOKEN_ENV = "REGOPS_TEST_GITLAB_TOKEN"
@@ -252,3 +254,117 @@ def test_a_gitlab_api_over_plain_http_is_a_usage_error(pytester: pytest.Pytester
     result = run_project_suites(pytester, "--stage=system", "--evidence-dir=out")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*gitlab.api_url*the token would go over plain HTTP*"])
+
+
+# --- planned ------------------------------------------------------------------------------------
+
+GITLAB_PROJECT = "gitlab_project.infrastructure"
+
+
+def planned_project(**values: Any) -> Change:
+    return Change(
+        GITLAB_PROJECT,
+        "gitlab_project",
+        {
+            "name": "infrastructure",
+            "default_branch": "main",
+            "only_allow_merge_if_pipeline_succeeds": True,
+            **values,
+        },
+        unknown={"id": True},
+    )
+
+
+def folded(native_type: str, local_name: str, **values: Any) -> Change:
+    return Change(
+        f"{native_type}.{local_name}",
+        native_type,
+        {"project": None, **values},
+        unknown={"project": True},
+        expressions={"project": refer(f"{GITLAB_PROJECT}.id", GITLAB_PROJECT)},
+    )
+
+
+PLANNED_PROTECTION = folded(
+    "gitlab_branch_protection",
+    "main",
+    branch="main",
+    push_access_level="no one",
+    merge_access_level="maintainer",
+    allow_force_push=False,
+    code_owner_approval_required=True,
+    allowed_to_push=[],
+)
+PLANNED_RULE = folded(
+    "gitlab_project_approval_rule",
+    "reviewers",
+    name="reviewers",
+    approvals_required=2,
+    protected_branch_ids=[],
+)
+PLANNED_SETTINGS = folded(
+    "gitlab_project_level_mr_approvals",
+    "settings",
+    reset_approvals_on_push=True,
+    merge_requests_author_approval=False,
+    merge_requests_disable_committers_approval=True,
+)
+
+
+def chg_001(pytester: pytest.Pytester, *changes: Change) -> dict[str | None, tuple[str, str]]:
+    write_plan(pytester.path / "plan.json", *changes)
+    pytester.makepyprojecttoml(
+        '[tool.regops]\n[tool.regops.stages.acceptance.parameters]\nrequired_status_checks = ["pipeline"]\n'
+    )
+    (control,) = judge_plan(pytester, "CHG-001")["controls"]
+    return {r["resource_id"]: (r["outcome"], r["message"]) for r in control["results"]}
+
+
+def test_a_planned_project_is_judged_with_what_the_plan_folds_into_it(pytester: pytest.Pytester) -> None:
+    results = chg_001(pytester, planned_project(), PLANNED_PROTECTION, PLANNED_RULE, PLANNED_SETTINGS)
+    assert results == {GITLAB_PROJECT: ("passed", "")}
+
+
+@pytest.mark.parametrize(
+    ("changes", "outcome", "message"),
+    [
+        (
+            (PLANNED_PROTECTION, PLANNED_RULE),
+            "error",
+            "fact 'last_push_approval' could not be established",
+        ),
+        (
+            (
+                folded(
+                    "gitlab_branch_protection",
+                    "main",
+                    branch="main",
+                    push_access_level="maintainer",
+                    allow_force_push=False,
+                    code_owner_approval_required=True,
+                ),
+                PLANNED_RULE,
+                PLANNED_SETTINGS,
+            ),
+            "failed",
+            "may bypass the review rules: Maintainers (pushes without a merge request)",
+        ),
+    ],
+    ids=["settings-not-managed", "maintainers-push"],
+)
+def test_a_planned_project_s_gaps(
+    pytester: pytest.Pytester, changes: tuple[Change, ...], outcome: str, message: str
+) -> None:
+    ((found, text),) = chg_001(pytester, planned_project(), *changes).values()
+    assert found == outcome
+    assert message in text
+
+
+def test_a_planned_project_without_a_protected_branch_takes_anyone_s_push() -> None:
+    related = {
+        "gitlab_project_approval_rule": [PLANNED_RULE.after],
+        "gitlab_project_level_mr_approvals": [PLANNED_SETTINGS.after],
+    }
+    facts = gitlab.PLANNED["gitlab_project"].facts(planned_project().after or {}, related)
+    assert facts["bypass_actors"] == [UNPROTECTED]
+    assert (facts["force_push_blocked"], facts["required_approvals"]) == (False, 2)

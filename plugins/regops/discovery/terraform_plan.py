@@ -38,7 +38,13 @@ WITHHELD_TEXT = "(value withheld)"
 # Settings named like credentials or boot scripts are withheld wherever they are.
 _ENVIRONMENT_KEYS = frozenset({"variables", "environment_variables", "app_settings"})
 
-_PREFIXES = (("aws_", "aws"), ("azurerm_", "azure"), ("google_", "gcp"), ("github_", "github"))
+_PREFIXES = (
+    ("aws_", "aws"),
+    ("azurerm_", "azure"),
+    ("google_", "gcp"),
+    ("github_", "github"),
+    ("gitlab_", "gitlab"),
+)
 # Terraform's plan actions; "forget" (1.7+) drops a resource from state and leaves it running.
 ACTIONS = frozenset({"no-op", "create", "read", "update", "delete", "forget"})
 # Actions after which the resource exists and is managed by this configuration.
@@ -57,7 +63,7 @@ class PlanError(Exception):
 
 def _cloud(provider: str) -> Any:
     """The normaliser module of a provider regops reads, None for other Terraform providers."""
-    if provider not in {"aws", "azure", "gcp", "github"}:
+    if provider not in {"aws", "azure", "gcp", "github", "gitlab"}:
         return None
     return importlib.import_module(f"regops.normalize.{provider}")
 

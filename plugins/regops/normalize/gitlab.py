@@ -10,10 +10,11 @@ push to the project. The facts are those GitHub's branches have (normalize/branc
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from regops.normalize.common import Facts, LiveType, dig, known
+from regops.model import UNKNOWN
+from regops.normalize.common import Facts, Join, LiveType, PlannedType, Related, Unknown, blocks, dig, known
 
 # Who may push to a branch no protected branch covers: everyone the project lets push.
 UNPROTECTED = "anyone who may push to the project (the branch is not protected)"
@@ -62,17 +63,19 @@ def live_branch(payload: Mapping[str, Any]) -> dict[str, Any]:
     approval `settings` and approval `rules`; a part it could not read is UNKNOWN, and so are
     the facts that need it."""
     facts = Facts()
-    branch = str(payload.get("branch"))
+
+    def branch() -> str:
+        return str(known(payload["branch"]))
 
     def protections() -> list[Mapping[str, Any]]:
-        return protecting(known(payload["protected_branches"]), branch)
+        return protecting(known(payload["protected_branches"]), branch())
 
     def setting(name: str) -> Any:
         return dig(known(payload["settings"]), name)
 
     def approvals() -> int:
         protected = bool(protections())
-        governing = [rule for rule in known(payload["rules"]) if _rule_applies(rule, branch, protected)]
+        governing = [rule for rule in known(payload["rules"]) if _rule_applies(rule, branch(), protected)]
         return max((int(dig(rule, "approvals_required", default=0)) for rule in governing), default=0)
 
     def code_owners() -> bool:
@@ -113,3 +116,90 @@ def live_branch(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 LIVE: dict[str, LiveType] = {"gitlab/branch": LiveType("repository_branch", live_branch, taggable=False)}
+
+
+# The Terraform provider's access levels, as the API numbers and describes them.
+_ACCESS_LEVELS = {
+    "no one": (0, "No one"),
+    "developer": (30, "Developers + Maintainers"),
+    "maintainer": (40, "Maintainers"),
+    "admin": (60, "Instance admins"),
+    # Older provider versions' name for maintainer.
+    "master": (40, "Maintainers"),
+}
+
+
+def _planned_protection(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A `gitlab_branch_protection` as the API shows a protected branch."""
+    level, described = _ACCESS_LEVELS[str(known(values.get("push_access_level")))]
+    pushers = [{"access_level": level, "access_level_description": described}]
+    pushers += [
+        {key: dig(allowed, key) for key in ("user_id", "group_id", "deploy_key_id")}
+        for allowed in blocks(values, "allowed_to_push")
+    ]
+    return {
+        "name": known(values.get("branch")),
+        "push_access_levels": pushers,
+        "allow_force_push": known(values.get("allow_force_push")) is True,
+        "code_owner_approval_required": known(values.get("code_owner_approval_required")) is True,
+    }
+
+
+def _planned_rule(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A `gitlab_project_approval_rule` as the API shows it. Which protected branches it names
+    by id is not in a plan: such a rule's reach is unknown."""
+    if dig(values, "protected_branch_ids", default=[]):
+        raise Unknown
+    return {
+        "approvals_required": known(values.get("approvals_required")),
+        "applies_to_all_protected_branches": known(values.get("applies_to_all_protected_branches")) is True,
+        "protected_branches": [],
+    }
+
+
+def planned_project(values: Mapping[str, Any], related: Related) -> dict[str, Any]:
+    """A `gitlab_project` the plan manages, as its default branch, read as the REST API's
+    payload is: its `gitlab_branch_protection`, `gitlab_project_approval_rule` and
+    `gitlab_project_level_mr_approvals` blocks folded in. Approval settings the plan does not
+    manage are unknown (GitLab's defaults differ by tier and version)."""
+
+    def part(read: Callable[[], Any]) -> Any:
+        try:
+            return read()
+        except (Unknown, KeyError):
+            return UNKNOWN
+
+    settings = related.get("gitlab_project_level_mr_approvals", [])
+    payload = {
+        "project": values,
+        "branch": part(lambda: known(values.get("default_branch")) or UNKNOWN),
+        "protected_branches": part(
+            lambda: [_planned_protection(p) for p in related.get("gitlab_branch_protection", [])]
+        ),
+        "settings": settings[0] if settings else UNKNOWN,
+        "rules": part(lambda: [_planned_rule(r) for r in related.get("gitlab_project_approval_rule", [])]),
+    }
+    return live_branch(payload)
+
+
+PLANNED: dict[str, PlannedType] = {"gitlab_project": PlannedType("repository_branch", planned_project)}
+
+JOINS: dict[str, Join] = {
+    native_type: Join("project", "gitlab_project")
+    for native_type in (
+        "gitlab_branch_protection",
+        "gitlab_project_approval_rule",
+        "gitlab_project_level_mr_approvals",
+    )
+}
+
+# GitLab's objects carry no stage tag and live in no region.
+UNTAGGABLE = frozenset(PLANNED) | frozenset(JOINS)
+
+
+def region_of(native_type: str, values: Mapping[str, Any]) -> str | None:
+    return None
+
+
+def tags_of(native_type: str, values: Mapping[str, Any]) -> dict[str, str]:
+    return {}
