@@ -22,6 +22,7 @@ from regops.discovery.rest import (
     RestError,
     discover_branches,
     token_missing,
+    web_id,
 )
 from regops.model import UNKNOWN, Discovery
 from regops.normalize.github import LIVE
@@ -120,26 +121,18 @@ def _repository(api: RestClient, repository: str) -> Mapping[str, Any]:
     return data
 
 
-def _resource_id(data: Mapping[str, Any], repository: str, api_url: str) -> str:
-    """The repository as people know it, `github.com/owner/name`: from its web address, which
-    a GitHub Enterprise Server gives under its own host."""
-    web = urlsplit(str(data.get("html_url") or ""))
-    if web.netloc and web.path.strip("/"):
-        return f"{web.netloc}{web.path}"
-    return f"{web_host(api_url)}/{repository}"
-
-
 def _read_repository(api: RestClient, source: GithubSource, repository: str) -> BranchRead:
+    fallback = f"{web_host(source.api_url)}/{repository}"
     try:
         data = _repository(api, repository)
     except RestError as error:
         payload: dict[str, Any] = {"repository": repository, "branch": source.branch or UNKNOWN}
         payload.update(protection=UNKNOWN, rules=UNKNOWN, rulesets={})
-        return f"{web_host(source.api_url)}/{repository}", payload, [str(error)]
+        return fallback, payload, [str(error)]
     # A renamed repository answers under its new name, which is asked for from then on.
     current = str(data.get("full_name") or repository)
     payload, failed = _read_branch(api, current, source.branch or str(data["default_branch"]))
-    return _resource_id(data, repository, source.api_url), payload, failed
+    return web_id(data.get("html_url"), fallback), payload, failed
 
 
 def discover_github(source: GithubSource, stage: str, progress: Progress | None = None) -> Discovery:

@@ -22,6 +22,7 @@ from regops.discovery.rest import (
     RestError,
     discover_branches,
     token_missing,
+    web_id,
 )
 from regops.model import UNKNOWN, Discovery
 from regops.normalize.gitlab import LIVE
@@ -59,47 +60,34 @@ def _read(api: RestClient, project: str, path: str, *, listing: bool = False) ->
 
 def _read_project(api: RestClient, project: str, branch: str | None) -> BranchRead:
     """The project's id as people know it, its payload and what could not be read of it."""
-    errors: list[str] = []
-    payload: dict[str, Any] = {"project": UNKNOWN, "branch": branch or UNKNOWN}
-    resource_id = f"{urlsplit(api.base).netloc}/{project}"
+    fallback = f"{urlsplit(api.base).netloc}/{project}"
+    unread = dict.fromkeys(("project", "protected_branches", "settings", "rules"), UNKNOWN)
     try:
         data = _read(api, project, "")
     except NotFound as error:
-        errors.append(
-            f"{project}: 404 {error.message or 'Not Found'} (no such project, or the token may not read it)"
-        )
-        data = None
+        missing = error.message or "Not Found"
+        reason = f"{project}: 404 {missing} (no such project, or the token may not read it)"
+        return fallback, {**unread, "branch": branch or UNKNOWN}, [reason]
     except RestError as error:
-        errors.append(f"{project}: {error}")
-        data = None
-    if isinstance(data, Mapping):
-        payload["project"] = {
-            key: data.get(key)
-            for key in (
-                "path_with_namespace",
-                "web_url",
-                "default_branch",
-                "only_allow_merge_if_pipeline_succeeds",
-            )
-        }
-        web = urlsplit(str(data.get("web_url") or ""))
-        if web.netloc and web.path.strip("/"):
-            resource_id = f"{web.netloc}{web.path}"
-        payload["branch"] = branch or data.get("default_branch") or UNKNOWN
+        return fallback, {**unread, "branch": branch or UNKNOWN}, [f"{project}: {error}"]
+    if not isinstance(data, Mapping):
+        return fallback, {**unread, "branch": branch or UNKNOWN}, [f"{project}: the answer is no project"]
+    payload: dict[str, Any] = {
+        "project": {key: data.get(key) for key in PROJECT_FIELDS},
+        "branch": branch or data.get("default_branch") or UNKNOWN,
+    }
+    errors: list[str] = []
     for key, path, listing in (
         ("protected_branches", "/protected_branches", True),
         ("settings", "/approvals", False),
         ("rules", "/approval_rules", True),
     ):
-        if payload["project"] is UNKNOWN:
-            payload[key] = UNKNOWN
-            continue
         try:
             payload[key] = _read(api, project, path, listing=listing)
         except RestError as error:
             payload[key] = UNKNOWN
             errors.append(f"{project}: {error}")
-    return resource_id, payload, errors
+    return web_id(data.get("web_url"), fallback), payload, errors
 
 
 def discover_gitlab(source: GitlabSource, stage: str, progress: Progress | None = None) -> Discovery:

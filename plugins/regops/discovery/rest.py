@@ -107,6 +107,13 @@ class RestClient:
         return f"HTTP {error.code} {message}".rstrip()
 
 
+def web_id(web_url: Any, fallback: str) -> str:
+    """A repository as people know it, `host/owner/name`: from its web address, which a
+    self-hosted server gives under its own host; `fallback` when the answer gives none."""
+    web = urlsplit(str(web_url or ""))
+    return f"{web.netloc}{web.path}" if web.netloc and web.path.strip("/") else fallback
+
+
 def _message(error: HTTPError) -> str:
     """The `message` of an error's JSON body; empty when it has none."""
     try:
