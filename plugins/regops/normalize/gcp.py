@@ -113,6 +113,8 @@ HIERARCHY_IAM = {
     for level in ("project", "folder", "organization")
     for grant in ("member", "binding", "policy")
 }
+# Terraform's custom role types: a grant on the hierarchy may refer to one (JOINS).
+CUSTOM_ROLES = frozenset({"google_project_iam_custom_role", "google_organization_iam_custom_role"})
 
 
 def binding_grants(bindings: Sequence[Any]) -> list[tuple[str, str]]:
@@ -724,9 +726,7 @@ ESTATE: dict[str, Capability] = {
 JOINS: dict[str, Join] = {
     # A project's, folder's or organisation's grant sees the custom role of the plan it grants.
     **{
-        native_type: Join(
-            "role", ("google_project_iam_custom_role", "google_organization_iam_custom_role"), absorb=False
-        )
+        native_type: Join("role", tuple(sorted(CUSTOM_ROLES)), absorb=False)
         for native_type in HIERARCHY_IAM
         if not native_type.endswith("_policy")
     },
@@ -749,7 +749,6 @@ JOINS: dict[str, Join] = {
     "google_kms_crypto_key": Join("key_ring", "google_kms_key_ring", absorb=False),
 }
 
-CUSTOM_ROLES = frozenset({"google_project_iam_custom_role", "google_organization_iam_custom_role"})
 
 GLOBAL_TYPES = (
     frozenset(HIERARCHY_IAM)
