@@ -76,6 +76,12 @@ def result_rows(
     }
 
 
+def leaks(secret: str, result: pytest.RunResult, bundle: Path) -> list[str]:
+    """Where a run shows `secret`: its output, and each file of its bundle by name."""
+    shown = ["output"] if secret in result.stdout.str() + result.stderr.str() else []
+    return shown + [path.name for path in sorted(bundle.iterdir()) if secret.encode() in path.read_bytes()]
+
+
 def sha256sum_check(bundle: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["sha256sum", "-c", "MANIFEST.sha256"], cwd=bundle, capture_output=True, text=True, check=False

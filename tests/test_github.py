@@ -17,7 +17,7 @@ from regops.discovery.live import normalised
 from regops.model import UNKNOWN, Discovery
 from regops.normalize.branches import BranchRules, branch_facts
 from regops.normalize.github import ADMINS, live_branch, ref_matches
-from tests.helpers import DEMO, judge_plan, load_evidence, only_bundle, run_project_suites
+from tests.helpers import DEMO, judge_plan, leaks, load_evidence, only_bundle, run_project_suites
 from tests.plans import Change, refer, write_plan
 from tests.recorded_api import RecordedApi, load_recording
 
@@ -516,9 +516,7 @@ def test_a_stage_of_repositories_alone_is_gated_and_keeps_the_token_out(
     }
     (source,) = document["sources"]
     assert (source["kind"], source["complete"], source["resource_count"]) == ("github", True, 2)
-    assert TOKEN not in result.stdout.str() + result.stderr.str()
-    for path in bundle.iterdir():
-        assert TOKEN not in path.read_text(encoding="utf-8"), path.name
+    assert leaks(TOKEN, result, bundle) == []
 
 
 def test_checkov_reads_the_planned_protection_beside_chg_001(tmp_path: Path) -> None:

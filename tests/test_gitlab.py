@@ -14,7 +14,7 @@ from regops.discovery.gitlab import GitlabSource, discover_gitlab
 from regops.model import Discovery
 from regops.normalize import gitlab
 from regops.normalize.gitlab import UNPROTECTED
-from tests.helpers import judge_plan, load_evidence, only_bundle, run_project_suites
+from tests.helpers import judge_plan, leaks, load_evidence, only_bundle, run_project_suites
 from tests.plans import Change, refer, write_plan
 from tests.recorded_api import RecordedApi
 
@@ -242,9 +242,7 @@ def test_chg_001_judges_a_gitlab_project_and_keeps_the_token_out(
     (found,) = control["results"]
     assert (found["resource_id"], found["outcome"]) == (f"gitlab.com/{PROJECT}", "failed")
     assert "may approve their own change" in found["message"]
-    assert TOKEN not in result.stdout.str() + result.stderr.str()
-    for path in bundle.iterdir():
-        assert TOKEN not in path.read_text(encoding="utf-8"), path.name
+    assert leaks(TOKEN, result, bundle) == []
 
 
 def test_a_gitlab_api_over_plain_http_is_a_usage_error(pytester: pytest.Pytester) -> None:

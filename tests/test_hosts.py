@@ -26,7 +26,7 @@ from regops.discovery.hosts import (
     parse_sshd_t,
     targets_from_ansible,
 )
-from tests.helpers import load_evidence, only_bundle, run_project_suites
+from tests.helpers import leaks, load_evidence, only_bundle, run_project_suites
 from tests.sshd_server import COMPLIANT, NON_COMPLIANT, Sshd, sshd  # noqa: F401
 
 pytest.importorskip("testinfra")
@@ -340,9 +340,7 @@ def test_host_controls_in_a_run(pytester: pytest.Pytester, sshd: Sshd) -> None: 
     (hosts,) = (s for s in document["sources"] if s["kind"] == "hosts")
     assert hosts["complete"] is False
     assert "root@127.0.0.1" in hosts["location"]
-    assert "pw-SECRET-77" not in result.stdout.str() + result.stderr.str()
-    bundle = only_bundle(pytester.path / "out", "production")
-    assert not [f.name for f in bundle.iterdir() if b"pw-SECRET-77" in f.read_bytes()]
+    assert leaks("pw-SECRET-77", result, only_bundle(pytester.path / "out", "production")) == []
 
 
 def test_live_compute_instances_become_ssh_targets(sshd: Sshd) -> None:  # noqa: F811
