@@ -53,10 +53,7 @@ def planned_protection(values: Mapping[str, Any]) -> BranchRules:
     if review is not None:
         bypass += _names(review.get("pull_request_bypassers"))
     return BranchRules(
-        approvals=_approvals(review),
-        code_owner_review=review is not None and _flag(review.get("require_code_owner_reviews")),
-        stale_reviews_dismissed=review is not None and _flag(review.get("dismiss_stale_reviews")),
-        last_push_approval=review is not None and _flag(review.get("require_last_push_approval")),
+        **_reviews(review),
         force_push_blocked=not _flag(values.get("allows_force_pushes")),
         deletion_blocked=not _flag(values.get("allows_deletions")),
         checks=tuple(
@@ -83,10 +80,7 @@ def planned_protection_v3(values: Mapping[str, Any]) -> BranchRules:
         checks += _names(block.get("contexts"))
         checks += tuple(check.rsplit(":", 1)[0] for check in _names(block.get("checks")))
     return BranchRules(
-        approvals=_approvals(review),
-        code_owner_review=review is not None and _flag(review.get("require_code_owner_reviews")),
-        stale_reviews_dismissed=review is not None and _flag(review.get("dismiss_stale_reviews")),
-        last_push_approval=review is not None and _flag(review.get("require_last_push_approval")),
+        **_reviews(review),
         force_push_blocked=True,
         deletion_blocked=True,
         checks=checks,
@@ -94,12 +88,19 @@ def planned_protection_v3(values: Mapping[str, Any]) -> BranchRules:
     )
 
 
-def _approvals(review: Mapping[str, Any] | None) -> int:
+def _reviews(review: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a branch protection's `required_pull_request_reviews` block requires; both
+    protection resources spell it alike."""
     if review is None:
-        return 0
+        return {}
     # The provider's default, which a plan shows as null until the value is set.
     count = known(review.get("required_approving_review_count"))
-    return 1 if count is None else int(count)
+    return {
+        "approvals": 1 if count is None else int(count),
+        "code_owner_review": _flag(review.get("require_code_owner_reviews")),
+        "stale_reviews_dismissed": _flag(review.get("dismiss_stale_reviews")),
+        "last_push_approval": _flag(review.get("require_last_push_approval")),
+    }
 
 
 def planned_ruleset(values: Mapping[str, Any]) -> BranchRules:
