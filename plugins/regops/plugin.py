@@ -519,7 +519,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         findings = list(found.findings) if found is not None else []
         if config.stash[settings_key].item_per == "control":
             # One item per check, standing for its findings (given to it at collection's end).
-            findings = list({finding.check_id: finding for finding in reversed(findings)}.values())[::-1]
+            firsts: dict[str, Finding] = {}
+            for finding in findings:
+                firsts.setdefault(finding.check_id, finding)
+            findings = list(firsts.values())
             metafunc.parametrize("finding", findings, ids=[f.check_id for f in findings])
             return
         metafunc.parametrize("finding", findings, ids=[f.test_id for f in findings])
@@ -678,8 +681,9 @@ def _checkov_items(
             address=finding.resource,
         )
 
+    # --item-per=control: a check's item judges each of its findings.
     by_check: dict[str, list[Finding]] = {}
-    for each in found.findings:
+    for each in found.findings if settings.item_per == "control" else ():
         by_check.setdefault(each.check_id, []).append(each)
     paired = []
     for item in items:
