@@ -197,8 +197,13 @@ def test_a_wildcard_protected_branch_and_its_rule_cover_a_release_branch(run_git
             {"required_approvals", "bypass_actors", "required_checks", "force_push_blocked"},
             f"{PROJECT}: 404 404 Project Not Found (no such project, or the token may not read it)",
         ),
+        (
+            {"project": {"status": 200, "body": [PROJECT_BODY]}},
+            {"required_approvals", "bypass_actors", "required_checks", "last_push_approval"},
+            f"{PROJECT}: the answer is no project",
+        ),
     ],
-    ids=["rules-forbidden", "settings-throttled", "no-project"],
+    ids=["rules-forbidden", "settings-throttled", "no-project", "not-a-project"],
 )
 def test_what_cannot_be_read_leaves_its_facts_unknown(
     run_gitlab: Any, changes: dict[str, Any], unknown: set[str], expected: str
